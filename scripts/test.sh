@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2317  # the step functions are called through run_step
+# The one test entry point (make test, .ci/run).
+#
+#   scripts/test.sh
+#
+# Steps, each timed:  deps → db → fmt → clippy → build → tests → cpanel → deny → browser
+#   deps     scripts/deps.sh (installs what is missing; as root)
+#   db       scripts/db.sh start; exports DATABASE_URL and TEST_DATABASE_URL
+#   fmt      cargo fmt --all -- --check
+#   clippy   cargo clippy --release --workspace --all-targets -- -D warnings
+#   build    front end (if package.json) + cargo build --release --workspace
+#   tests    cargo nextest run --release --workspace --no-fail-fast
+#            (cargo test --release --workspace without nextest), with
+#            DASHBOARD_BIN_DIR=<repo>/target/release
+#   cpanel   scripts/cpanel-smoke.sh: the cPanel package, install.sh and .htaccess
+#            through a plain Apache (mod_fcgid, then mod_cgid)
+#   deny     cargo deny check licenses bans sources (offline; advisories need network)
+#   browser  node tests/browser/run.mjs, when that file exists
+#
+# A failed fmt/clippy/deny step does not stop the run (all failures are reported at the
+# end); a failed deps/db/build step does, and skips what depends on it.
+# Environment:
+#   TEST_SKIP=fmt,clippy     steps to skip (comma list)
+#   TEST_FAIL_FAST=1         stop at the first failed step
+#   NEXTEST_PROFILE, NEXTEST_* and RUST_TEST_THREADS pass through.
+# Exit status: 0 when every step that ran passed, 1 otherwise.
+set -uo pipefail
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$REPO_ROOT" || exit 1
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
+    export PATH="$HOME/.cargo/bin:$PATH"
+fi
+
+STEP_NAMES=() STEP_RESULTS=() STEP_TIMES=()
+FAILED=()
+T_ALL="$(now_ms)"
+
+skipped() { [[ ",${TEST_SKIP:-}," == *",$1,"* ]]; }
+
+# run_step NAME COMMAND... — runs it, records and prints status and time.
+run_step() {
+    local name="$1" t0 rc ms
+    shift
+    if skipped "$name"; then
+        STEP_NAMES+=("$name"); STEP_RESULTS+=("skipped"); STEP_TIMES+=("-")
+        printf '=== %s: skipped (TEST_SKIP)\n' "$name"
+        return 0
+    fi
+    printf '\n=== %s: %s\n' "$name" "$*"
+    t0="$(now_ms)"
+    "$@"
+    rc=$?
+    ms=$(( $(now_ms) - t0 ))
+    STEP_NAMES+=("$name"); STEP_TIMES+=("$(fmt_ms "$ms")")
+    if [ "$rc" -eq 0 ]; then
+        STEP_RESULTS+=("ok")
+        printf '=== %s: ok (%s)\n' "$name" "$(fmt_ms "$ms")"
+    else
+        STEP_RESULTS+=("FAILED (exit $rc)")
+        FAILED+=("$name")
+        printf '=== %s: FAILED with exit %s (%s)\n' "$name" "$rc" "$(fmt_ms "$ms")"
+        if [ "${TEST_FAIL_FAST:-0}" = 1 ]; then finish; fi
+    fi
+    return "$rc"
+}
+
+skip_step() {   # NAME REASON
+    STEP_NAMES+=("$1"); STEP_RESULTS+=("not run: $2"); STEP_TIMES+=("-")
+    printf '=== %s: not run (%s)\n' "$1" "$2"
+}
+
+finish() {
+    local i
+    printf '\n=== summary (total %s)\n' "$(fmt_ms $(( $(now_ms) - T_ALL )))"
+    for i in "${!STEP_NAMES[@]}"; do
+        printf '  %-8s %-10s %s\n' "${STEP_NAMES[$i]}" "${STEP_TIMES[$i]}" "${STEP_RESULTS[$i]}"
+    done
+    if [ "${#FAILED[@]}" -gt 0 ]; then
+        printf '\nFAILED steps: %s\n' "${FAILED[*]}"
+        exit 1
+    fi
+    printf '\nall steps passed\n'
+    exit 0
+}
+
+step_db() {
+    scripts/db.sh start || return 1
+    DATABASE_URL="$(scripts/db.sh url)" || return 1
+    export DATABASE_URL
+    export TEST_DATABASE_URL="${TEST_DATABASE_URL:-$DATABASE_URL}"
+    echo "DATABASE_URL=$DATABASE_URL"
+}
+
+step_tests() {
+    export DASHBOARD_BIN_DIR="$REPO_ROOT/target/release"
+    if cargo nextest --version >/dev/null 2>&1; then
+        local extra=()
+        cargo nextest run --help 2>/dev/null | grep -q -- '--no-tests' && extra+=(--no-tests=warn)
+        cargo nextest run --release --workspace --no-fail-fast "${extra[@]}"
+    else
+        echo "(cargo-nextest not installed: using cargo test)"
+        cargo test --release --workspace --no-fail-fast
+    fi
+}
+
+step_deny() {
+    if ! cargo deny --version >/dev/null 2>&1; then
+        echo "cargo-deny is not installed (scripts/deps.sh installs it)"
+        return 1
+    fi
+    local log="$RUN_ROOT/logs/cargo-deny.log"
+    mkdir_public "$RUN_ROOT" "$RUN_ROOT/logs"
+    # --offline: the licence/ban/source checks need only Cargo.lock and the downloaded
+    # crates (present after the build); no advisory database is fetched.
+    if cargo deny --offline check licenses bans sources >"$log" 2>&1; then
+        tail -n 1 "$log"
+        return 0
+    fi
+    # Maybe some crate's sources are not downloaded yet (first run): try once online.
+    if cargo deny check licenses bans sources >"$log" 2>&1; then
+        tail -n 1 "$log"
+        return 0
+    fi
+    grep -v '^warning\[duplicate\]' "$log" | sed -n '1,200p'
+    return 1
+}
+
+step_browser() {
+    export DASHBOARD_BIN_DIR="$REPO_ROOT/target/release"
+    node tests/browser/run.mjs
+}
+
+run_step deps scripts/deps.sh || finish
+run_step db step_db || finish
+run_step fmt cargo fmt --all -- --check
+run_step clippy cargo clippy --release --workspace --all-targets -- -D warnings
+if run_step build scripts/build.sh; then
+    run_step tests step_tests
+    run_step cpanel scripts/cpanel-smoke.sh
+    run_step deny step_deny
+    if [ -f tests/browser/run.mjs ]; then
+        run_step browser step_browser
+    else
+        skip_step browser "no tests/browser/run.mjs"
+    fi
+else
+    skip_step tests "build failed"
+    skip_step cpanel "build failed"
+    run_step deny step_deny
+    skip_step browser "build failed"
+fi
+finish

@@ -1,0 +1,7 @@
+//! The `dashboard` function's routes.
+
+use crate::router::Router;
+
+pub fn router() -> Router {
+    Router::new("dashboard")
+}

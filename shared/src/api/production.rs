@@ -1,0 +1,185 @@
+//! The `production` function's routes (SPEC §3): the plant's lines, areas,
+//! products and shifts, served from the warm metadata cache.
+//!
+//! Every route needs `data.read` and a plant (a superadmin gets 403). A user
+//! limited to some lines sees only those lines and their areas; any other id —
+//! unknown, out of scope or another tenant's — answers 404.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::auth::{self, Permission, TenantContext};
+use crate::error::{AppError, AppResult};
+use crate::http::{self, Request, Response};
+use crate::metadata::{self, Area, Line, Shift, ShiftBreak, TenantMetadata};
+use crate::router::Router;
+use crate::state::AppState;
+
+pub fn router() -> Router {
+    Router::new("production")
+        .get("/api/v1/production/lines", lines)
+        .get("/api/v1/production/lines/{id}", line)
+        .get("/api/v1/production/areas", areas)
+        .get("/api/v1/production/lines/{id}/areas", line_areas)
+        .get("/api/v1/production/products", products)
+        .get("/api/v1/production/products/{id}", product)
+        .get("/api/v1/production/shifts", shifts)
+}
+
+async fn context(req: &Request, state: &AppState) -> AppResult<(TenantContext, Arc<TenantMetadata>)> {
+    let ctx = auth::require(req, state, Permission::DataRead).await?;
+    let tenant = ctx.tenant()?;
+    let meta = metadata::for_tenant(state, &tenant).await?;
+    Ok((ctx, meta))
+}
+
+fn q_bool(req: &Request, name: &str) -> AppResult<Option<bool>> {
+    match req.query_param(name).as_deref() {
+        None => Ok(None),
+        Some("true" | "1") => Ok(Some(true)),
+        Some("false" | "0") => Ok(Some(false)),
+        Some(_) => Err(AppError::bad_field(name, format!("{name} must be true or false"))),
+    }
+}
+
+fn q_id(req: &Request, name: &str) -> AppResult<Option<i64>> {
+    match req.query_param(name) {
+        None => Ok(None),
+        Some(v) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .map(Some)
+            .ok_or_else(|| AppError::bad_field(name, format!("{name} must be a positive whole number"))),
+    }
+}
+
+/// A line with its areas.
+#[derive(Serialize)]
+struct LineDetail<'a> {
+    #[serde(flatten)]
+    line: &'a Line,
+    areas: Vec<&'a Area>,
+}
+
+/// A shift with its breaks.
+#[derive(Serialize)]
+struct ShiftDetail<'a> {
+    #[serde(flatten)]
+    shift: &'a Shift,
+    breaks: Vec<&'a ShiftBreak>,
+}
+
+/// `GET /production/lines[?active=true|false]`
+async fn lines(req: Request, state: AppState) -> AppResult<Response> {
+    let (ctx, meta) = context(&req, &state).await?;
+    let active = q_bool(&req, "active")?;
+    let list: Vec<&Line> = ctx
+        .visible_lines(&meta)
+        .into_iter()
+        .filter(|l| active.is_none_or(|a| l.is_active == a))
+        .collect();
+    Ok(http::list(&list, None))
+}
+
+/// `GET /production/lines/{id}`: the line with its areas.
+async fn line(req: Request, state: AppState) -> AppResult<Response> {
+    let (ctx, meta) = context(&req, &state).await?;
+    let id = req.path_id("id")?;
+    let line = ctx.line(&meta, id)?;
+    Ok(http::data(&LineDetail {
+        line,
+        areas: meta.areas_of_line(line.line_id).collect(),
+    }))
+}
+
+const AREA_TYPES: [&str; 4] = ["input", "process", "output", "reject"];
+
+/// `GET /production/areas[?line_id=N][&area_type=output]`
+async fn areas(req: Request, state: AppState) -> AppResult<Response> {
+    let (ctx, meta) = context(&req, &state).await?;
+    let line_id = q_id(&req, "line_id")?;
+    let area_type = req.query_param("area_type");
+    if let Some(t) = &area_type {
+        if !AREA_TYPES.contains(&t.as_str()) {
+            return Err(AppError::bad_field(
+                "area_type",
+                "area_type must be one of input, process, output, reject",
+            ));
+        }
+    }
+    if let Some(id) = line_id {
+        ctx.line(&meta, id)?;
+    }
+    let list: Vec<&Area> = meta
+        .areas
+        .iter()
+        .filter(|a| ctx.can_see_line(a.line_id))
+        .filter(|a| line_id.is_none_or(|id| a.line_id == id))
+        .filter(|a| area_type.as_deref().is_none_or(|t| a.area_type == t))
+        .collect();
+    Ok(http::list(&list, None))
+}
+
+/// `GET /production/lines/{id}/areas`
+async fn line_areas(req: Request, state: AppState) -> AppResult<Response> {
+    let (ctx, meta) = context(&req, &state).await?;
+    let id = req.path_id("id")?;
+    let line = ctx.line(&meta, id)?;
+    let list: Vec<&Area> = meta.areas_of_line(line.line_id).collect();
+    Ok(http::list(&list, None))
+}
+
+/// `GET /production/products` (products are plant-wide, not per line).
+async fn products(req: Request, state: AppState) -> AppResult<Response> {
+    let (_ctx, meta) = context(&req, &state).await?;
+    Ok(http::list(&meta.products, None))
+}
+
+/// `GET /production/products/{id}`
+async fn product(req: Request, state: AppState) -> AppResult<Response> {
+    let (_ctx, meta) = context(&req, &state).await?;
+    let id = req.path_id("id")?;
+    let p = meta.product(id).ok_or(AppError::NotFound)?;
+    Ok(http::data(p))
+}
+
+/// `GET /production/shifts[?active=true|false]`: each with its breaks.
+async fn shifts(req: Request, state: AppState) -> AppResult<Response> {
+    let (_ctx, meta) = context(&req, &state).await?;
+    let active = q_bool(&req, "active")?;
+    let list: Vec<ShiftDetail> = meta
+        .shifts
+        .iter()
+        .filter(|s| active.is_none_or(|a| s.is_active == a))
+        .map(|shift| ShiftDetail {
+            shift,
+            breaks: meta.breaks.iter().filter(|b| b.shift_id == shift.shift_id).collect(),
+        })
+        .collect();
+    Ok(http::list(&list, None))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_of_the_spec_is_served() {
+        let r = router();
+        let routes: Vec<String> = r.routes().map(|(m, p)| format!("{m} {p}")).collect();
+        for want in [
+            "GET /api/v1/production/lines",
+            "GET /api/v1/production/lines/{id}",
+            "GET /api/v1/production/areas",
+            "GET /api/v1/production/lines/{id}/areas",
+            "GET /api/v1/production/products",
+            "GET /api/v1/production/products/{id}",
+            "GET /api/v1/production/shifts",
+            "GET /api/v1/production/health",
+        ] {
+            assert!(routes.contains(&want.to_string()), "missing {want}");
+        }
+    }
+}

@@ -1,0 +1,189 @@
+//! Dispatch: a request in, a complete response out, whatever happens. Routing,
+//! the body limit, panics, error mapping and the security headers of SPEC §10
+//! are all here, once, for every host.
+
+use std::sync::Arc;
+
+use ::http::header::HeaderValue;
+use ::http::StatusCode;
+
+use crate::error::AppError;
+use crate::http::{self, Request, Response, MAX_BODY_BYTES};
+use crate::router::Router;
+use crate::state::AppState;
+
+pub struct App {
+    router: Router,
+    /// `Err` when the process is misconfigured: every request then gets a 500
+    /// that says so, instead of a crashed CGI script and an empty page.
+    state: Result<AppState, String>,
+    base_path: String,
+}
+
+impl App {
+    pub fn new(router: Router, state: Result<AppState, String>) -> Arc<Self> {
+        let base_path = state
+            .as_ref()
+            .map(|s| s.config().base_path.clone())
+            .unwrap_or_default();
+        Arc::new(App {
+            router,
+            state,
+            base_path,
+        })
+    }
+
+    pub fn router(&self) -> &Router {
+        &self.router
+    }
+
+    pub fn state(&self) -> Option<&AppState> {
+        self.state.as_ref().ok()
+    }
+
+    /// Handles one request; never fails and never panics.
+    pub async fn handle(&self, mut req: Request) -> Response {
+        let started = std::time::Instant::now();
+        let method = req.method.clone();
+        if !self.base_path.is_empty() {
+            if let Some(rest) = req.path.strip_prefix(&self.base_path) {
+                req.path = if rest.is_empty() { "/".into() } else { rest.to_string() };
+            }
+        }
+        let path = req.path.clone();
+        let is_https = req.is_https;
+        let mut resp = self.dispatch(req).await;
+        if method == ::http::Method::HEAD {
+            resp.body_mut().clear();
+        }
+        add_security_headers(&mut resp, is_https);
+        tracing::info!(
+            method = %method,
+            path = %path,
+            status = resp.status().as_u16(),
+            ms = started.elapsed().as_millis() as u64,
+            "request"
+        );
+        resp
+    }
+
+    async fn dispatch(&self, mut req: Request) -> Response {
+        let state = match &self.state {
+            Ok(state) => state.clone(),
+            Err(reason) => {
+                tracing::error!(%reason, "misconfigured process");
+                return http::error_response(&AppError::internal(reason));
+            }
+        };
+        if req.body.len() > MAX_BODY_BYTES {
+            return http::error_response(&AppError::PayloadTooLarge {
+                limit: MAX_BODY_BYTES,
+            });
+        }
+        let (handler, params) = match self.router.find(&req.method, &req.path) {
+            Ok((route, params)) => (route.handler.clone(), params),
+            Err(e) => return render_error(&req, &e),
+        };
+        req.path_params = params;
+        let wants_html = accepts_html(&req);
+        let path = req.path.clone();
+        // Spawning gives us the panic as a JoinError instead of a torn-down process.
+        let outcome = tokio::spawn(async move { handler(req, state).await }).await;
+        match outcome {
+            Ok(Ok(resp)) => resp,
+            Ok(Err(err)) => {
+                if err.is_server_error() {
+                    tracing::error!(error = %err, %path, "request failed");
+                }
+                render_error_kind(wants_html, &path, &err)
+            }
+            Err(join) => {
+                tracing::error!(%path, panic = join.is_panic(), "handler panicked");
+                render_error_kind(wants_html, &path, &AppError::internal("handler panicked"))
+            }
+        }
+    }
+}
+
+/// Pages get the HTML error page; everything else the JSON error of SPEC §12.
+fn accepts_html(req: &Request) -> bool {
+    !req.path.starts_with("/api/")
+        && req
+            .header("accept")
+            .map(|a| a.contains("text/html"))
+            .unwrap_or(false)
+}
+
+fn render_error(req: &Request, err: &AppError) -> Response {
+    render_error_kind(accepts_html(req), &req.path, err)
+}
+
+fn render_error_kind(html: bool, _path: &str, err: &AppError) -> Response {
+    if html {
+        let mut resp = http::html(err.status(), error_page(err));
+        for (name, value) in err.headers() {
+            if let Ok(v) = HeaderValue::from_str(&value) {
+                resp.headers_mut().insert(name, v);
+            }
+        }
+        resp
+    } else {
+        http::error_response(err)
+    }
+}
+
+/// A minimal, self-contained error page (the dashboard function replaces it with
+/// its themed templates for its own pages).
+fn error_page(err: &AppError) -> String {
+    let status = err.status();
+    format!(
+        "<!doctype html><html lang=\"es\"><head><meta charset=\"utf-8\"><title>{code}</title></head>\
+         <body><main><h1>{code}</h1><p>{message}</p><p><a href=\"/dashboard\">Volver al panel</a></p></main></body></html>",
+        code = status.as_u16(),
+        message = escape_html(&err.public_message()),
+    )
+}
+
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#x27;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// SPEC §10: CSP without inline script, no framing, nosniff, referrer policy,
+/// HSTS over HTTPS. API responses are never cached by intermediaries.
+fn add_security_headers(resp: &mut Response, is_https: bool) {
+    let headers = resp.headers_mut();
+    let mut set = |name: &'static str, value: &'static str| {
+        if !headers.contains_key(name) {
+            headers.insert(name, HeaderValue::from_static(value));
+        }
+    };
+    set(
+        "content-security-policy",
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+         font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; \
+         form-action 'self'; frame-ancestors 'none'",
+    );
+    set("x-content-type-options", "nosniff");
+    set("x-frame-options", "DENY");
+    set("referrer-policy", "strict-origin-when-cross-origin");
+    set("permissions-policy", "camera=(), microphone=(), geolocation=()");
+    set("cross-origin-opener-policy", "same-origin");
+    set("cache-control", "no-store");
+    if is_https {
+        set("strict-transport-security", "max-age=63072000; includeSubDomains");
+    }
+    if resp.status() == StatusCode::NOT_MODIFIED {
+        resp.body_mut().clear();
+    }
+}

@@ -1,0 +1,155 @@
+//! The warm cache: per-process, per-tenant copies of what rarely changes (tenant
+//! rows, lines, areas, products, shifts, filters, reason codes, system_config).
+//! FastCGI and Lambda processes keep it across requests, so a request needs no
+//! metadata query at all; CGI pays one load per request. Entries expire after a
+//! TTL (1 hour by default) and writes through the API invalidate them.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::hash::Hash;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::error::AppResult;
+
+/// A map whose entries expire, with hit and miss counters.
+pub struct TtlCache<K, V> {
+    ttl: Duration,
+    entries: Mutex<HashMap<K, (Instant, V)>>,
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct CacheStats {
+    pub entries: usize,
+    pub hits: u64,
+    pub misses: u64,
+    /// Age in seconds of the oldest entry, if any.
+    pub oldest_age_seconds: Option<u64>,
+}
+
+impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
+    pub fn new(ttl: Duration) -> Self {
+        TtlCache {
+            ttl,
+            entries: Mutex::new(HashMap::new()),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        }
+    }
+
+    /// The fresh cached value, if any (counts a hit or a miss).
+    pub fn get(&self, key: &K) -> Option<V> {
+        let found = self.entries.lock().ok().and_then(|entries| {
+            entries
+                .get(key)
+                .filter(|(at, _)| at.elapsed() < self.ttl)
+                .map(|(_, v)| v.clone())
+        });
+        let counter = if found.is_some() { &self.hits } else { &self.misses };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
+    }
+
+    pub fn insert(&self, key: K, value: V) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.insert(key, (Instant::now(), value));
+        }
+    }
+
+    /// Returns the cached value or loads, stores and returns it. Two concurrent
+    /// misses may both load; the loads are idempotent reads, so that is cheaper
+    /// than holding a lock across a database round trip.
+    pub async fn get_or_load<F, Fut>(&self, key: K, load: F) -> AppResult<V>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = AppResult<V>>,
+    {
+        if let Some(v) = self.get(&key) {
+            return Ok(v);
+        }
+        let value = load().await?;
+        self.insert(key, value.clone());
+        Ok(value)
+    }
+
+    pub fn invalidate(&self, key: &K) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.remove(key);
+        }
+    }
+
+    pub fn stats(&self) -> CacheStats {
+        let (entries, oldest) = match self.entries.lock() {
+            Ok(e) => (
+                e.len(),
+                e.values().map(|(at, _)| at.elapsed().as_secs()).max(),
+            ),
+            Err(_) => (0, None),
+        };
+        CacheStats {
+            entries,
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            oldest_age_seconds: oldest,
+        }
+    }
+}
+
+/// The caches one process keeps.
+pub struct MetadataCache {
+    /// Tenant rows: short TTL so a deactivated tenant is refused within a minute.
+    pub tenants: TtlCache<i64, Arc<crate::tenancy::Tenant>>,
+    /// Client-database metadata per tenant.
+    pub metadata: TtlCache<i64, Arc<crate::metadata::TenantMetadata>>,
+    /// Sessions (by refresh-token family) with their user and tenant rows, so an
+    /// authenticated request needs no session query; short TTL so a logout in
+    /// another process, a deactivated user or tenant is refused within a minute.
+    pub sessions: TtlCache<String, Arc<crate::auth::context::SessionState>>,
+}
+
+/// How long a tenant or user row may be trusted before it is read again (SPEC:
+/// a deactivated tenant or user is refused within 60 seconds).
+pub const ACCOUNT_TTL: Duration = Duration::from_secs(30);
+
+impl MetadataCache {
+    pub fn new(metadata_ttl: Duration) -> Self {
+        MetadataCache {
+            tenants: TtlCache::new(ACCOUNT_TTL),
+            metadata: TtlCache::new(metadata_ttl),
+            sessions: TtlCache::new(ACCOUNT_TTL),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn loads_once_then_hits() {
+        let cache: TtlCache<i64, String> = TtlCache::new(Duration::from_secs(60));
+        let v = cache.get_or_load(1, || async { Ok("a".to_string()) }).await.unwrap();
+        assert_eq!(v, "a");
+        let v = cache
+            .get_or_load(1, || async { Ok("b".to_string()) })
+            .await
+            .unwrap();
+        assert_eq!(v, "a");
+        let s = cache.stats();
+        assert_eq!((s.entries, s.hits, s.misses), (1, 1, 1));
+        cache.invalidate(&1);
+        assert_eq!(cache.get(&1), None);
+    }
+
+    #[tokio::test]
+    async fn entries_expire() {
+        let cache: TtlCache<i64, i64> = TtlCache::new(Duration::from_millis(0));
+        cache.insert(1, 1);
+        assert_eq!(cache.get(&1), None);
+    }
+}

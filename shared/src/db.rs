@@ -1,0 +1,208 @@
+//! MySQL connection pools: one for the global database, one per client database,
+//! opened lazily and kept small (one connection under CGI, where a process serves
+//! one request). Every acquisition is bounded in time so an unreachable server
+//! becomes a 503 within seconds instead of a hang.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts};
+
+use crate::config::Config;
+use crate::error::{AppError, AppResult};
+
+/// MySQL error codes we turn into client errors.
+const ER_DUP_ENTRY: u16 = 1062;
+const ER_NO_SUCH_TABLE: u16 = 1146;
+const ER_BAD_FIELD_ERROR: u16 = 1054;
+const ER_BAD_DB_ERROR: u16 = 1049;
+
+/// Where a client database lives.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DbLocation {
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub db_name: String,
+}
+
+#[derive(Clone)]
+pub struct Db {
+    inner: Arc<DbInner>,
+}
+
+struct DbInner {
+    global: Pool,
+    client_base: Opts,
+    pool_max: usize,
+    acquire_timeout: Duration,
+    clients: Mutex<HashMap<DbLocation, Pool>>,
+}
+
+/// True for names we may splice into SQL as identifiers (database and table names).
+pub fn is_valid_identifier(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+fn pool_opts(max: usize) -> PoolOpts {
+    let constraints = PoolConstraints::new(0, max.max(1)).unwrap_or_default();
+    PoolOpts::default()
+        .with_constraints(constraints)
+        .with_inactive_connection_ttl(Duration::from_secs(60))
+}
+
+impl Db {
+    /// Builds the pools without connecting; the first query connects.
+    pub fn new(config: &Config, pool_max: usize) -> AppResult<Self> {
+        let server = Opts::from_url(&config.database_url).map_err(AppError::internal)?;
+        let global_opts = OptsBuilder::from_opts(server)
+            .db_name(Some(config.global_db_name.clone()))
+            .pool_opts(pool_opts(pool_max))
+            .prefer_socket(false)
+            .wait_timeout(Some(28_800));
+        let client_base = Opts::from_url(&config.client_db_url).map_err(AppError::internal)?;
+        Ok(Db {
+            inner: Arc::new(DbInner {
+                global: Pool::new(global_opts),
+                client_base,
+                pool_max,
+                acquire_timeout: config.db_connect_timeout,
+                clients: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    /// A connection to the global database.
+    pub async fn global(&self) -> AppResult<Conn> {
+        self.acquire(&self.inner.global).await
+    }
+
+    /// A connection to a tenant's client database.
+    pub async fn client(&self, location: &DbLocation) -> AppResult<Conn> {
+        let pool = self.client_pool(location)?;
+        self.acquire(&pool).await
+    }
+
+    fn client_pool(&self, location: &DbLocation) -> AppResult<Pool> {
+        if !is_valid_identifier(&location.db_name) {
+            return Err(AppError::internal(format!(
+                "client database name {:?} is not a valid identifier",
+                location.db_name
+            )));
+        }
+        let mut clients = self
+            .inner
+            .clients
+            .lock()
+            .map_err(|_| AppError::internal("client pool registry poisoned"))?;
+        if let Some(pool) = clients.get(location) {
+            return Ok(pool.clone());
+        }
+        let mut builder = OptsBuilder::from_opts(self.inner.client_base.clone())
+            .db_name(Some(location.db_name.clone()))
+            .pool_opts(pool_opts(self.inner.pool_max))
+            .prefer_socket(false);
+        if let Some(host) = &location.host {
+            builder = builder.ip_or_hostname(host.clone());
+        }
+        if let Some(port) = location.port {
+            builder = builder.tcp_port(port);
+        }
+        let pool = Pool::new(builder);
+        clients.insert(location.clone(), pool.clone());
+        Ok(pool)
+    }
+
+    async fn acquire(&self, pool: &Pool) -> AppResult<Conn> {
+        match tokio::time::timeout(self.inner.acquire_timeout, pool.get_conn()).await {
+            Ok(Ok(conn)) => Ok(conn),
+            Ok(Err(e)) => Err(map_err(e)),
+            Err(_) => Err(AppError::Unavailable {
+                retry_after: 5,
+                detail: "timed out connecting to the database".into(),
+            }),
+        }
+    }
+
+    /// Runs `SELECT 1` on the global database within the acquire timeout.
+    pub async fn ping_global(&self) -> AppResult<()> {
+        let mut conn = self.global().await?;
+        let timeout = self.inner.acquire_timeout;
+        match tokio::time::timeout(timeout, conn.query_drop("SELECT 1")).await {
+            Ok(result) => result.map_err(map_err),
+            Err(_) => Err(AppError::Unavailable {
+                retry_after: 5,
+                detail: "database did not answer in time".into(),
+            }),
+        }
+    }
+
+    /// Closes every pool cleanly (CGI processes call this before exiting).
+    pub async fn disconnect(self) {
+        let pools: Vec<Pool> = match self.inner.clients.lock() {
+            Ok(mut clients) => clients.drain().map(|(_, p)| p).collect(),
+            Err(_) => Vec::new(),
+        };
+        for pool in pools {
+            let _ = pool.disconnect().await;
+        }
+        let _ = self.inner.global.clone().disconnect().await;
+    }
+
+    /// Pool figures for `/system/stats`.
+    pub fn client_pool_count(&self) -> usize {
+        self.inner.clients.lock().map(|c| c.len()).unwrap_or(0)
+    }
+}
+
+/// The one place MySQL errors become application errors: duplicate key → 409,
+/// unreachable server → 503, a client database missing a table or column → a
+/// clear tenant-level error; everything else is an internal error whose detail is
+/// logged, never shown.
+pub fn map_err(e: mysql_async::Error) -> AppError {
+    use mysql_async::Error as E;
+    match &e {
+        E::Server(server) if server.code == ER_DUP_ENTRY => AppError::Conflict {
+            message: "a record with the same unique value already exists".into(),
+        },
+        E::Server(server)
+            if matches!(server.code, ER_NO_SUCH_TABLE | ER_BAD_FIELD_ERROR | ER_BAD_DB_ERROR) =>
+        {
+            AppError::ClientSchema {
+                detail: server.message.clone(),
+            }
+        }
+        E::Io(_) | E::Driver(_) => AppError::Unavailable {
+            retry_after: 5,
+            detail: e.to_string(),
+        },
+        _ => AppError::internal(e),
+    }
+}
+
+impl From<mysql_async::Error> for AppError {
+    fn from(e: mysql_async::Error) -> Self {
+        map_err(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers() {
+        assert!(is_valid_identifier("dashboard_client_1"));
+        assert!(is_valid_identifier("detection_line_linea_1"));
+        assert!(!is_valid_identifier(""));
+        assert!(!is_valid_identifier("a`b"));
+        assert!(!is_valid_identifier("Upper"));
+        assert!(!is_valid_identifier("x; drop"));
+        assert!(!is_valid_identifier(&"a".repeat(65)));
+    }
+}

@@ -1,0 +1,30 @@
+//! The one library behind every Dashboard SaaS Industrial binary.
+//!
+//! A binary builds a [`router::Router`] from the routes of its group and hands
+//! it to [`hosts::run`], which detects whether it runs on AWS Lambda, under
+//! mod_fcgid (FastCGI) or as a CGI program. Everything else — configuration,
+//! databases, auth, the engines, rendering — lives in the modules below.
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod cache;
+pub mod catalog;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod downtime;
+pub mod error;
+pub mod health;
+pub mod hosts;
+pub mod http;
+pub mod metadata;
+pub mod oee;
+pub mod router;
+pub mod schema;
+pub mod state;
+pub mod telemetry;
+pub mod tenancy;
+pub mod timeutil;
+
+pub use error::{AppError, AppResult};

@@ -1,0 +1,221 @@
+//! Each function group declares its routes here, in one place, as
+//! `(method, pattern, handler)` with `{name}` segments for path parameters.
+//! Unknown paths are 404, known paths with another method 405.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use ::http::Method;
+
+use crate::error::{AppError, AppResult};
+use crate::http::{Request, Response};
+use crate::state::AppState;
+
+pub type HandlerFuture = Pin<Box<dyn Future<Output = AppResult<Response>> + Send>>;
+pub type Handler = Arc<dyn Fn(Request, AppState) -> HandlerFuture + Send + Sync>;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Segment {
+    Literal(&'static str),
+    Param(&'static str),
+}
+
+#[derive(Clone)]
+pub struct Route {
+    pub method: Method,
+    pub pattern: &'static str,
+    segments: Vec<Segment>,
+    pub handler: Handler,
+}
+
+#[derive(Clone)]
+pub struct Router {
+    /// The function group (`auth`, `production`, …): names the binary and its health route.
+    pub group: &'static str,
+    routes: Vec<Route>,
+}
+
+fn parse_pattern(pattern: &'static str) -> Vec<Segment> {
+    pattern
+        .trim_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            Some(name) => Segment::Param(name),
+            None => Segment::Literal(s),
+        })
+        .collect()
+}
+
+impl Router {
+    /// A router that already answers `GET /api/v1/<group>/health`.
+    pub fn new(group: &'static str) -> Self {
+        let router = Router {
+            group,
+            routes: Vec::new(),
+        };
+        let pattern: &'static str = Box::leak(format!("/api/v1/{group}/health").into_boxed_str());
+        router.route(Method::GET, pattern, crate::health::health)
+    }
+
+    pub fn route<F, Fut>(mut self, method: Method, pattern: &'static str, handler: F) -> Self
+    where
+        F: Fn(Request, AppState) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = AppResult<Response>> + Send + 'static,
+    {
+        let handler: Handler = Arc::new(move |req, state| Box::pin(handler(req, state)));
+        self.routes.push(Route {
+            method,
+            pattern,
+            segments: parse_pattern(pattern),
+            handler,
+        });
+        self
+    }
+
+    pub fn get<F, Fut>(self, pattern: &'static str, handler: F) -> Self
+    where
+        F: Fn(Request, AppState) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = AppResult<Response>> + Send + 'static,
+    {
+        self.route(Method::GET, pattern, handler)
+    }
+
+    pub fn post<F, Fut>(self, pattern: &'static str, handler: F) -> Self
+    where
+        F: Fn(Request, AppState) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = AppResult<Response>> + Send + 'static,
+    {
+        self.route(Method::POST, pattern, handler)
+    }
+
+    pub fn put<F, Fut>(self, pattern: &'static str, handler: F) -> Self
+    where
+        F: Fn(Request, AppState) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = AppResult<Response>> + Send + 'static,
+    {
+        self.route(Method::PUT, pattern, handler)
+    }
+
+    pub fn delete<F, Fut>(self, pattern: &'static str, handler: F) -> Self
+    where
+        F: Fn(Request, AppState) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = AppResult<Response>> + Send + 'static,
+    {
+        self.route(Method::DELETE, pattern, handler)
+    }
+
+    /// Every `(method, pattern)` this router serves, for the OpenAPI comparison.
+    pub fn routes(&self) -> impl Iterator<Item = (&Method, &'static str)> {
+        self.routes.iter().map(|r| (&r.method, r.pattern))
+    }
+
+    /// Finds the route for a request and the decoded path parameters.
+    /// HEAD is served by the GET route (hosts drop the body).
+    pub fn find(
+        &self,
+        method: &Method,
+        path: &str,
+    ) -> AppResult<(&Route, Vec<(&'static str, String)>)> {
+        let parts: Vec<&str> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
+        let mut allowed = Vec::new();
+        for route in &self.routes {
+            let Some(params) = match_segments(&route.segments, &parts) else {
+                continue;
+            };
+            if route.method == method || (method == Method::HEAD && route.method == Method::GET) {
+                return Ok((route, params));
+            }
+            allowed.push(route.method.clone());
+        }
+        if allowed.is_empty() {
+            Err(AppError::NotFound)
+        } else {
+            Err(AppError::MethodNotAllowed { allowed })
+        }
+    }
+}
+
+fn match_segments(segments: &[Segment], parts: &[&str]) -> Option<Vec<(&'static str, String)>> {
+    if segments.len() != parts.len() {
+        return None;
+    }
+    let mut params = Vec::new();
+    for (segment, part) in segments.iter().zip(parts) {
+        match segment {
+            Segment::Literal(lit) if lit == part => {}
+            Segment::Literal(_) => return None,
+            Segment::Param(name) => {
+                let decoded = percent_decode(part)?;
+                params.push((*name, decoded));
+            }
+        }
+    }
+    Some(params)
+}
+
+/// Percent-decodes one path segment; invalid UTF-8 cannot match anything.
+fn percent_decode(segment: &str) -> Option<String> {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http;
+
+    async fn ok(_: Request, _: AppState) -> AppResult<Response> {
+        Ok(http::json(::http::StatusCode::OK, &"ok"))
+    }
+
+    fn router() -> Router {
+        Router::new("production")
+            .get("/api/v1/production/lines", ok)
+            .get("/api/v1/production/lines/{id}", ok)
+            .put("/api/v1/production/lines/{id}", ok)
+    }
+
+    #[test]
+    fn matches_literals_and_params() {
+        let r = router();
+        let (route, params) = r.find(&Method::GET, "/api/v1/production/lines/42").unwrap();
+        assert_eq!(route.pattern, "/api/v1/production/lines/{id}");
+        assert_eq!(params, vec![("id", "42".to_string())]);
+        assert!(r.find(&Method::GET, "/api/v1/production/health").is_ok());
+        assert!(r.find(&Method::HEAD, "/api/v1/production/lines").is_ok());
+    }
+
+    #[test]
+    fn unknown_is_404_and_wrong_method_405() {
+        let r = router();
+        assert!(matches!(r.find(&Method::GET, "/api/v1/nope"), Err(AppError::NotFound)));
+        match r.find(&Method::DELETE, "/api/v1/production/lines/1") {
+            Err(AppError::MethodNotAllowed { allowed }) => {
+                assert_eq!(allowed, vec![Method::GET, Method::PUT])
+            }
+            _ => panic!("expected 405"),
+        }
+    }
+
+    #[test]
+    fn params_are_percent_decoded() {
+        assert_eq!(percent_decode("a%20b").as_deref(), Some("a b"));
+        assert_eq!(percent_decode("%ff"), None);
+        assert_eq!(percent_decode("%"), Some("%".into()));
+        assert_eq!(percent_decode("%4"), Some("%4".into()));
+    }
+}

@@ -1,0 +1,6 @@
+//! Shared harness for the integration tests: fresh databases, and the real hosts
+//! (CGI, Apache with mod_cgid/mod_fcgid, the Lambda runtime interface) the
+//! release binaries run under.
+
+pub mod hosts;
+pub mod testdb;
