@@ -40,8 +40,10 @@ fi
 
 HTTP_BINS=(auth production data downtime metrics dashboard)
 CLI_BINS=(jobs dashctl)
+# The package names the web binaries bin/<name>.fcgi (older packages: bin/<name>).
+src_bin() { if [ -f "$SRC/bin/$1.fcgi" ]; then echo "$SRC/bin/$1.fcgi"; else echo "$SRC/bin/$1"; fi; }
 for b in "${HTTP_BINS[@]}" "${CLI_BINS[@]}"; do
-    [ -f "$SRC/bin/$b" ] || die "the package lacks bin/$b"
+    [ -f "$(src_bin "$b")" ] || die "the package lacks bin/$b"
 done
 
 mkdir -p "$DEST/bin" "$DEST/static"
@@ -49,28 +51,30 @@ DEST="$(cd "$DEST" && pwd -P)"
 # suEXEC refuses programs in folders writable by group or others.
 chmod 755 "$DEST" "$DEST/bin" "$DEST/static"
 
-# install_file SRC DST MODE — copy then rename (atomic; no "Text file busy").
+# install_file SRC DST MODE — copy then rename (atomic; no "Text file busy"). Installing the
+# unpacked package onto itself (DEST is the package folder) only sets the mode.
 install_file() {
+    if [ "$1" -ef "$2" ]; then chmod "$3" "$2"; return; fi
     cp "$1" "$2.new.$$"
     chmod "$3" "$2.new.$$"
     mv -f "$2.new.$$" "$2"
 }
 
 for b in "${HTTP_BINS[@]}"; do
-    install_file "$SRC/bin/$b" "$DEST/bin/$b.fcgi" 755
+    install_file "$(src_bin "$b")" "$DEST/bin/$b.fcgi" 755
 done
 for b in "${CLI_BINS[@]}"; do
-    install_file "$SRC/bin/$b" "$DEST/bin/$b" 755
+    install_file "$(src_bin "$b")" "$DEST/bin/$b" 755
 done
 say "binaries installed in $DEST/bin"
 
 if [ -d "$SRC/static" ]; then
-    cp -R "$SRC/static/." "$DEST/static/"
+    [ "$SRC/static" -ef "$DEST/static" ] || cp -R "$SRC/static/." "$DEST/static/"
     find "$DEST/static" -type d -exec chmod 755 {} +
     find "$DEST/static" -type f -exec chmod 644 {} +
 fi
 
-# .htaccess (named htaccess in the package so file managers show it).
+# .htaccess (older packages named it htaccess, so that file managers show it).
 HT_SRC="$SRC/.htaccess"; [ -f "$HT_SRC" ] || HT_SRC="$SRC/htaccess"
 [ -f "$HT_SRC" ] || die "the package lacks htaccess"
 if [ -f "$DEST/.htaccess" ] && ! cmp -s "$HT_SRC" "$DEST/.htaccess"; then

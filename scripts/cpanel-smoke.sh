@@ -45,6 +45,8 @@ stop_apache() {
     rm -f "$RUN_DIR/httpd.pid"
 }
 stop_apache
+# Whatever happens, do not leave Apache behind (unless --keep).
+trap '[ "$KEEP" = 1 ] || stop_apache' EXIT
 
 if [ -z "$PACKAGE" ]; then
     PACKAGE="$(PACKAGE_PROFILE=release PACKAGE_SKIP_BUILD=1 scripts/package-cpanel.sh 2>/dev/null)" \
@@ -55,6 +57,7 @@ fi
 rm -rf "$SITE"
 mkdir_public "$RUN_ROOT" "$WORK" "$RUN_DIR"
 mkdir -p "$SOCK_DIR"
+rm -f "$RUN_DIR/error.log" "$RUN_DIR/access.log"
 bash cgi/install.sh "$SITE" "$PACKAGE" >"$WORK/install.log" 2>&1 || { cat "$WORK/install.log" >&2; die "install.sh failed"; }
 
 db_url="${DATABASE_URL:-}"
@@ -79,12 +82,13 @@ failures=0
 check() {   # NAME EXPECTED_STATUSES(regex) CONTENT_TYPE(regex or -) CURL_ARGS...
     local name="$1" want="$2" ctype="$3" got
     shift 3
+    rm -f "$WORK/body"
     got="$(curl -s -o "$WORK/body" -w '%{http_code} %{content_type}' --max-time 30 "$@" || true)"
     if [[ "${got%% *}" =~ ^($want)$ ]] && { [ "$ctype" = - ] || [[ "${got#* }" =~ $ctype ]]; }; then
         printf '  ok    %-46s %s\n' "$name" "$got"
     else
         printf '  FAIL  %-46s got "%s", want %s %s\n' "$name" "$got" "$want" "$ctype"
-        head -c 300 "$WORK/body" | sed 's/^/        /'; echo
+        if [ -s "$WORK/body" ]; then head -c 300 "$WORK/body" | sed 's/^/        /'; echo; fi
         failures=$((failures + 1))
     fi
 }

@@ -6,7 +6,8 @@
 #
 # Environment: DEMO_MODE (fcgid|cgi, default fcgid), DEMO_PORT (8080),
 #   DEMO_PASSWORD (demo-password), DEMO_LISTEN (127.0.0.1), DEMO_SIZE / DEMO_DAYS (passed
-#   to dashctl demo-data when set), DEMO_SKIP_DEPS=1, DEMO_SKIP_BUILD=1.
+#   to dashctl demo-data when set), DEMO_SKIP_DEPS=1, DEMO_SKIP_BUILD=1,
+#   DEMO_BIN_DIR (binaries; default target/release).
 # Per tenant: dashctl provision-client --reference, dashctl demo-data (skips a database
 # already loaded), jobs downtime (computes the stops).
 # Generates .run/dashboard.env (DATABASE_URL from scripts/db.sh url, a JWT secret made once
@@ -25,7 +26,8 @@ ENV_FILE="$RUN_ROOT/dashboard.env"
 SECRET_FILE="$RUN_ROOT/jwt_secret"
 LOG_DIR="$RUN_ROOT/logs"
 DEMO_LOG="$LOG_DIR/demo.log"
-DASHCTL="$REPO_ROOT/target/release/dashctl"
+BIN_DIR="${DEMO_BIN_DIR:-$TARGET_DIR/release}"
+DASHCTL="$BIN_DIR/dashctl"
 
 if [ "${1:-}" = stop ]; then
     scripts/apache.sh stop
@@ -41,8 +43,9 @@ step() { printf 'demo: %s\n' "$*" >&2; }
 # dashctl ARGS... — output to the demo log; on failure show it and stop.
 dashctl() {
     local out rc=0
+    printf '$ dashctl %s\n' "$*" >>"$DEMO_LOG"
     out="$(DASHBOARD_ENV_FILE="$ENV_FILE" "$DASHCTL" "$@" 2>>"$DEMO_LOG")" || rc=$?
-    printf '$ dashctl %s\n%s\n' "$*" "$out" >>"$DEMO_LOG"
+    printf '%s\n' "$out" >>"$DEMO_LOG"
     if [ "$rc" -ne 0 ]; then
         tail -n 30 "$DEMO_LOG" >&2
         die "dashctl $1 failed (exit $rc; full log: $DEMO_LOG)"
@@ -117,7 +120,8 @@ for tenant in "$DEMO_ID" "$SECOND_ID"; do
     dashctl provision-client --tenant "$tenant" --reference >/dev/null
     dashctl demo-data --tenant "$tenant" --seed "$seed" "${demo_data_args[@]}" >/dev/null
     # The stops in the demo data (cron does this every 15 minutes on a real install).
-    if ! DASHBOARD_ENV_FILE="$ENV_FILE" "$REPO_ROOT/target/release/jobs" downtime --tenant "$tenant" \
+    printf '$ jobs downtime --tenant %s\n' "$tenant" >>"$DEMO_LOG"
+    if ! DASHBOARD_ENV_FILE="$ENV_FILE" "$BIN_DIR/jobs" downtime --tenant "$tenant" \
             >>"$DEMO_LOG" 2>&1; then
         warn "jobs downtime --tenant $tenant failed (see $DEMO_LOG): stops will be missing"
     fi
@@ -137,7 +141,7 @@ user "$DEMO_ID" viewer viewer
 user "$SECOND_ID" admin2 admin
 
 step "apache ($MODE, port $PORT)"
-apache_args=(--mode "$MODE" --port "$PORT" --listen "$LISTEN" --env-file "$ENV_FILE")
+apache_args=(--mode "$MODE" --port "$PORT" --listen "$LISTEN" --env-file "$ENV_FILE" --bin-dir "$BIN_DIR")
 if [ "$env_changed" = 1 ]; then
     # Running FastCGI processes keep the environment they started with.
     scripts/apache.sh restart "${apache_args[@]}"

@@ -3,11 +3,18 @@
 #
 #   . "$(dirname "$0")/lib.sh"
 #
-# Sets REPO_ROOT (the repository root, found from this file's location) and RUN_ROOT
-# (REPO_ROOT/.run, git-ignored: private MariaDB, Apache run dirs, generated env file).
+# Sets REPO_ROOT (the repository root, found from this file's location), RUN_ROOT
+# (REPO_ROOT/.run, git-ignored: private MariaDB, Apache run dirs, generated env file) and
+# TARGET_DIR (cargo's output: $CARGO_TARGET_DIR or REPO_ROOT/target).
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 RUN_ROOT="${DASHBOARD_RUN_ROOT:-$REPO_ROOT/.run}"
+# Where cargo puts its output (CARGO_TARGET_DIR is honoured, relative to the repo root).
+case "${CARGO_TARGET_DIR:-}" in
+    "") TARGET_DIR="$REPO_ROOT/target" ;;
+    /*) TARGET_DIR="$CARGO_TARGET_DIR" ;;
+    *) TARGET_DIR="$REPO_ROOT/$CARGO_TARGET_DIR" ;;
+esac
 export REPO_ROOT RUN_ROOT
 
 # Messages go to stderr so that stdout stays clean for values (db.sh url, tenant ids).

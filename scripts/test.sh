@@ -12,7 +12,7 @@
 #   build    front end (if package.json) + cargo build --release --workspace
 #   tests    cargo nextest run --release --workspace --no-fail-fast
 #            (cargo test --release --workspace without nextest), with
-#            DASHBOARD_BIN_DIR=<repo>/target/release
+#            DASHBOARD_BIN_DIR=<target dir>/release
 #   cpanel   scripts/cpanel-smoke.sh: the cPanel package, install.sh and .htaccess
 #            through a plain Apache (mod_fcgid, then mod_cgid)
 #   deny     cargo deny check licenses bans sources (offline; advisories need network)
@@ -95,7 +95,7 @@ step_db() {
 }
 
 step_tests() {
-    export DASHBOARD_BIN_DIR="$REPO_ROOT/target/release"
+    export DASHBOARD_BIN_DIR="$TARGET_DIR/release"
     if cargo nextest --version >/dev/null 2>&1; then
         local extra=()
         cargo nextest run --help 2>/dev/null | grep -q -- '--no-tests' && extra+=(--no-tests=warn)
@@ -129,7 +129,7 @@ step_deny() {
 }
 
 step_browser() {
-    export DASHBOARD_BIN_DIR="$REPO_ROOT/target/release"
+    export DASHBOARD_BIN_DIR="$TARGET_DIR/release"
     node tests/browser/run.mjs
 }
 

@@ -53,6 +53,10 @@ impl App {
         let path = req.path.clone();
         let is_https = req.is_https;
         let mut resp = self.dispatch(req).await;
+        // Set here so every host sends the same header set.
+        if let Ok(len) = HeaderValue::from_str(&resp.body().len().to_string()) {
+            resp.headers_mut().insert(::http::header::CONTENT_LENGTH, len);
+        }
         if method == ::http::Method::HEAD {
             resp.body_mut().clear();
         }
@@ -185,5 +189,75 @@ fn add_security_headers(resp: &mut Response, is_https: bool) {
     }
     if resp.status() == StatusCode::NOT_MODIFIED {
         resp.body_mut().clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::error::AppResult;
+    use crate::state::HostKind;
+
+    async fn boom(_: Request, _: AppState) -> AppResult<Response> {
+        panic!("handler bug")
+    }
+
+    async fn fine(_: Request, _: AppState) -> AppResult<Response> {
+        Ok(http::json(StatusCode::OK, &"fine"))
+    }
+
+    fn app() -> Arc<App> {
+        let config = Config::from_lookup(|k| match k {
+            "DATABASE_URL" => Some("mysql://root@127.0.0.1:1".into()),
+            "JWT_SECRET" => Some("0123456789abcdef0123456789abcdef".into()),
+            _ => None,
+        })
+        .unwrap();
+        let state = AppState::new("test", HostKind::FastCgi, config).map_err(|e| e.to_string());
+        let router = Router::new("test")
+            .get("/api/v1/test/boom", boom)
+            .get("/api/v1/test/fine", fine);
+        App::new(router, state)
+    }
+
+    #[tokio::test]
+    async fn a_panic_is_a_500_and_the_app_keeps_serving() {
+        let app = app();
+        let resp = app.handle(Request::new(::http::Method::GET, "/api/v1/test/boom")).await;
+        assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body: serde_json::Value = serde_json::from_slice(resp.body()).unwrap();
+        assert_eq!(body["error"]["code"], "internal_error");
+        assert!(!String::from_utf8_lossy(resp.body()).contains("handler bug"));
+        let resp = app.handle(Request::new(::http::Method::GET, "/api/v1/test/fine")).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn bodies_over_one_mebibyte_are_413() {
+        let app = app();
+        let mut req = Request::new(::http::Method::POST, "/api/v1/test/fine");
+        req.body = bytes::Bytes::from(vec![b'x'; MAX_BODY_BYTES + 1]);
+        assert_eq!(app.handle(req).await.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    }
+
+    #[tokio::test]
+    async fn every_response_carries_the_security_headers() {
+        let app = app();
+        let mut req = Request::new(::http::Method::GET, "/api/v1/nope");
+        req.is_https = true;
+        let resp = app.handle(req).await;
+        assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+        for h in [
+            "content-security-policy",
+            "x-content-type-options",
+            "x-frame-options",
+            "referrer-policy",
+            "strict-transport-security",
+        ] {
+            assert!(resp.headers().contains_key(h), "missing {h}");
+        }
+        let csp = resp.headers()["content-security-policy"].to_str().unwrap();
+        assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"));
     }
 }

@@ -701,3 +701,76 @@ fn pipe(from: std::io::Result<TcpStream>, to: std::io::Result<TcpStream>) {
         });
     }
 }
+
+/// A private Apache (scripts/apache.sh) serving the release binaries through
+/// mod_fcgid or mod_cgid on a free loopback port; stopped on drop.
+pub struct Apache {
+    pub port: u16,
+    run_dir: TempDir,
+    mode: String,
+}
+
+impl Apache {
+    pub fn start(mode: &str, env: &[(String, String)]) -> Apache {
+        Self::start_with(mode, env, &[])
+    }
+
+    /// `extra` are additional environment variables for the script
+    /// (e.g. `FCGID_MAX_REQUESTS`).
+    pub fn start_with(mode: &str, env: &[(String, String)], extra: &[(&str, &str)]) -> Apache {
+        let run_dir = TempDir::new(&format!("apache-{mode}"));
+        let env_file = write_env_file(run_dir.path(), env);
+        let port = free_port();
+        let script = repo_root().join("scripts").join("apache.sh");
+        let out = Command::new("bash")
+            .arg(&script)
+            .arg("start")
+            .args(["--mode", mode])
+            .args(["--port", &port.to_string()])
+            .arg("--bin-dir")
+            .arg(bin_dir())
+            .arg("--run-dir")
+            .arg(run_dir.path().join("apache"))
+            .arg("--env-file")
+            .arg(&env_file)
+            .envs(extra.iter().map(|(k, v)| (*k, *v)))
+            .output()
+            .expect("run scripts/apache.sh");
+        assert!(
+            out.status.success(),
+            "apache.sh start failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Apache {
+            port,
+            run_dir,
+            mode: mode.to_string(),
+        }
+    }
+
+    pub fn request(&self, req: &TestRequest) -> RawResponse {
+        http_request(self.port, req)
+    }
+
+    pub fn error_log(&self) -> String {
+        std::fs::read_to_string(self.run_dir.path().join("apache/logs/error.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Apache {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(repo_root().join("scripts").join("apache.sh"))
+            .arg("stop")
+            .args(["--mode", &self.mode])
+            .arg("--run-dir")
+            .arg(self.run_dir.path().join("apache"))
+            .output();
+    }
+}
+
+/// The repository root (the workspace directory).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}

@@ -9,6 +9,12 @@ use integration_tests::hosts::{
 };
 use integration_tests::testdb::TestDb;
 
+/// `host:port` of a `mysql://user@host:port` URL.
+fn server_addr(url: &str) -> String {
+    let opts = mysql_async::Opts::from_url(url).expect("server URL");
+    format!("{}:{}", opts.ip_or_hostname(), opts.tcp_port())
+}
+
 fn with_var(env: &[(String, String)], key: &str, value: &str) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = env.iter().filter(|(k, _)| k != key).cloned().collect();
     env.push((key.to_string(), value.to_string()));
@@ -17,13 +23,15 @@ fn with_var(env: &[(String, String)], key: &str, value: &str) -> Vec<(String, St
 
 #[tokio::test]
 async fn health_is_identical_on_cgi_fastcgi_and_lambda() {
-    let db = TestDb::new().await;
+    let db = TestDb::new().await.expect("test database");
     let env = db.env();
     let dir = TempDir::new("health");
     let env_file = write_env_file(dir.path(), &env);
     for group in HTTP_GROUPS {
         let binary = bin(group);
-        let req = TestRequest::get(&format!("/api/v1/{group}/health"));
+        // API Gateway always says how the client came in; give every host the same.
+        let req = TestRequest::get(&format!("/api/v1/{group}/health"))
+            .header("X-Forwarded-Proto", "https");
 
         let cgi = run_cgi(&binary, &env, &req);
         assert_eq!(cgi.status, 200, "{group} CGI: {}", cgi.text());
@@ -34,6 +42,7 @@ async fn health_is_identical_on_cgi_fastcgi_and_lambda() {
         assert!(body["version"].is_string());
         assert_eq!(cgi.header("content-type"), Some("application/json"));
         assert_eq!(cgi.header("x-content-type-options"), Some("nosniff"));
+        assert!(cgi.header("strict-transport-security").is_some(), "HSTS behind HTTPS");
         assert!(cgi
             .header("content-security-policy")
             .is_some_and(|c| c.contains("frame-ancestors 'none'") && !c.contains("unsafe-inline")));
@@ -57,7 +66,7 @@ async fn health_is_identical_on_cgi_fastcgi_and_lambda() {
 
 #[tokio::test]
 async fn unknown_paths_and_methods_get_json_errors() {
-    let db = TestDb::new().await;
+    let db = TestDb::new().await.expect("test database");
     let env = db.env();
     let binary = bin("production");
     let resp = run_cgi(&binary, &env, &TestRequest::get("/api/v1/production/nope"));
@@ -74,7 +83,7 @@ async fn unknown_paths_and_methods_get_json_errors() {
 
 #[tokio::test]
 async fn broken_cgi_input_gets_a_clear_4xx() {
-    let db = TestDb::new().await;
+    let db = TestDb::new().await.expect("test database");
     let env = db.env();
     let binary = bin("auth");
     let base = TestRequest::post_json("/api/v1/auth/health", &serde_json::json!({}));
@@ -121,7 +130,7 @@ async fn broken_cgi_input_gets_a_clear_4xx() {
 
 #[tokio::test]
 async fn oversized_body_is_413_on_fastcgi_and_lambda_too() {
-    let db = TestDb::new().await;
+    let db = TestDb::new().await.expect("test database");
     let env = db.env();
     let dir = TempDir::new("big");
     let env_file = write_env_file(dir.path(), &env);
@@ -141,7 +150,7 @@ async fn oversized_body_is_413_on_fastcgi_and_lambda_too() {
 
 #[tokio::test]
 async fn misconfigured_process_says_so_in_json() {
-    let db = TestDb::new().await;
+    let db = TestDb::new().await.expect("test database");
     let env = with_var(&db.env(), "JWT_SECRET", "too-short");
     let resp = run_cgi(&bin("metrics"), &env, &TestRequest::get("/api/v1/metrics/health"));
     assert_eq!(resp.status, 500);
@@ -151,8 +160,8 @@ async fn misconfigured_process_says_so_in_json() {
 
 #[tokio::test]
 async fn database_outage_is_503_fast_and_recovers_without_restart() {
-    let db = TestDb::new().await;
-    let proxy = TcpProxy::start(&db.server_addr());
+    let db = TestDb::new().await.expect("test database");
+    let proxy = TcpProxy::start(&server_addr(db.server_url()));
     let env = with_var(
         &db.env(),
         "DATABASE_URL",

@@ -1,1 +1,6 @@
-fn main() {}
+//! The `jobs` function: scheduled work (incremental downtime, partition
+//! maintenance, housekeeping) on AWS Lambda (EventBridge) or from cron.
+
+fn main() -> std::process::ExitCode {
+    shared::jobs::main()
+}

@@ -69,8 +69,8 @@ impl Fields {
         let fields = Fields { map, lossy };
         if lossy {
             for (key, value) in &fields.map {
-                if contains_replacement(value) {
-                    return Err(AppError::bad_field(key.clone(), format!("{key} is not valid UTF-8")));
+                if let Some(path) = replacement_path(key, value) {
+                    return Err(AppError::bad_field(path.clone(), format!("{path} is not valid UTF-8")));
                 }
             }
             return Err(AppError::bad_request("the request body is not valid UTF-8"));
@@ -129,13 +129,27 @@ impl Fields {
     }
 }
 
-fn contains_replacement(v: &Value) -> bool {
+/// The path below a value to the U+FFFD a lossy decoding left: `""` for the
+/// value itself, `.key` or `[i]` further down.
+fn replacement_suffix(v: &Value) -> Option<String> {
     match v {
-        Value::String(s) => s.contains('\u{FFFD}'),
-        Value::Array(items) => items.iter().any(contains_replacement),
-        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\u{FFFD}') || contains_replacement(v)),
-        _ => false,
+        Value::String(s) => s.contains('\u{FFFD}').then(String::new),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| replacement_suffix(item).map(|rest| format!("[{i}]{rest}"))),
+        Value::Object(map) => map.iter().find_map(|(k, inner)| {
+            if k.contains('\u{FFFD}') {
+                return Some(String::new());
+            }
+            replacement_suffix(inner).map(|rest| format!(".{}{rest}", field_label(k)))
+        }),
+        _ => None,
     }
+}
+
+fn replacement_path(key: &str, v: &Value) -> Option<String> {
+    replacement_suffix(v).map(|rest| format!("{}{rest}", field_label(key)))
 }
 
 /// Length in characters, bounded, with the field named in the error.
@@ -263,6 +277,10 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.field(), Some("username"));
         assert_eq!(e.status(), 400);
+        let e = Fields::parse(&req(b"{\"config\": {\"timezone\": \"\xff\"}}"), &["config"]).unwrap_err();
+        assert_eq!(e.field(), Some("config.timezone"));
+        let e = Fields::parse(&req(b"{\"list\": [\"ok\", \"\xff\"]}"), &["list"]).unwrap_err();
+        assert_eq!(e.field(), Some("list[1]"));
     }
 
     #[test]

@@ -252,14 +252,30 @@ pub async fn login(state: &AppState, req: &Request, username: &str, password: &s
 }
 
 /// The `Me` view of a user (user row plus a tenant summary).
-pub async fn me_of(state: &AppState, conn: &mut Conn, user_id: i64) -> AppResult<Me> {
+pub async fn me_of(_state: &AppState, conn: &mut Conn, user_id: i64) -> AppResult<Me> {
     let user = account::load_user(conn, user_id)
         .await?
         .ok_or_else(|| AppError::unauthorized("this account no longer exists"))?;
+    // On this connection: a CGI process has only one (a second would wait for it).
     let tenant = match user.tenant_id {
-        Some(tid) => crate::tenancy::load_tenant(state, tid)
-            .await?
-            .map(|t| TenantSummary::of(&t)),
+        Some(tid) => {
+            let row: Option<(i64, String, bool, Option<String>)> = conn
+                .exec_first(
+                    "SELECT tenant_id, company_name, is_active, CAST(config_tenant AS CHAR) \
+                     FROM tenant WHERE tenant_id = ?",
+                    (tid,),
+                )
+                .await?;
+            row.map(|(tenant_id, company_name, is_active, config)| {
+                let t = crate::tenancy::Tenant {
+                    tenant_id,
+                    company_name,
+                    is_active,
+                    config: config.and_then(|c| serde_json::from_str(&c).ok()).unwrap_or_default(),
+                };
+                TenantSummary::of(&t)
+            })
+        }
         None => None,
     };
     Ok(Me { user, tenant })
@@ -358,7 +374,7 @@ mod tests {
 
     #[test]
     fn dummy_hash_is_a_valid_argon2id_phc() {
-        use argon2::password_hash::PasswordHash;
+        use argon2::password_hash::phc::PasswordHash;
         let parsed = PasswordHash::new(DUMMY_PHC).expect("valid PHC");
         assert_eq!(parsed.algorithm.as_str(), "argon2id");
         assert!(!password::verify("anything", DUMMY_PHC));

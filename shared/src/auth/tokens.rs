@@ -124,6 +124,16 @@ pub fn verify_access(config: &Config, token: &str, now: DateTime<Utc>) -> AppRes
     Ok(claims)
 }
 
+/// Signs arbitrary claims with an HMAC algorithm named like a JWT header
+/// (`HS256`, `HS384`, `HS512`). Only for tests that prove other algorithms and
+/// forged claims are refused; the service itself signs with [`issue_access`].
+#[doc(hidden)]
+pub fn sign_for_tests(alg: &str, secret: &[u8], claims: &serde_json::Value) -> AppResult<String> {
+    let alg: Algorithm = alg.parse().map_err(AppError::internal)?;
+    let key = EncodingKey::from_secret(secret).map_err(AppError::internal)?;
+    jsonwebtoken::encode(&Header::new(alg), claims, &key).map_err(AppError::internal)
+}
+
 fn random_bytes<const N: usize>() -> [u8; N] {
     let mut buf = [0u8; N];
     rand::rng().fill_bytes(&mut buf);

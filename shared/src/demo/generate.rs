@@ -165,8 +165,8 @@ pub fn simulate_line(plan: &Plan, line: &DemoLine, mut sink: impl FnMut(&[Row]),
 
         let mut t = occ.start + rng.random_range(150.0..480.0) * scale.sqrt();
         let mut prod_end = occ.end;
-        if occ.shift.shift_id == 2 && weekday == Weekday::Fri {
-            // Friday afternoon ends with the weekly cleaning.
+        if occ.shift.shift_id == 1 && weekday == Weekday::Sat {
+            // Saturday morning, the last shift of the week, ends with the cleaning.
             let clean = rng.random_range(1500.0..2400.0);
             prod_end = occ.end - clean;
             stops.push((plant::FAILURE_LIMPIEZA, prod_end, occ.end, "Limpieza semanal de la línea".into()));
@@ -268,6 +268,7 @@ pub fn simulate_line(plan: &Plan, line: &DemoLine, mut sink: impl FnMut(&[Row]),
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Timelike;
 
     fn plan(seed: u64, days: i64) -> Plan {
         let end = DateTime::parse_from_rfc3339("2026-03-20T12:00:00Z").unwrap().with_timezone(&Utc);
@@ -307,12 +308,17 @@ mod tests {
             assert!((0.95..0.995).contains(&q), "line {} quality {q}", line.line_id);
             assert!(incidents.len() > 20, "line {} has {} incidents", line.line_id, incidents.len());
             assert!(incidents.iter().any(|i| i.failure_id == plant::FAILURE_MANT));
-            // No production on Saturday (no shift starts then; Friday's night has no shift).
-            let sat = rows.iter().filter(|r| {
+            // Nothing outside the shifts: Saturday after 14:00 and Sunday before 22:00 are idle.
+            let idle = rows.iter().filter(|r| {
                 let t = DateTime::from_timestamp_millis(r.at_ms).unwrap().with_timezone(&p.tz);
-                t.weekday() == Weekday::Sat
+                let h = t.hour();
+                (t.weekday() == Weekday::Sat && h >= 14) || (t.weekday() == Weekday::Sun && h < 22)
             });
-            assert_eq!(sat.count(), 0);
+            assert_eq!(idle.count(), 0);
+            assert!(rows.iter().any(|r| {
+                let t = DateTime::from_timestamp_millis(r.at_ms).unwrap().with_timezone(&p.tz);
+                t.weekday() == Weekday::Sat && t.hour() < 14
+            }));
             // Output gaps over the micro-stop threshold exist but are a minority.
             let (thr, micro) = line.thresholds(p.size);
             let out: Vec<i64> = rows.iter().filter(|r| r.area_id == line.output_area()).map(|r| r.at_ms).collect();

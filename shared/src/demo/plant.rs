@@ -170,15 +170,16 @@ const fn hm(h: u32, m: u32) -> NaiveTime {
     }
 }
 
-/// Mañana and Tarde Monday to Friday; Noche from Sunday to Thursday night
-/// (22:00 → 06:00 the next day), so the week runs Sunday 22:00 → Friday 22:00.
+/// Mañana Monday to Saturday, Tarde Monday to Friday; Noche from Sunday to
+/// Thursday night (22:00 → 06:00 the next day): the week runs Sunday 22:00 →
+/// Friday 22:00, plus Saturday morning.
 pub const SHIFTS: &[DemoShift] = &[
     DemoShift {
         shift_id: 1,
         shift_name: "Mañana",
         start: hm(6, 0),
         end: hm(14, 0),
-        days: &[1, 2, 3, 4, 5],
+        days: &[1, 2, 3, 4, 5, 6],
         breaks: &[(1, "Almuerzo", hm(10, 0), hm(10, 20))],
     },
     DemoShift {

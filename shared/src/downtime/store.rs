@@ -525,9 +525,11 @@ impl DetectionReader {
                 self.done = true;
             } else {
                 self.lower = slice_upper;
-                if self.slice_rows < self.page_size / 2 {
+                // Empty or thin slices double (a quiet month costs a few
+                // queries, not thousands); slices of many pages halve.
+                if self.slice_rows == 0 || self.slice_rows < self.page_size / 2 {
                     self.span = (self.span * 2).min(Duration::days(400));
-                } else if self.slice_rows > self.page_size * 2 {
+                } else if self.slice_rows > self.page_size.saturating_mul(4) {
                     self.span = (self.span / 2).max(Duration::seconds(1));
                 }
             }

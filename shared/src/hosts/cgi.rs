@@ -170,6 +170,9 @@ pub fn serialize_response(resp: &Response) -> Vec<u8> {
     out
 }
 
+/// How much of a refused body we read and discard before answering.
+const DRAIN_LIMIT: u64 = 8 * 1024 * 1024;
+
 /// Serves the one request of this process.
 pub fn run(app: Arc<App>) -> ExitCode {
     let vars: HashMap<String, String> = std::env::vars().collect();
@@ -178,7 +181,18 @@ pub fn run(app: Arc<App>) -> ExitCode {
             let parsed = parse_request(&vars, |len| read_exact_body(std::io::stdin(), len));
             let resp = match parsed {
                 Ok(req) => rt.block_on(app.handle(req)),
-                Err(err) => error_response(&err),
+                Err(err) => {
+                    // An oversized body is still on its way: read it (bounded),
+                    // or Apache sees a broken pipe and the client a reset
+                    // instead of the 413.
+                    if matches!(err, AppError::PayloadTooLarge { .. }) {
+                        let _ = std::io::copy(
+                        &mut std::io::stdin().lock().take(DRAIN_LIMIT),
+                            &mut std::io::sink(),
+                        );
+                    }
+                    error_response(&err)
+                }
             };
             // Close the connection politely: MySQL counts dropped ones as aborted.
             if let Some(state) = app.state() {

@@ -30,7 +30,7 @@ fn to_request(event: lambda_http::Request) -> Request {
         .headers
         .get("x-forwarded-proto")
         .map(|v| v.as_bytes().eq_ignore_ascii_case(b"https"))
-        .unwrap_or(true);
+        .unwrap_or(false);
     Request {
         method: parts.method,
         path: parts.uri.path().to_string(),

@@ -1,0 +1,105 @@
+//! The OpenAPI 3.1 description of every route (`infra/openapi/openapi.json`,
+//! maintained by hand and embedded at build time), served by the dashboard
+//! function at `GET /api/v1/openapi.json` and rendered by the `/docs` page.
+//!
+//! `tests/tests/openapi.rs` compares the document with the routers of the six
+//! HTTP functions: a route added, removed or renamed on either side fails it.
+//! Each operation names the binary that serves it in `x-function`.
+
+use ::http::header::{HeaderValue, CACHE_CONTROL, ETAG};
+use ::http::StatusCode;
+use once_cell::sync::OnceCell;
+use sha2::{Digest, Sha256};
+
+use crate::error::{AppError, AppResult};
+use crate::http::{self, Request, Response};
+use crate::state::AppState;
+
+/// The document as maintained (pretty-printed JSON).
+pub fn document() -> &'static str {
+    include_str!("../../infra/openapi/openapi.json")
+}
+
+/// What `serve` answers: the document minified, with `servers` pointing at the
+/// configured base path, and its ETag. Computed once per process (the base
+/// path does not change while it runs).
+struct Served {
+    body: Vec<u8>,
+    etag: String,
+}
+
+static SERVED: OnceCell<Served> = OnceCell::new();
+
+fn prepare(base_path: &str) -> AppResult<Served> {
+    let mut doc: serde_json::Value =
+        serde_json::from_str(document()).map_err(|e| AppError::internal(format!("openapi.json: {e}")))?;
+    if !base_path.is_empty() {
+        doc["servers"] = serde_json::json!([{ "url": base_path, "description": "This deployment." }]);
+    }
+    let body = serde_json::to_vec(&doc).map_err(AppError::internal)?;
+    let digest = Sha256::digest(&body);
+    let etag = format!("\"oa-{}\"", hex::encode(&digest[..10]));
+    Ok(Served { body, etag })
+}
+
+/// `GET /api/v1/openapi.json`: no authentication; `ETag` and 304 on a match.
+pub async fn serve(req: Request, state: AppState) -> AppResult<Response> {
+    let served = SERVED.get_or_try_init(|| prepare(&state.config().base_path))?;
+    let fresh = req
+        .header("if-none-match")
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == served.etag || t.trim() == "*"));
+    let mut resp = if fresh {
+        http::response(StatusCode::NOT_MODIFIED, "application/json", Vec::new())
+    } else {
+        http::response(StatusCode::OK, "application/json", served.body.clone())
+    };
+    let headers = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&served.etag) {
+        headers.insert(ETAG, v);
+    }
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    Ok(resp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    #[test]
+    fn the_document_is_openapi_3_1_of_this_version() {
+        let doc: Value = serde_json::from_str(document()).expect("openapi.json is JSON");
+        assert_eq!(doc["openapi"], "3.1.0");
+        assert_eq!(doc["info"]["version"], crate::health::VERSION, "bump info.version with the crate");
+        assert!(doc["paths"].as_object().is_some_and(|p| !p.is_empty()));
+    }
+
+    #[test]
+    fn every_operation_names_its_function_and_a_unique_id() {
+        let doc: Value = serde_json::from_str(document()).unwrap();
+        let mut ids = std::collections::HashSet::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let f = op["x-function"].as_str().unwrap_or_default();
+                assert!(
+                    ["auth", "production", "data", "downtime", "metrics", "dashboard"].contains(&f),
+                    "{method} {path}: x-function {f:?}"
+                );
+                let id = op["operationId"].as_str().unwrap_or_default().to_string();
+                assert!(!id.is_empty() && ids.insert(id.clone()), "{method} {path}: operationId {id:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_base_path_becomes_the_server() {
+        let served = prepare("/plant").unwrap();
+        let doc: Value = serde_json::from_slice(&served.body).unwrap();
+        assert_eq!(doc["servers"][0]["url"], "/plant");
+        assert!(served.body.len() < document().len(), "served minified");
+        let root = prepare("").unwrap();
+        let doc: Value = serde_json::from_slice(&root.body).unwrap();
+        assert_eq!(doc["servers"][0]["url"], "/");
+        assert_ne!(served.etag, root.etag);
+    }
+}

@@ -1,0 +1,491 @@
+//! The request side of the data and metrics routes: their parameters (SPEC
+//! §3.1) read the same way from a query string or a JSON body, the lines,
+//! areas, products and shift they select (checked against the user's line
+//! scope), and [`serve`], the wrapper every such route runs in —
+//! authentication, the tenant's metadata, the `user_query` trace, and errors
+//! that name the field at fault (SPEC §12): 400 for a value that does not
+//! parse, 422 for one refused by a rule, 404 for an id that does not exist
+//! here (or that the user may not see — the same answer, so nothing leaks).
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use ::http::StatusCode;
+use chrono_tz::Tz;
+use serde_json::{json, Value};
+
+use crate::auth::{self, Permission, TenantContext};
+use crate::error::{AppError, AppResult};
+use crate::http::{self, Request, Response};
+use crate::metadata::{self, TenantMetadata};
+use crate::state::AppState;
+use crate::tenancy::Tenant;
+use crate::timeutil::{parse_timezone, Interval, WindowError, WindowQuery};
+
+/// Most ids one list parameter may hold.
+pub const MAX_IDS: usize = 100;
+
+/// A refused window or time parameter as the API answers it (422 naming the field).
+pub fn window_error(e: WindowError) -> AppError {
+    AppError::validation(e.field(), e.message())
+}
+
+/// An error of a data or metrics route: an [`AppError`], or an id that does
+/// not exist for this user — a 404 that still names the parameter.
+#[derive(Debug)]
+pub enum ApiError {
+    App(AppError),
+    Unknown { field: String, message: String },
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        ApiError::App(e)
+    }
+}
+
+impl From<WindowError> for ApiError {
+    fn from(e: WindowError) -> Self {
+        ApiError::App(window_error(e))
+    }
+}
+
+impl ApiError {
+    pub fn unknown(field: &str, message: impl Into<String>) -> Self {
+        ApiError::Unknown {
+            field: field.to_string(),
+            message: message.into(),
+        }
+    }
+
+    /// The response (or the error the app layer renders).
+    pub fn into_response(self) -> AppResult<Response> {
+        match self {
+            ApiError::App(e) => Err(e),
+            ApiError::Unknown { field, message } => Ok(http::json(
+                StatusCode::NOT_FOUND,
+                &json!({ "error": { "code": "not_found", "message": message, "field": field } }),
+            )),
+        }
+    }
+
+    /// As a plain [`AppError`] (the field is lost for 404s).
+    pub fn into_app_error(self) -> AppError {
+        match self {
+            ApiError::App(e) => e,
+            ApiError::Unknown { .. } => AppError::NotFound,
+        }
+    }
+}
+
+/// Request parameters by name: the query string (last value wins, empty =
+/// absent) or a JSON body's top-level fields (numbers and lists of numbers
+/// become the same text a query string would carry).
+#[derive(Debug, Clone, Default)]
+pub struct Params {
+    values: BTreeMap<String, String>,
+    raw: Value,
+}
+
+impl Params {
+    pub fn from_query(req: &Request) -> Params {
+        let mut values = BTreeMap::new();
+        for (k, v) in req.query_pairs() {
+            if v.trim().is_empty() {
+                values.remove(&k);
+            } else {
+                values.insert(k, v);
+            }
+        }
+        let raw = Value::Object(values.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect());
+        Params { values, raw }
+    }
+
+    /// A JSON object body; fields outside `allowed` are refused (400 naming
+    /// them) so a typo never silently widens a query.
+    pub fn from_body(req: &Request, allowed: &[&str]) -> AppResult<Params> {
+        let body: Value = req.json()?;
+        let Value::Object(map) = &body else {
+            return Err(AppError::bad_request("the body must be a JSON object"));
+        };
+        let mut values = BTreeMap::new();
+        for (k, v) in map {
+            if !allowed.contains(&k.as_str()) {
+                return Err(AppError::bad_field(
+                    k.clone(),
+                    format!("unknown field {k}; expected one of: {}", allowed.join(", ")),
+                ));
+            }
+            let text = match v {
+                Value::Null => continue,
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                Value::Bool(b) => b.to_string(),
+                Value::Array(items) => {
+                    let mut parts = Vec::with_capacity(items.len());
+                    for item in items {
+                        match item {
+                            Value::String(s) => parts.push(s.clone()),
+                            Value::Number(n) => parts.push(n.to_string()),
+                            _ => {
+                                return Err(AppError::bad_field(
+                                    k.clone(),
+                                    format!("{k} must hold numbers or strings"),
+                                ))
+                            }
+                        }
+                    }
+                    parts.join(",")
+                }
+                Value::Object(_) => {
+                    return Err(AppError::bad_field(k.clone(), format!("{k} must not be an object")));
+                }
+            };
+            if !text.trim().is_empty() {
+                values.insert(k.clone(), text);
+            }
+        }
+        Ok(Params { values, raw: body })
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.values.get(name).map(String::as_str)
+    }
+
+    /// The parameters as received, for the `user_query` trace.
+    pub fn to_json(&self) -> Value {
+        self.raw.clone()
+    }
+
+    pub fn window(&self) -> WindowQuery<'_> {
+        WindowQuery {
+            start_date: self.get("start_date"),
+            end_date: self.get("end_date"),
+            range: self.get("range"),
+        }
+    }
+
+    /// `timezone`: an IANA zone for offset-less dates and the answer's times.
+    pub fn timezone(&self) -> AppResult<Option<Tz>> {
+        match self.get("timezone") {
+            None => Ok(None),
+            Some(z) => parse_timezone(z).map(Some).map_err(|e| {
+                AppError::validation("timezone", format!("timezone '{}' is {}", short(z), e.message()))
+            }),
+        }
+    }
+
+    /// An interval parameter (`hour|shift|day|week|month`), refused on `field`.
+    pub fn interval(&self, field: &'static str) -> AppResult<Option<Interval>> {
+        match self.get(field) {
+            None => Ok(None),
+            Some(v) => Interval::parse(v)
+                .map(Some)
+                .map_err(|e| AppError::validation(field, format!("{field}: {}", e.message()))),
+        }
+    }
+
+    /// One positive id.
+    pub fn id(&self, field: &str) -> AppResult<Option<i64>> {
+        match self.get(field) {
+            None => Ok(None),
+            Some(v) => parse_id(field, v).map(Some),
+        }
+    }
+
+    /// A comma-separated list of positive ids.
+    pub fn ids(&self, field: &str) -> AppResult<Option<Vec<i64>>> {
+        let Some(v) = self.get(field) else {
+            return Ok(None);
+        };
+        let mut out = Vec::new();
+        for part in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let id = parse_id(field, part)?;
+            if !out.contains(&id) {
+                out.push(id);
+            }
+        }
+        if out.is_empty() {
+            return Ok(None);
+        }
+        if out.len() > MAX_IDS {
+            return Err(AppError::validation(field, format!("{field} may list at most {MAX_IDS} ids")));
+        }
+        Ok(Some(out))
+    }
+
+    /// `one` (a single id) or `many` (a list), not both; with the name used.
+    pub fn one_or_many(&self, one: &'static str, many: &'static str) -> AppResult<Option<(Vec<i64>, &'static str)>> {
+        match (self.get(one).is_some(), self.get(many).is_some()) {
+            (true, true) => Err(AppError::bad_field(many, format!("give {one} or {many}, not both"))),
+            (true, false) => Ok(self.id(one)?.map(|id| (vec![id], one))),
+            (false, true) => Ok(self.ids(many)?.map(|ids| (ids, many))),
+            (false, false) => Ok(None),
+        }
+    }
+
+    /// A count parameter between 1 and `max` (default when absent).
+    pub fn limit(&self, field: &str, default: usize, max: usize) -> AppResult<usize> {
+        match self.get(field) {
+            None => Ok(default),
+            Some(v) => {
+                let n: usize = v
+                    .trim()
+                    .parse()
+                    .map_err(|_| AppError::bad_field(field, format!("{field} must be a whole number")))?;
+                if n == 0 || n > max {
+                    return Err(AppError::validation(field, format!("{field} must be between 1 and {max}")));
+                }
+                Ok(n)
+            }
+        }
+    }
+
+    /// One of `allowed`, refused on `field` otherwise.
+    pub fn choice(&self, field: &str, allowed: &[&'static str]) -> AppResult<Option<&'static str>> {
+        match self.get(field) {
+            None => Ok(None),
+            Some(v) => allowed
+                .iter()
+                .find(|a| a.eq_ignore_ascii_case(v.trim()))
+                .copied()
+                .map(Some)
+                .ok_or_else(|| {
+                    AppError::validation(field, format!("{field} must be one of: {}", allowed.join(", ")))
+                }),
+        }
+    }
+}
+
+fn short(s: &str) -> String {
+    s.chars().take(40).collect()
+}
+
+fn parse_id(field: &str, v: &str) -> AppResult<i64> {
+    v.trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| AppError::bad_field(field, format!("{field} must be a positive whole number (or a comma list of them)")))
+}
+
+/// What a request selects: lines (in scope), and optional areas, products
+/// and shift, every id checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selection {
+    pub line_ids: Vec<i64>,
+    /// The parameter the lines came from (`line_id`, `line_ids`, or `line_id`
+    /// when defaulted), for messages.
+    pub line_field: &'static str,
+    pub areas: Option<Vec<i64>>,
+    pub products: Option<Vec<i64>>,
+    pub shift_id: Option<i64>,
+}
+
+impl Selection {
+    /// Areas of `line_id` to read: the chosen ones on that line, else every
+    /// area of the line (optionally only of these `area_type`s).
+    pub fn areas_of(&self, meta: &TenantMetadata, line_id: i64, types: Option<&[&str]>) -> Vec<i64> {
+        meta.areas_of_line(line_id)
+            .filter(|a| self.areas.as_ref().is_none_or(|ids| ids.contains(&a.area_id)))
+            .filter(|a| types.is_none_or(|t| t.iter().any(|t| a.area_type.eq_ignore_ascii_case(t))))
+            .map(|a| a.area_id)
+            .collect()
+    }
+}
+
+/// Reads and checks the selection parameters. `one_line`: exactly one line
+/// is required (`line_id`); otherwise no line parameter means every line the
+/// user may see.
+pub fn select(params: &Params, ctx: &TenantContext, meta: &TenantMetadata, one_line: bool) -> ApiResult<Selection> {
+    let lines = params.one_or_many("line_id", "line_ids")?;
+    let (line_ids, line_field) = match lines {
+        Some((ids, field)) => {
+            if one_line && ids.len() != 1 {
+                return Err(AppError::validation(field, "this route reads one line at a time: give line_id").into());
+            }
+            let mut out = Vec::with_capacity(ids.len());
+            for id in ids {
+                let line = ctx
+                    .line(meta, id)
+                    .map_err(|_| ApiError::unknown(field, format!("line {id} does not exist or is not visible to you")))?;
+                if !out.contains(&line.line_id) {
+                    out.push(line.line_id);
+                }
+            }
+            (out, field)
+        }
+        None if one_line => {
+            return Err(AppError::validation("line_id", "line_id is required").into());
+        }
+        None => (ctx.visible_line_ids(meta), "line_id"),
+    };
+    let areas = match params.one_or_many("area_id", "area_ids")? {
+        None => None,
+        Some((ids, field)) => {
+            for id in &ids {
+                let ok = meta
+                    .area(*id)
+                    .is_some_and(|a| line_ids.contains(&a.line_id) && ctx.can_see_line(a.line_id));
+                if !ok {
+                    return Err(ApiError::unknown(
+                        field,
+                        format!("area {id} does not exist on the selected lines"),
+                    ));
+                }
+            }
+            Some(ids)
+        }
+    };
+    let products = match params.one_or_many("product_id", "product_ids")? {
+        None => None,
+        Some((ids, field)) => {
+            for id in &ids {
+                if meta.product(*id).is_none() {
+                    return Err(ApiError::unknown(field, format!("product {id} does not exist")));
+                }
+            }
+            Some(ids)
+        }
+    };
+    let shift_id = match params.id("shift_id")? {
+        None => None,
+        Some(id) => {
+            if meta.shift(id).is_none() {
+                return Err(ApiError::unknown("shift_id", format!("shift {id} does not exist")));
+            }
+            Some(id)
+        }
+    };
+    Ok(Selection {
+        line_ids,
+        line_field,
+        areas,
+        products,
+        shift_id,
+    })
+}
+
+/// Everything a data or metrics handler works with.
+pub struct Call {
+    pub req: Request,
+    pub state: AppState,
+    pub ctx: TenantContext,
+    pub tenant: Arc<Tenant>,
+    pub meta: Arc<TenantMetadata>,
+    pub params: Params,
+}
+
+/// Where a route reads its parameters.
+#[derive(Debug, Clone, Copy)]
+pub enum Input {
+    Query,
+    /// A JSON object body with these fields.
+    Body(&'static [&'static str]),
+}
+
+/// Runs a data or metrics route: authenticates (`data.read`), loads the
+/// tenant and its metadata, reads the parameters, calls `f` — which answers
+/// the response and how many rows it holds — and writes the `user_query`
+/// trace (also for refused requests, with 0 rows).
+pub async fn serve<F, Fut>(req: Request, state: AppState, endpoint: &'static str, input: Input, f: F) -> AppResult<Response>
+where
+    F: FnOnce(Call) -> Fut,
+    Fut: Future<Output = ApiResult<(Response, u64)>>,
+{
+    let ctx = auth::require(&req, &state, Permission::DataRead).await?;
+    let tenant = ctx.tenant()?;
+    let started = Instant::now();
+    let user_id = ctx.user_id;
+    let tenant_id = ctx.tenant_id;
+    let params = match input {
+        Input::Query => Ok(Params::from_query(&req)),
+        Input::Body(allowed) => Params::from_body(&req, allowed),
+    };
+    let (logged, outcome) = match params {
+        Err(e) => (Value::Null, Err(ApiError::App(e))),
+        Ok(params) => {
+            let logged = params.to_json();
+            let outcome = match metadata::for_tenant(&state, &tenant).await {
+                Err(e) => Err(ApiError::App(e)),
+                Ok(meta) => {
+                    f(Call {
+                        req,
+                        state: state.clone(),
+                        ctx,
+                        tenant,
+                        meta,
+                        params,
+                    })
+                    .await
+                }
+            };
+            (logged, outcome)
+        }
+    };
+    let (result, rows) = match outcome {
+        Ok((resp, rows)) => (Ok(resp), rows),
+        Err(e) => (e.into_response(), 0),
+    };
+    crate::query::log_user_query(&state, user_id, tenant_id, endpoint, &logged, started.elapsed(), rows).await;
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ::http::Method;
+
+    fn query(q: &str) -> Params {
+        let mut r = Request::new(Method::GET, "/x");
+        r.query = q.into();
+        Params::from_query(&r)
+    }
+
+    #[test]
+    fn ids_and_lists_name_their_field() {
+        let p = query("line_id=3&line_ids=&area_ids=1,%202,2&product_id=x&shift_id=-1&limit=0");
+        assert_eq!(p.one_or_many("line_id", "line_ids").unwrap(), Some((vec![3], "line_id")));
+        assert_eq!(p.ids("area_ids").unwrap(), Some(vec![1, 2]));
+        assert_eq!(p.id("product_id").unwrap_err().field(), Some("product_id"));
+        assert_eq!(p.id("shift_id").unwrap_err().field(), Some("shift_id"));
+        assert_eq!(p.limit("limit", 10, 100).unwrap_err().field(), Some("limit"));
+        let both = query("line_id=1&line_ids=2");
+        assert_eq!(both.one_or_many("line_id", "line_ids").unwrap_err().field(), Some("line_ids"));
+    }
+
+    #[test]
+    fn intervals_and_zones_are_validated() {
+        let p = query("interval=minute&timezone=Mars/Olympus");
+        let e = p.interval("interval").unwrap_err();
+        assert_eq!((e.status(), e.field()), (StatusCode::UNPROCESSABLE_ENTITY, Some("interval")));
+        assert_eq!(p.timezone().unwrap_err().field(), Some("timezone"));
+        assert_eq!(query("timezone=America/Mexico_City").timezone().unwrap(), Some(chrono_tz::America::Mexico_City));
+    }
+
+    #[test]
+    fn bodies_read_like_query_strings() {
+        let mut r = Request::new(Method::POST, "/x");
+        r.body = bytes::Bytes::from_static(br#"{"line_ids": [1, "2"], "group_by": "day", "shift_id": null}"#);
+        let p = Params::from_body(&r, &["line_ids", "group_by", "shift_id"]).unwrap();
+        assert_eq!(p.ids("line_ids").unwrap(), Some(vec![1, 2]));
+        assert_eq!(p.get("shift_id"), None);
+        r.body = bytes::Bytes::from_static(br#"{"lines": [1]}"#);
+        assert_eq!(Params::from_body(&r, &["line_ids"]).unwrap_err().field(), Some("lines"));
+        r.body = bytes::Bytes::from_static(br#"{"line_ids": [{"a": 1}]}"#);
+        assert_eq!(Params::from_body(&r, &["line_ids"]).unwrap_err().field(), Some("line_ids"));
+    }
+
+    #[test]
+    fn unknown_ids_are_404_with_the_field() {
+        let resp = ApiError::unknown("line_id", "line 9 does not exist").into_response().unwrap();
+        assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+        let body: Value = serde_json::from_slice(resp.body()).unwrap();
+        assert_eq!(body["error"]["field"], "line_id");
+        assert_eq!(body["error"]["code"], "not_found");
+    }
+}

@@ -1,0 +1,337 @@
+//! Benchmark of the data and metrics calls on the large demo data set (SPEC
+//! §14), each figure next to the bare SQL it runs. Not a timed test: it is
+//! `#[ignore]`d and run by `scripts/bench-data.sh`, which loads the data
+//! (`dashctl demo-data --size large`, `jobs downtime`) and then calls
+//! `cargo test --release -p integration-tests --test data_bench -- --ignored --nocapture`.
+//!
+//! Environment: `BENCH_DATABASE_URL` (default `mysql://root@127.0.0.1:3306`),
+//! `BENCH_GLOBAL_DB` (default `bench_data_global`), `BENCH_TENANT` (default 1),
+//! `BENCH_LINE` (default 1), `BENCH_RUNS` (default 7).
+
+use std::time::{Duration, Instant};
+
+use chrono::Duration as ChronoDuration;
+use integration_tests::hosts::{bin, run_cgi, TestRequest};
+use mysql_async::prelude::Queryable;
+use mysql_async::Value;
+use shared::http::Request;
+use shared::metrics::{compute, Plant};
+use shared::query::{self, rollup, CountSource, DetectionTable};
+use shared::timeutil::{format_instant, Window};
+
+const JWT: &str = "bench-data-jwt-secret-0123456789abcdef0123";
+const PASSWORD: &str = "Bench-Password-42";
+
+fn env_or(k: &str, d: &str) -> String {
+    std::env::var(k).ok().filter(|v| !v.trim().is_empty()).unwrap_or_else(|| d.to_string())
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+async fn timed<F, Fut, T>(runs: usize, mut f: F) -> (Duration, T)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
+    let mut times = Vec::with_capacity(runs);
+    let mut last = None;
+    // One warm-up run (buffer pool, warm cache), then the measured ones.
+    let _ = f().await;
+    for _ in 0..runs {
+        let t = Instant::now();
+        last = Some(f().await);
+        times.push(t.elapsed());
+    }
+    (median(times), last.expect("at least one run"))
+}
+
+async fn sql_time(conn: &mut mysql_async::Conn, runs: usize, statements: &[(String, Vec<Value>)]) -> Duration {
+    let mut times = Vec::new();
+    for i in 0..=runs {
+        let t = Instant::now();
+        for (sql, params) in statements {
+            let rows: Vec<mysql_async::Row> = conn.exec(sql.clone(), params.clone()).await.expect("bare SQL");
+            std::hint::black_box(rows);
+        }
+        if i > 0 {
+            times.push(t.elapsed());
+        }
+    }
+    median(times)
+}
+
+#[tokio::test]
+#[ignore = "benchmark: run scripts/bench-data.sh"]
+async fn bench_data_and_metrics() {
+    let url = env_or("BENCH_DATABASE_URL", "mysql://root@127.0.0.1:3306");
+    let global = env_or("BENCH_GLOBAL_DB", "bench_data_global");
+    let tenant_id: i64 = env_or("BENCH_TENANT", "1").parse().expect("BENCH_TENANT");
+    let line_id: i64 = env_or("BENCH_LINE", "1").parse().expect("BENCH_LINE");
+    let runs: usize = env_or("BENCH_RUNS", "7").parse().expect("BENCH_RUNS");
+    let env: Vec<(String, String)> = vec![
+        ("DATABASE_URL".into(), url.clone()),
+        ("CLIENT_DB_URL".into(), url.clone()),
+        ("DB_GLOBAL_NAME".into(), global.clone()),
+        ("JWT_SECRET".into(), JWT.into()),
+        ("RATE_LIMIT_USER_PER_MIN".into(), "1000000".into()),
+        ("RATE_LIMIT_AUTH_IP_PER_MIN".into(), "1000000".into()),
+    ];
+    let lookup = env.clone();
+    let config = shared::config::Config::from_lookup(|k| lookup.iter().find(|(ek, _)| ek == k).map(|(_, v)| v.clone()))
+        .expect("config");
+    let state = shared::state::AppState::new("bench", shared::state::HostKind::FastCgi, config).expect("state");
+    let tenant = shared::tenancy::load_tenant(&state, tenant_id)
+        .await
+        .expect("tenant")
+        .expect("BENCH_TENANT exists");
+    let meta = shared::metadata::for_tenant(&state, &tenant).await.expect("metadata");
+    let plant = Plant::new(&tenant, &meta, state.now());
+    let db_name = tenant.db_location().db_name;
+    let line = meta.line(line_id).expect("BENCH_LINE exists").clone();
+    let mut conn = state.db().client(&tenant.db_location()).await.expect("client db");
+    let table = DetectionTable::open(&mut conn, &db_name, &line, tenant.data_timezone())
+        .await
+        .expect("table");
+    let total: Option<i64> = conn
+        .query_first(format!("SELECT COUNT(*) FROM `{db_name}`.`detection_line_{}`", line.line_code))
+        .await
+        .expect("count");
+    let latest: Option<chrono::NaiveDateTime> = conn
+        .query_first(format!("SELECT MAX(detected_at) FROM `{db_name}`.`detection_line_{}`", line.line_code))
+        .await
+        .expect("latest")
+        .flatten();
+    let latest = latest.expect("the line has detections");
+
+    // The last 30 full production days of data, and the year ending with them.
+    let last_day = plant.cal.production_date(table.instant(latest));
+    let end = plant.cal.day_start(last_day);
+    let start = plant.cal.day_start(last_day - ChronoDuration::days(30));
+    let w30 = Window::new(start, end).expect("30 days");
+    let year = Window::new(plant.cal.day_start(last_day - ChronoDuration::days(365)), end).expect("year");
+    let d = |t| format_instant(t, plant.tz());
+    println!("\n== bench-data: tenant {tenant_id}, line {line_id} ({}), {} detections in the table", line.line_name, total.unwrap_or(0));
+    println!("   30 days: {} → {}", d(w30.start), d(w30.end));
+    println!("   year:    {} → {}", d(year.start), d(year.end));
+
+    // Rollup maintenance (what `jobs` runs after the downtime engine).
+    let t = Instant::now();
+    let mut folded = 0;
+    for l in &meta.lines {
+        if let Ok(tab) = DetectionTable::open(&mut conn, &db_name, l, tenant.data_timezone()).await {
+            folded += rollup::refresh_line(&mut conn, &tab, rollup::DEFAULT_BATCH_IDS).await.expect("refresh").rows;
+        }
+    }
+    println!("   rollup refresh: {folded} detections folded in {:.0} ms", ms(t.elapsed()));
+    let t = Instant::now();
+    let rep = rollup::refresh_line(&mut conn, &table, rollup::DEFAULT_BATCH_IDS).await.expect("refresh");
+    println!("   rollup refresh with nothing new: {:.1} ms ({} rows)", ms(t.elapsed()), rep.rows);
+
+    // ---- Bare SQL -----------------------------------------------------
+    let (good, rejects) = plant.oee_areas(line_id);
+    let oee_areas: Vec<i64> = good.iter().chain(rejects.iter()).copied().collect();
+    let all_areas: Vec<i64> = meta.areas_of_line(line_id).map(|a| a.area_id).collect();
+    let raw_oee_sql = query::raw_count_sql(&table, &[w30.start, w30.end], &oee_areas, None);
+    let raw_prod_sql = query::raw_count_sql(&table, &[w30.start, w30.end], &all_areas, None);
+    let raw_year_sql = query::raw_count_sql(&table, &[year.start, year.end], &oee_areas, None);
+    let docs = |w: &Window| {
+        (
+            format!(
+                "SELECT metric, CAST(value_json AS CHAR) FROM `{db_name}`.`system_monitor` \
+                 WHERE metric >= ? AND metric <= ? AND line_id = ?"
+            ),
+            vec![
+                Value::from(format!("rollup_day:{}", table.bound(w.start).date())),
+                Value::from(format!("rollup_day:{}", table.bound(w.end).date())),
+                Value::Int(line_id),
+            ],
+        )
+    };
+    let stops = |w: &Window| {
+        (
+            format!(
+                "SELECT start_time, end_time, is_micro, failure_id FROM `{db_name}`.`downtime_events_{}` \
+                 WHERE start_time < ? AND end_time >= ?",
+                line.line_code
+            ),
+            vec![Value::from(table.bound(w.end)), Value::from(table.bound(w.start))],
+        )
+    };
+    let page = query::list_sql(
+        &table,
+        &query::ListRequest {
+            ranges: vec![(table.bound(w30.start), table.bound(w30.end))],
+            areas: &all_areas,
+            products: None,
+            after: None,
+            order: query::Order::Asc,
+            limit: 101,
+        },
+    )
+    .expect("page sql");
+    let sql_raw_oee = sql_time(&mut conn, runs, &[raw_oee_sql.clone(), vec![stops(&w30)]].concat()).await;
+    let sql_raw_prod = sql_time(&mut conn, runs, &raw_prod_sql).await;
+    let sql_rollup_oee = sql_time(&mut conn, runs, &[docs(&w30), stops(&w30)]).await;
+    let sql_rollup_prod = sql_time(&mut conn, runs, &[docs(&w30)]).await;
+    let sql_page = sql_time(&mut conn, runs, &[page]).await;
+    let sql_raw_year = sql_time(&mut conn, runs.min(3), &[raw_year_sql, vec![stops(&year)]].concat()).await;
+    let sql_rollup_year = sql_time(&mut conn, runs, &[docs(&year), stops(&year)]).await;
+
+    // ---- The engine, in process ---------------------------------------
+    let (lib_oee_raw, raw) = timed(runs, || async {
+        let mut c = state.db().client(&tenant.db_location()).await.expect("conn");
+        compute(&mut c, &plant, &[line_id], &w30, &[], CountSource::Raw).await.expect("raw")
+    })
+    .await;
+    let (lib_oee, auto) = timed(runs, || async {
+        let mut c = state.db().client(&tenant.db_location()).await.expect("conn");
+        compute(&mut c, &plant, &[line_id], &w30, &[], CountSource::Auto).await.expect("auto")
+    })
+    .await;
+    assert_eq!(raw.total, auto.total, "the rollup and the raw rows agree");
+    let (lib_year, _) = timed(runs, || async {
+        let mut c = state.db().client(&tenant.db_location()).await.expect("conn");
+        compute(&mut c, &plant, &[line_id], &year, &[], CountSource::Auto).await.expect("year")
+    })
+    .await;
+
+    // ---- Whole HTTP calls: a warm process (FastCGI/Lambda) and CGI ------
+    let mut g = state.db().global().await.expect("global");
+    let phc = shared::auth::password::hash(PASSWORD).expect("hash");
+    g.exec_drop(
+        "INSERT INTO `user` (tenant_id, username, email, password, role, is_active) VALUES (?, 'bench.manager', NULL, ?, 'manager', 1) \
+         ON DUPLICATE KEY UPDATE password = VALUES(password), tenant_id = VALUES(tenant_id), is_active = 1, deleted_at = NULL, \
+         failed_logins = 0, locked_until = NULL",
+        (tenant_id, &phc),
+    )
+    .await
+    .expect("bench user");
+    drop(g);
+    let login = run_cgi(
+        &bin("auth"),
+        &env,
+        &TestRequest::post_json(
+            "/api/v1/auth/login",
+            &serde_json::json!({"username": "bench.manager", "password": PASSWORD}),
+        ),
+    );
+    assert_eq!(login.status, 200, "{}", login.text());
+    let token = login.json()["access_token"].as_str().expect("token").to_string();
+    let data_app = shared::app::App::new(shared::api::data::router(), Ok(state.clone()));
+    let metrics_app = shared::app::App::new(shared::api::metrics::router(), Ok(state.clone()));
+    let q30 = format!(
+        "line_id={line_id}&start_date={}&end_date={}",
+        urlenc(&d(w30.start)),
+        urlenc(&d(w30.end))
+    );
+    let qyear = format!(
+        "line_id={line_id}&start_date={}&end_date={}",
+        urlenc(&d(year.start)),
+        urlenc(&d(year.end))
+    );
+    let call = |app: std::sync::Arc<shared::app::App>, path: &'static str, q: String| {
+        let token = token.clone();
+        async move {
+            let mut req = Request::new("GET".parse().expect("method"), path);
+            req.query = q;
+            req.headers.insert(
+                "authorization",
+                format!("Bearer {token}").parse().expect("header"),
+            );
+            let resp = app.handle(req).await;
+            assert_eq!(resp.status(), 200, "{path}: {}", String::from_utf8_lossy(resp.body()));
+            resp.body().len()
+        }
+    };
+    let (http_oee, _) = timed(runs, || call(metrics_app.clone(), "/api/v1/metrics/oee", q30.clone())).await;
+    let (http_oee_day, _) = timed(runs, || {
+        call(metrics_app.clone(), "/api/v1/metrics/oee", format!("{q30}&interval=day"))
+    })
+    .await;
+    let (http_prod, _) = timed(runs, || {
+        call(data_app.clone(), "/api/v1/data/production/by-product", q30.clone())
+    })
+    .await;
+    let (http_agg_hour, _) = timed(runs, || async {
+        let mut req = Request::new("POST".parse().expect("method"), "/api/v1/data/detections/aggregate");
+        req.headers.insert("authorization", format!("Bearer {token}").parse().expect("header"));
+        req.headers.insert("content-type", "application/json".parse().expect("header"));
+        req.body = body_of(&serde_json::json!({
+            "line_id": line_id, "start_date": d(w30.start), "end_date": d(w30.end), "group_by": "hour"
+        }));
+        let resp = data_app.handle(req).await;
+        assert_eq!(resp.status(), 200, "{}", String::from_utf8_lossy(resp.body()));
+    })
+    .await;
+    let (http_page, _) = timed(runs, || {
+        call(data_app.clone(), "/api/v1/data/detections", format!("{q30}&limit=100"))
+    })
+    .await;
+    let (http_year, _) = timed(runs, || call(metrics_app.clone(), "/api/v1/metrics/oee", qyear.clone())).await;
+    let cgi = |binary: &str, uri: String| {
+        let mut times = Vec::new();
+        for _ in 0..runs.min(5) {
+            let t = Instant::now();
+            let r = run_cgi(
+                &bin(binary),
+                &env,
+                &TestRequest::get(&uri).header("Authorization", &format!("Bearer {token}")),
+            );
+            times.push(t.elapsed());
+            assert_eq!(r.status, 200, "{uri}: {}", r.text());
+        }
+        median(times)
+    };
+    let cgi_oee = cgi("metrics", format!("/api/v1/metrics/oee?{q30}"));
+    let cgi_year = cgi("metrics", format!("/api/v1/metrics/oee?{qyear}"));
+    let cgi_prod = cgi("data", format!("/api/v1/data/production/by-product?{q30}"));
+
+    println!("\n   {:<58} {:>10} {:>14} {:>7}", "call (median of runs)", "call ms", "bare SQL ms", "ratio");
+    let row = |name: &str, call: Duration, sql: Duration| {
+        println!(
+            "   {:<58} {:>10.1} {:>14.1} {:>7.2}",
+            name,
+            ms(call),
+            ms(sql),
+            ms(call) / ms(sql).max(0.001)
+        );
+    };
+    row("metrics/oee 30 d (warm process, HTTP)", http_oee, sql_rollup_oee);
+    row("metrics/oee 30 d interval=day (warm process, HTTP)", http_oee_day, sql_rollup_oee);
+    row("data/production/by-product 30 d (warm, HTTP)", http_prod, sql_rollup_prod);
+    row("data/detections/aggregate 30 d by hour (warm, HTTP)", http_agg_hour, sql_rollup_prod);
+    row("data/detections 30 d, first page of 100 (warm, HTTP)", http_page, sql_page);
+    row("OEE engine 30 d, rollup (library)", lib_oee, sql_rollup_oee);
+    row("OEE engine 30 d, raw rows only (library)", lib_oee_raw, sql_raw_oee);
+    row("metrics/oee 365 d (warm process, HTTP)", http_year, sql_rollup_year);
+    row("OEE engine 365 d, rollup (library)", lib_year, sql_rollup_year);
+    row("metrics/oee 30 d as CGI (process start incl.)", cgi_oee, sql_rollup_oee);
+    row("metrics/oee 365 d as CGI (process start incl.)", cgi_year, sql_rollup_year);
+    row("data/production/by-product 30 d as CGI", cgi_prod, sql_rollup_prod);
+    println!("\n   reference: the same counts from raw detections (no pre-aggregation):");
+    println!("   {:<58} {:>25.1}", "raw count SQL, 30 d OEE areas by product + stops", ms(sql_raw_oee));
+    println!("   {:<58} {:>25.1}", "raw count SQL, 30 d all areas by product", ms(sql_raw_prod));
+    println!("   {:<58} {:>25.1}", "raw count SQL, 365 d OEE areas by product + stops", ms(sql_raw_year));
+    println!(
+        "\n   30-day OEE of line {line_id}: A={:?} P={:?} Q={:?} OEE={:?}",
+        auto.total.availability(),
+        auto.total.performance(),
+        auto.total.quality(),
+        auto.total.oee()
+    );
+}
+
+fn urlenc(s: &str) -> String {
+    s.replace('+', "%2B").replace(':', "%3A")
+}
+
+fn body_of<B: From<Vec<u8>>>(v: &serde_json::Value) -> B {
+    B::from(serde_json::to_vec(v).unwrap_or_default())
+}
