@@ -12,7 +12,7 @@ LISTEN ?= 127.0.0.1
 DEMO_PASSWORD ?= demo-password
 
 .PHONY: help deps build demo demo-stop test bench fmt lint db-start db-stop db-url \
-        apache-start apache-stop apache-status package-cpanel clean-run
+        apache-start apache-stop apache-status cpanel-bundle package-cpanel lint-aws clean-run
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -66,8 +66,13 @@ apache-stop: ## stop Apache
 apache-status: ## is Apache running?
 	@scripts/apache.sh status || true
 
-package-cpanel: ## target/cpanel/dashboard-cpanel.tar.gz for a cPanel account
+cpanel-bundle: ## target/cpanel/dashboard-cpanel.tar.gz: glibc-2.17 binaries (zigbuild) for cPanel
 	@scripts/package-cpanel.sh
+
+package-cpanel: cpanel-bundle ## the same as cpanel-bundle
+
+lint-aws: ## cfn-lint + sam validate --lint (SAM template), OpenAPI 3.1 validation
+	@scripts/lint-aws.sh
 
 clean-run: demo-stop ## stop everything and delete .run/ (database included)
 	rm -rf .run

@@ -6,7 +6,10 @@
 #
 #   scripts/cpanel-smoke.sh [--mode fcgid|cgi|both] [--port 18090] [--package FILE] [--keep]
 #
-# Without --package it packages target/release (no rebuild). The site's bin/.env gets
+# The package: --package FILE, else $DASHBOARD_CPANEL_BUNDLE (make test sets it to the
+# glibc-2.17 bundle of make cpanel-bundle), else target/release packaged now (no rebuild).
+# tests/tests/cpanel.rs goes further with the same bundle (sign-in and an OEE reading under
+# both handlers); this script checks install.sh and the routing. The site's bin/.env gets
 # DATABASE_URL from $DATABASE_URL or scripts/db.sh url. Work dir: .run/cpanel-smoke/.
 # As root the site belongs to www-data (suEXEC runs programs as the site's owner).
 # Exit 1 when a check fails; --keep leaves Apache running for a look.
@@ -48,9 +51,12 @@ stop_apache
 # Whatever happens, do not leave Apache behind (unless --keep).
 trap '[ "$KEEP" = 1 ] || stop_apache' EXIT
 
+[ -n "$PACKAGE" ] || PACKAGE="${DASHBOARD_CPANEL_BUNDLE:-}"
 if [ -z "$PACKAGE" ]; then
-    PACKAGE="$(PACKAGE_PROFILE=release PACKAGE_SKIP_BUILD=1 scripts/package-cpanel.sh 2>/dev/null)" \
-        || die "could not package target/release (run make build first)"
+    mkdir_public "$RUN_ROOT" "$WORK"
+    PACKAGE="$(PACKAGE_BIN_DIR="$TARGET_DIR/release" PACKAGE_OUT_DIR="$WORK/package" \
+        scripts/package-cpanel.sh 2>"$WORK/package.log")" \
+        || { cat "$WORK/package.log" >&2; die "could not package target/release (run make build first)"; }
 fi
 [ -f "$PACKAGE" ] || die "package $PACKAGE not found"
 

@@ -159,7 +159,11 @@ esac
 {
     echo "Dashboard SaaS Industrial $(sed -n 's/^version *= *"\(.*\)"/\1/p' Cargo.toml | head -n 1)"
     echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo none)"
-    echo "built $(date -u +%Y-%m-%dT%H:%M:%SZ), profile $profile"
+    if [ "$mode" = given ]; then
+        echo "built $(date -u +%Y-%m-%dT%H:%M:%SZ) from the binaries of $bin_dir"
+    else
+        echo "built $(date -u +%Y-%m-%dT%H:%M:%SZ), profile $profile"
+    fi
     echo "for $built_for"
 } >"$stage/VERSION"
 (cd "$stage" && sha256sum bin/* >SHA256SUMS)

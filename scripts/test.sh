@@ -4,17 +4,23 @@
 #
 #   scripts/test.sh
 #
-# Steps, each timed:  deps → db → fmt → clippy → build → tests → cpanel → deny → browser
+# Steps, each timed:
+#   deps → db → fmt → clippy → aws → build → bundle → tests → cpanel → deny → browser
 #   deps     scripts/deps.sh (installs what is missing; as root)
 #   db       scripts/db.sh start; exports DATABASE_URL and TEST_DATABASE_URL
 #   fmt      cargo fmt --all -- --check
 #   clippy   cargo clippy --release --workspace --all-targets -- -D warnings
+#   aws      scripts/lint-aws.sh: cfn-lint and sam validate --lint on infra/aws/template.yaml,
+#            OpenAPI 3.1 validation of infra/openapi/openapi.json
 #   build    front end (if package.json) + cargo build --release --workspace
+#   bundle   scripts/package-cpanel.sh (make cpanel-bundle): cargo zigbuild for glibc 2.17,
+#            fails on a newer glibc symbol; exports DASHBOARD_CPANEL_BUNDLE for the next steps
 #   tests    cargo nextest run --release --workspace --no-fail-fast
 #            (cargo test --release --workspace without nextest), with
-#            DASHBOARD_BIN_DIR=<target dir>/release
-#   cpanel   scripts/cpanel-smoke.sh: the cPanel package, install.sh and .htaccess
-#            through a plain Apache (mod_fcgid, then mod_cgid)
+#            DASHBOARD_BIN_DIR=<target dir>/release (tests/tests/cpanel.rs runs the bundle
+#            in a cPanel-like Apache, as CGI and as FastCGI)
+#   cpanel   scripts/cpanel-smoke.sh: the bundle through install.sh and .htaccess in a
+#            plain Apache (mod_fcgid, then mod_cgid)
 #   deny     cargo deny check licenses bans sources (offline; advisories need network)
 #   browser  node tests/browser/run.mjs, when that file exists
 #
@@ -106,6 +112,14 @@ step_tests() {
     fi
 }
 
+step_bundle() {
+    local archive
+    # The build step has just built the front end.
+    archive="$(PACKAGE_SKIP_FRONTEND=1 scripts/package-cpanel.sh)" || return 1
+    export DASHBOARD_CPANEL_BUNDLE="$archive"
+    echo "DASHBOARD_CPANEL_BUNDLE=$archive"
+}
+
 step_deny() {
     if ! cargo deny --version >/dev/null 2>&1; then
         echo "cargo-deny is not installed (scripts/deps.sh installs it)"
@@ -137,7 +151,9 @@ run_step deps scripts/deps.sh || finish
 run_step db step_db || finish
 run_step fmt cargo fmt --all -- --check
 run_step clippy cargo clippy --release --workspace --all-targets -- -D warnings
+run_step aws scripts/lint-aws.sh
 if run_step build scripts/build.sh; then
+    run_step bundle step_bundle
     run_step tests step_tests
     run_step cpanel scripts/cpanel-smoke.sh
     run_step deny step_deny
@@ -147,6 +163,7 @@ if run_step build scripts/build.sh; then
         skip_step browser "no tests/browser/run.mjs"
     fi
 else
+    skip_step bundle "build failed"
     skip_step tests "build failed"
     skip_step cpanel "build failed"
     run_step deny step_deny

@@ -414,7 +414,10 @@ pub fn js_strings(lang: Lang) -> serde_json::Value {
     for (k, es, en) in STRINGS {
         if k.starts_with("js.") || k.starts_with("role.") || k.starts_with("state.") {
             let v = if lang == Lang::Es { es } else { en };
-            map.insert((*k).to_string(), serde_json::Value::String((*v).to_string()));
+            map.insert(
+                (*k).to_string(),
+                serde_json::Value::String((*v).to_string()),
+            );
         }
     }
     serde_json::Value::Object(map)

@@ -415,6 +415,13 @@ async fn job_run_finish(state: &AppState, run_id: Option<i64>, item: &ItemResult
     }
 }
 
+/// Logs an item that failed before its run could be recorded, and records it.
+async fn record_failed(state: &AppState, job: &str, item: &ItemResult) {
+    log_item(job, item);
+    let run_id = job_run_start(state, job, item.tenant_id, item.line_id).await;
+    job_run_finish(state, run_id, item).await;
+}
+
 fn log_item(job: &str, item: &ItemResult) {
     match item.status {
         ItemStatus::Failed => tracing::error!(
@@ -516,7 +523,7 @@ pub async fn run_downtime(state: &AppState, args: &DowntimeArgs) -> JobSummary {
         Ok(t) => t,
         Err(e) => {
             let item = failed(args.tenant, args.line, started, &e);
-            log_item("downtime", &item);
+            record_failed(state, "downtime", &item).await;
             return JobSummary::new("downtime", started_at, started, vec![item]);
         }
     };
@@ -542,7 +549,7 @@ async fn downtime_for_tenant(state: &AppState, tenant: &Tenant, args: &DowntimeA
         Ok(m) => m,
         Err(e) => {
             let item = failed(tid, args.line, started, &e);
-            log_item("downtime", &item);
+            record_failed(state, "downtime", &item).await;
             return vec![item];
         }
     };
@@ -552,7 +559,7 @@ async fn downtime_for_tenant(state: &AppState, tenant: &Tenant, args: &DowntimeA
             Ok(t) => Some(t),
             Err(e) => {
                 let item = failed(tid, args.line, started, &AppError::validation("from", e.message()));
-                log_item("downtime", &item);
+                record_failed(state, "downtime", &item).await;
                 return vec![item];
             }
         },
@@ -566,7 +573,7 @@ async fn downtime_for_tenant(state: &AppState, tenant: &Tenant, args: &DowntimeA
                 started,
                 &AppError::validation("line", format!("line {id} does not exist in tenant {}", tenant.tenant_id)),
             );
-            log_item("downtime", &item);
+            record_failed(state, "downtime", &item).await;
             return vec![item];
         }
         None => meta.lines.iter().filter(|l| l.is_active).map(|l| l.line_id).collect(),
@@ -708,7 +715,7 @@ pub async fn run_partitions(state: &AppState, tenant: Option<i64>, months: u32) 
         Ok(t) => t,
         Err(e) => {
             let item = failed(tenant, None, started, &e);
-            log_item("partitions", &item);
+            record_failed(state, "partitions", &item).await;
             return JobSummary::new("partitions", started_at, started, vec![item]);
         }
     };
@@ -734,7 +741,7 @@ async fn partitions_for_tenant(state: &AppState, tenant: &Tenant, months: u32) -
         Ok(l) => l,
         Err(e) => {
             let item = failed(tid, None, started, &e);
-            log_item("partitions", &item);
+            record_failed(state, "partitions", &item).await;
             return vec![item];
         }
     };

@@ -46,15 +46,16 @@ use crate::downtime::LineSpec;
 use crate::error::{AppError, AppResult};
 use crate::metadata::TenantMetadata;
 use crate::oee::{
-    AreaKind, Counts, CycleTimes, IntervalSet, LineInputs, OeeResult, OpenStop, ReasonCategory, Shift, ShiftBreak,
-    Stop, TimeModel, Totals,
+    AreaKind, Counts, CycleTimes, IntervalSet, LineInputs, OeeResult, OpenStop, ReasonCategory,
+    Shift, ShiftBreak, Stop, TimeModel, Totals,
 };
 use crate::query::{self, CountSource, DetectionTable, KeyCounts};
 use crate::schema;
 use crate::state::AppState;
 use crate::tenancy::Tenant;
 use crate::timeutil::{
-    buckets as calendar_buckets, resolve_window, Bucket, Interval, PlantCalendar, Window, WindowError, WindowQuery,
+    buckets as calendar_buckets, resolve_window, Bucket, Interval, PlantCalendar, Window,
+    WindowError, WindowQuery,
 };
 
 /// `max_query_days` when `system_config` does not say (SPEC §5).
@@ -144,7 +145,11 @@ impl<'a> Plant<'a> {
     /// The window of a request. Relative ranges are resolved in the plant's
     /// calendar; explicit dates without an offset are read in `input_tz`
     /// (default: the plant's zone). Longer than `max_query_days` is refused.
-    pub fn resolve_window(&self, q: &WindowQuery<'_>, input_tz: Option<Tz>) -> Result<Window, WindowError> {
+    pub fn resolve_window(
+        &self,
+        q: &WindowQuery<'_>,
+        input_tz: Option<Tz>,
+    ) -> Result<Window, WindowError> {
         let has_range = q.range.is_some_and(|r| !r.trim().is_empty());
         let cal = match input_tz {
             Some(tz) if !has_range => PlantCalendar::new(tz, self.cal.production_day_start),
@@ -214,13 +219,29 @@ impl Computed {
     /// The SPEC §3.1 result over all the lines, times shown in `tz`.
     pub fn to_result(&self, tz: Tz, with_buckets: bool) -> OeeResult {
         let ids: Vec<i64> = self.per_line.iter().map(|l| l.line_id).collect();
-        result_of(&ids, &self.window, &self.total, &self.buckets, &self.total_buckets, tz, with_buckets)
+        result_of(
+            &ids,
+            &self.window,
+            &self.total,
+            &self.buckets,
+            &self.total_buckets,
+            tz,
+            with_buckets,
+        )
     }
 
     /// The result of one line of the computation.
     pub fn line_result(&self, line_id: i64, tz: Tz, with_buckets: bool) -> Option<OeeResult> {
         let l = self.per_line.iter().find(|l| l.line_id == line_id)?;
-        Some(result_of(&[line_id], &self.window, &l.overall, &self.buckets, &l.buckets, tz, with_buckets))
+        Some(result_of(
+            &[line_id],
+            &self.window,
+            &l.overall,
+            &self.buckets,
+            &l.buckets,
+            tz,
+            with_buckets,
+        ))
     }
 }
 
@@ -259,11 +280,21 @@ pub async fn oee(
 ) -> AppResult<OeeResult> {
     let plant = Plant::new(tenant, meta, state.now());
     let buckets = match interval {
-        Some(i) => plant.buckets(window, i).map_err(query::params::window_error)?,
+        Some(i) => plant
+            .buckets(window, i)
+            .map_err(query::params::window_error)?,
         None => Vec::new(),
     };
     let mut conn = state.db().client(&tenant.db_location()).await?;
-    let c = compute(&mut conn, &plant, line_ids, window, &buckets, CountSource::Auto).await?;
+    let c = compute(
+        &mut conn,
+        &plant,
+        line_ids,
+        window,
+        &buckets,
+        CountSource::Auto,
+    )
+    .await?;
     Ok(c.to_result(plant.tz(), interval.is_some()))
 }
 
@@ -295,7 +326,12 @@ pub async fn compute(
 }
 
 /// The time model of one line over `window` (stops and the open stop loaded).
-pub async fn time_model(conn: &mut Conn, plant: &Plant<'_>, line_id: i64, window: &Window) -> AppResult<TimeModel> {
+pub async fn time_model(
+    conn: &mut Conn,
+    plant: &Plant<'_>,
+    line_id: i64,
+    window: &Window,
+) -> AppResult<TimeModel> {
     let line = plant.meta.line(line_id).ok_or(AppError::NotFound)?;
     let stops = load_stops(conn, plant, &line.line_code, window).await?;
     let open_stop = load_open_stop(conn, plant, line_id).await?;
@@ -324,14 +360,26 @@ pub async fn line_totals(
     let mut windows = Vec::with_capacity(buckets.len() + 1);
     windows.push(*window);
     windows.extend(buckets.iter().map(Bucket::window));
-    let counted: Vec<KeyCounts> = if model.planned.is_empty() || (good.is_empty() && rejects.is_empty()) {
-        vec![KeyCounts::new(); windows.len()]
-    } else {
-        let line = plant.meta.line(line_id).ok_or(AppError::NotFound)?;
-        let table = DetectionTable::open(conn, &plant.db_name(), line, plant.tenant.data_timezone()).await?;
-        let areas: Vec<i64> = good.iter().chain(rejects.iter()).copied().collect();
-        query::count_in_windows(conn, &table, &windows, Some(&model.planned), &areas, None, source).await?
-    };
+    let counted: Vec<KeyCounts> =
+        if model.planned.is_empty() || (good.is_empty() && rejects.is_empty()) {
+            vec![KeyCounts::new(); windows.len()]
+        } else {
+            let line = plant.meta.line(line_id).ok_or(AppError::NotFound)?;
+            let table =
+                DetectionTable::open(conn, &plant.db_name(), line, plant.tenant.data_timezone())
+                    .await?;
+            let areas: Vec<i64> = good.iter().chain(rejects.iter()).copied().collect();
+            query::count_in_windows(
+                conn,
+                &table,
+                &windows,
+                Some(&model.planned),
+                &areas,
+                None,
+                source,
+            )
+            .await?
+        };
     let to_counts = |kc: &KeyCounts| {
         let mut c = Counts::new();
         for (key, n) in kc {
@@ -350,7 +398,11 @@ pub async fn line_totals(
     let bucket_totals = buckets
         .iter()
         .zip(counted.iter().skip(1))
-        .map(|(b, kc)| model.restrict(&b.window()).totals(&to_counts(kc), &plant.cycle_times))
+        .map(|(b, kc)| {
+            model
+                .restrict(&b.window())
+                .totals(&to_counts(kc), &plant.cycle_times)
+        })
         .collect();
     Ok(LineTotals {
         line_id,
@@ -401,7 +453,11 @@ pub async fn load_stops(
 
 /// The "stopped since" gap after the line's newest output detection, if it
 /// exceeds the line's threshold now.
-pub async fn load_open_stop(conn: &mut Conn, plant: &Plant<'_>, line_id: i64) -> AppResult<Option<OpenStop>> {
+pub async fn load_open_stop(
+    conn: &mut Conn,
+    plant: &Plant<'_>,
+    line_id: i64,
+) -> AppResult<Option<OpenStop>> {
     let spec = LineSpec::from_metadata(plant.meta, plant.tenant, line_id)?;
     if spec.output_areas.is_empty() {
         return Ok(None);
@@ -415,7 +471,12 @@ pub async fn load_open_stop(conn: &mut Conn, plant: &Plant<'_>, line_id: i64) ->
 }
 
 /// Planned time of a line over a window (for reports that show it alone).
-pub async fn planned_time(conn: &mut Conn, plant: &Plant<'_>, line_id: i64, window: &Window) -> AppResult<IntervalSet> {
+pub async fn planned_time(
+    conn: &mut Conn,
+    plant: &Plant<'_>,
+    line_id: i64,
+    window: &Window,
+) -> AppResult<IntervalSet> {
     Ok(time_model(conn, plant, line_id, window).await?.planned)
 }
 
@@ -477,7 +538,9 @@ mod tests {
     #[test]
     fn plant_reads_the_metadata() {
         let (t, m) = (tenant(), meta());
-        let now = DateTime::parse_from_rfc3339("2026-04-15T10:00:00Z").unwrap().with_timezone(&Utc);
+        let now = DateTime::parse_from_rfc3339("2026-04-15T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
         let p = Plant::new(&t, &m, now);
         assert_eq!(p.max_query_days(), 31);
         assert_eq!(p.cycle_times.get(1), Some(2.0));
@@ -492,7 +555,10 @@ mod tests {
             )
             .unwrap();
         // Production day from 06:00 local.
-        assert_eq!(crate::timeutil::format_instant(w.start, p.tz()), "2026-04-15T06:00:00.000+02:00");
+        assert_eq!(
+            crate::timeutil::format_instant(w.start, p.tz()),
+            "2026-04-15T06:00:00.000+02:00"
+        );
         let e = p
             .resolve_window(
                 &WindowQuery {
@@ -521,6 +587,9 @@ mod tests {
         assert_eq!(prev.seconds(), 86_400.0);
         // Hourly buckets over a long window are refused on `interval`.
         let long = Window::new(w.start, w.start + chrono::Duration::days(500)).unwrap();
-        assert_eq!(p.buckets(&long, Interval::Hour).unwrap_err().field(), "interval");
+        assert_eq!(
+            p.buckets(&long, Interval::Hour).unwrap_err().field(),
+            "interval"
+        );
     }
 }

@@ -22,7 +22,14 @@ enum Kind {
     Script,
 }
 
-const KINDS: [Kind; 6] = [Kind::Empty, Kind::Huge, Kind::NonUtf8, Kind::Emoji, Kind::Sql, Kind::Script];
+const KINDS: [Kind; 6] = [
+    Kind::Empty,
+    Kind::Huge,
+    Kind::NonUtf8,
+    Kind::Emoji,
+    Kind::Sql,
+    Kind::Script,
+];
 
 fn payload(kind: Kind) -> String {
     match kind {
@@ -67,18 +74,28 @@ fn set(body: &mut Value, path: &str, value: Value) {
 
 /// Checks the common rules; returns true when the request was accepted (2xx).
 fn check(resp: &RawResponse, field: &str, what: &str) -> bool {
-    assert!(resp.status < 500, "{what}: {} {}", resp.status, short(&resp.text()));
+    assert!(
+        resp.status < 500,
+        "{what}: {} {}",
+        resp.status,
+        short(&resp.text())
+    );
     if resp.status < 300 {
         return true;
     }
     let body = resp.json();
     assert!(body["error"]["code"].is_string(), "{what}: {body}");
     let text = resp.text();
-    assert!(!text.contains("SELECT") && !text.contains("INSERT") && !text.contains("mysql"), "{what}: {text}");
+    assert!(
+        !text.contains("SELECT") && !text.contains("INSERT") && !text.contains("mysql"),
+        "{what}: {text}"
+    );
     if matches!(resp.status, 400 | 422) {
         let named = body["error"]["field"].as_str().unwrap_or("");
         assert!(
-            named == field || named.starts_with(&format!("{field}.")) || named.starts_with(&format!("{field}[")),
+            named == field
+                || named.starts_with(&format!("{field}."))
+                || named.starts_with(&format!("{field}[")),
             "{what}: field {named:?}, expected {field:?}: {}",
             short(&text)
         );
@@ -93,7 +110,12 @@ fn short(s: &str) -> String {
 /// Asserts the request was refused with 400/422 naming `field`.
 fn refused(resp: &RawResponse, field: &str, what: &str) {
     assert!(!check(resp, field, what), "{what}: accepted");
-    assert!(matches!(resp.status, 400 | 422), "{what}: {} {}", resp.status, short(&resp.text()));
+    assert!(
+        matches!(resp.status, 400 | 422),
+        "{what}: {} {}",
+        resp.status,
+        short(&resp.text())
+    );
 }
 
 #[tokio::test]
@@ -130,15 +152,21 @@ async fn login_refresh_and_password_fields() {
     let s = w.login("demo.operator");
     for field in ["current_password", "new_password"] {
         for kind in KINDS {
-            let mut body = json!({"current_password": PASSWORD, "new_password": "Valid-New-Pass-1"});
+            let mut body =
+                json!({"current_password": PASSWORD, "new_password": "Valid-New-Pass-1"});
             body[field] = json!(payload(kind));
-            let r = w.auth(&raw_request("POST", "/api/v1/auth/change-password", encode(&body)).bearer(&s.access));
+            let r = w.auth(
+                &raw_request("POST", "/api/v1/auth/change-password", encode(&body))
+                    .bearer(&s.access),
+            );
             let what = format!("change-password {field} {kind:?}");
             if field == "new_password" && matches!(kind, Kind::Emoji | Kind::Sql | Kind::Script) {
                 // Any printable text is a valid password: accepted, then changed back.
                 assert_eq!(r.status, 200, "{what}: {}", r.text());
                 let back = json!({"current_password": payload(kind), "new_password": PASSWORD});
-                let r = w.auth(&json_request("POST", "/api/v1/auth/change-password", &back).bearer(&s.access));
+                let r = w.auth(
+                    &json_request("POST", "/api/v1/auth/change-password", &back).bearer(&s.access),
+                );
                 assert_eq!(r.status, 200, "{what} (back): {}", r.text());
             } else {
                 refused(&r, field, &what);
@@ -147,22 +175,51 @@ async fn login_refresh_and_password_fields() {
     }
 
     // Bodies that are not what a route takes.
-    let r = w.auth(&raw_request("POST", "/api/v1/auth/login", vec![b'a'; 1024 * 1024 + 1]));
+    let r = w.auth(&raw_request(
+        "POST",
+        "/api/v1/auth/login",
+        vec![b'a'; 1024 * 1024 + 1],
+    ));
     assert_error(&r, 413, "over 1 MiB");
-    let r = w.auth(&raw_request("POST", "/api/v1/auth/login", b"{not json".to_vec()));
+    let r = w.auth(&raw_request(
+        "POST",
+        "/api/v1/auth/login",
+        b"{not json".to_vec(),
+    ));
     assert_error(&r, 400, "bad JSON");
-    let r = w.auth(&raw_request("POST", "/api/v1/auth/login", b"[1, 2]".to_vec()));
+    let r = w.auth(&raw_request(
+        "POST",
+        "/api/v1/auth/login",
+        b"[1, 2]".to_vec(),
+    ));
     assert_error(&r, 400, "array");
     let r = w.auth(&raw_request("POST", "/api/v1/auth/login", Vec::new()));
     assert_error(&r, 400, "empty body");
-    let r = w.auth(&json_request("POST", "/api/v1/auth/login", &json!({"username": "demo.admin", "password": PASSWORD, "tenant_id": 1})));
-    assert_eq!(assert_error(&r, 400, "unknown field")["error"]["field"], "tenant_id");
-    let r = w.auth(&json_request("POST", "/api/v1/auth/login", &json!({"username": 5, "password": PASSWORD})));
-    assert_eq!(assert_error(&r, 422, "number")["error"]["field"], "username");
+    let r = w.auth(&json_request(
+        "POST",
+        "/api/v1/auth/login",
+        &json!({"username": "demo.admin", "password": PASSWORD, "tenant_id": 1}),
+    ));
+    assert_eq!(
+        assert_error(&r, 400, "unknown field")["error"]["field"],
+        "tenant_id"
+    );
+    let r = w.auth(&json_request(
+        "POST",
+        "/api/v1/auth/login",
+        &json!({"username": 5, "password": PASSWORD}),
+    ));
+    assert_eq!(
+        assert_error(&r, 422, "number")["error"]["field"],
+        "username"
+    );
     let form = TestRequest {
         method: "POST".into(),
         uri: "/api/v1/auth/login".into(),
-        headers: vec![("Content-Type".into(), "application/x-www-form-urlencoded".into())],
+        headers: vec![(
+            "Content-Type".into(),
+            "application/x-www-form-urlencoded".into(),
+        )],
         body: b"username=demo.admin&password=x".to_vec(),
     };
     assert_error(&w.auth(&form), 400, "form body");
@@ -173,7 +230,15 @@ async fn user_fields_on_create_and_update() {
     let w = world(&[]).await;
     let admin = w.login("demo.admin");
     let mut n = 0;
-    let fields = ["username", "password", "email", "role", "permissions", "is_active", "tenant_id"];
+    let fields = [
+        "username",
+        "password",
+        "email",
+        "role",
+        "permissions",
+        "is_active",
+        "tenant_id",
+    ];
     for field in fields {
         for kind in KINDS {
             n += 1;
@@ -185,14 +250,21 @@ async fn user_fields_on_create_and_update() {
             });
             body[field] = json!(payload(kind));
             let what = format!("POST /users {field} {kind:?}");
-            let r = w.auth(&raw_request("POST", "/api/v1/users", encode(&body)).bearer(&admin.access));
+            let r =
+                w.auth(&raw_request("POST", "/api/v1/users", encode(&body)).bearer(&admin.access));
             let accepted = check(&r, field, &what);
             let expect_accept = match (field, kind) {
                 ("password", Kind::Emoji | Kind::Sql | Kind::Script) => true,
                 ("email", Kind::Empty) => true,
                 _ => false,
             };
-            assert_eq!(accepted, expect_accept, "{what}: {} {}", r.status, short(&r.text()));
+            assert_eq!(
+                accepted,
+                expect_accept,
+                "{what}: {} {}",
+                r.status,
+                short(&r.text())
+            );
             if accepted {
                 assert_eq!(r.status, 201);
                 let user = &r.json()["data"];
@@ -213,18 +285,35 @@ async fn user_fields_on_create_and_update() {
 
     // Updates of an existing user.
     let target = w.user_id("demo.other");
-    for field in ["username", "email", "role", "password", "permissions", "is_active", "tenant_id"] {
+    for field in [
+        "username",
+        "email",
+        "role",
+        "password",
+        "permissions",
+        "is_active",
+        "tenant_id",
+    ] {
         for kind in KINDS {
             let mut body = json!({});
             body[field] = json!(payload(kind));
             let what = format!("PUT /users {field} {kind:?}");
-            let r = w.auth(&raw_request("PUT", &format!("/api/v1/users/{target}"), encode(&body)).bearer(&admin.access));
+            let r = w.auth(
+                &raw_request("PUT", &format!("/api/v1/users/{target}"), encode(&body))
+                    .bearer(&admin.access),
+            );
             let accepted = check(&r, field, &what);
             let expect_accept = matches!(
                 (field, kind),
                 ("password", Kind::Emoji | Kind::Sql | Kind::Script) | ("email", Kind::Empty)
             );
-            assert_eq!(accepted, expect_accept, "{what}: {} {}", r.status, short(&r.text()));
+            assert_eq!(
+                accepted,
+                expect_accept,
+                "{what}: {} {}",
+                r.status,
+                short(&r.text())
+            );
         }
     }
 
@@ -239,7 +328,11 @@ async fn user_fields_on_create_and_update() {
         let uri = format!("/api/v1/users?{param}={}", encode_query(value));
         let r = w.auth(&TestRequest::get(&uri).bearer(&admin.access));
         assert_eq!(r.status, 200, "{uri}: {}", r.text());
-        assert_eq!(r.json()["data"].as_array().map(Vec::len), Some(0), "{uri} matched nothing");
+        assert_eq!(
+            r.json()["data"].as_array().map(Vec::len),
+            Some(0),
+            "{uri} matched nothing"
+        );
     }
     for (param, value) in [
         ("q", "a".repeat(101)),
@@ -254,9 +347,21 @@ async fn user_fields_on_create_and_update() {
     ] {
         let uri = format!("/api/v1/users?{param}={}", encode_query(&value));
         let r = w.auth(&TestRequest::get(&uri).bearer(&admin.access));
-        assert_eq!(assert_error(&r, 400, &uri)["error"]["field"], param, "{uri}");
+        assert_eq!(
+            assert_error(&r, 400, &uri)["error"]["field"],
+            param,
+            "{uri}"
+        );
     }
-    for path in ["abc", "-1", "0", "99999999999999999999", "1%20OR%201=1", "%3Cscript%3E", "%ff"] {
+    for path in [
+        "abc",
+        "-1",
+        "0",
+        "99999999999999999999",
+        "1%20OR%201=1",
+        "%3Cscript%3E",
+        "%ff",
+    ] {
         let r = w.auth(&TestRequest::get(&format!("/api/v1/users/{path}")).bearer(&admin.access));
         assert_error(&r, 404, path);
     }
@@ -267,7 +372,10 @@ async fn user_fields_on_create_and_update() {
             .await,
         0
     );
-    assert!(w.count("SELECT COUNT(*) FROM `user`").await >= 10, "the table is intact");
+    assert!(
+        w.count("SELECT COUNT(*) FROM `user`").await >= 10,
+        "the table is intact"
+    );
 }
 
 fn encode_query(v: &str) -> String {
@@ -310,15 +418,27 @@ async fn tenant_fields_on_create_and_update() {
             });
             set(&mut body, field, json!(payload(kind)));
             let what = format!("POST /tenants {field} {kind:?}");
-            let r = w.auth(&raw_request("POST", "/api/v1/tenants", encode(&body)).bearer(&root.access));
+            let r =
+                w.auth(&raw_request("POST", "/api/v1/tenants", encode(&body)).bearer(&root.access));
             let accepted = check(&r, field, &what);
             let expect_accept = field == "company_name" && matches!(kind, Kind::Emoji | Kind::Sql);
-            assert_eq!(accepted, expect_accept, "{what}: {} {}", r.status, short(&r.text()));
+            assert_eq!(
+                accepted,
+                expect_accept,
+                "{what}: {} {}",
+                r.status,
+                short(&r.text())
+            );
             if accepted {
                 let data = &r.json()["data"];
-                assert_eq!(data["company_name"], payload(kind).as_str(), "{what}: stored exactly");
+                assert_eq!(
+                    data["company_name"],
+                    payload(kind).as_str(),
+                    "{what}: stored exactly"
+                );
                 let id = data["tenant_id"].as_i64().expect("id");
-                let read = w.auth(&TestRequest::get(&format!("/api/v1/tenants/{id}")).bearer(&root.access));
+                let read = w
+                    .auth(&TestRequest::get(&format!("/api/v1/tenants/{id}")).bearer(&root.access));
                 assert_eq!(read.json()["data"]["company_name"], payload(kind).as_str());
                 accepted_names.push(payload(kind));
             }
@@ -327,15 +447,33 @@ async fn tenant_fields_on_create_and_update() {
     assert_eq!(accepted_names.len(), 2);
 
     // Updates of Second Plant.
-    for field in ["company_name", "asociated_since", "config", "config.timezone", "config.language", "config.db_name"] {
+    for field in [
+        "company_name",
+        "asociated_since",
+        "config",
+        "config.timezone",
+        "config.language",
+        "config.db_name",
+    ] {
         for kind in KINDS {
             let mut body = json!({});
             set(&mut body, field, json!(payload(kind)));
             let what = format!("PUT /tenants {field} {kind:?}");
-            let r = w.auth(&raw_request("PUT", &format!("/api/v1/tenants/{}", w.second), encode(&body)).bearer(&root.access));
+            let r = w.auth(
+                &raw_request(
+                    "PUT",
+                    &format!("/api/v1/tenants/{}", w.second),
+                    encode(&body),
+                )
+                .bearer(&root.access),
+            );
             let accepted = check(&r, field, &what);
             // The emoji and SQL names are taken by the tenants created above: 409.
-            assert!(!accepted || field == "company_name", "{what}: {}", short(&r.text()));
+            assert!(
+                !accepted || field == "company_name",
+                "{what}: {}",
+                short(&r.text())
+            );
             if field == "company_name" && matches!(kind, Kind::Emoji | Kind::Sql) {
                 assert_error(&r, 409, &what);
             }
@@ -344,12 +482,25 @@ async fn tenant_fields_on_create_and_update() {
     let name: Option<String> = {
         use mysql_async::prelude::Queryable;
         let mut g = w.global().await;
-        g.exec_first("SELECT company_name FROM tenant WHERE tenant_id = ?", (w.second,))
-            .await
-            .expect("select")
+        g.exec_first(
+            "SELECT company_name FROM tenant WHERE tenant_id = ?",
+            (w.second,),
+        )
+        .await
+        .expect("select")
     };
-    assert_eq!(name.as_deref(), Some(SECOND), "refused updates changed nothing");
-    assert_eq!(w.count("SELECT COUNT(*) FROM tenant WHERE company_name LIKE '%<%' OR config_tenant LIKE '%<%'").await, 0);
+    assert_eq!(
+        name.as_deref(),
+        Some(SECOND),
+        "refused updates changed nothing"
+    );
+    assert_eq!(
+        w.count(
+            "SELECT COUNT(*) FROM tenant WHERE company_name LIKE '%<%' OR config_tenant LIKE '%<%'"
+        )
+        .await,
+        0
+    );
     // The SQL payload is just a name: the tables are all there.
     assert!(w.count("SELECT COUNT(*) FROM `user`").await >= 10);
 }

@@ -9,7 +9,10 @@ use serde_json::json;
 use support::*;
 
 fn attempt(username: &str) -> TestRequest {
-    TestRequest::post_json("/api/v1/auth/login", &json!({"username": username, "password": "wrong-password"}))
+    TestRequest::post_json(
+        "/api/v1/auth/login",
+        &json!({"username": username, "password": "wrong-password"}),
+    )
 }
 
 #[tokio::test]
@@ -29,14 +32,29 @@ async fn the_21st_login_attempt_from_one_ip_within_a_minute_is_429() {
         .expect("Retry-After");
     assert!((1..=60).contains(&retry), "{retry}");
     // Right credentials do not get through either, nor the other auth routes.
-    let good = TestRequest::post_json("/api/v1/auth/login", &json!({"username": "demo.admin", "password": PASSWORD}));
-    assert_error(&run_from_ip("auth", &w.env, &good, ip), 429, "right password from a limited address");
+    let good = TestRequest::post_json(
+        "/api/v1/auth/login",
+        &json!({"username": "demo.admin", "password": PASSWORD}),
+    );
+    assert_error(
+        &run_from_ip("auth", &w.env, &good, ip),
+        429,
+        "right password from a limited address",
+    );
     let refresh = TestRequest::post_json("/api/v1/auth/refresh", &json!({"refresh_token": "rt_x"}));
-    assert_error(&run_from_ip("auth", &w.env, &refresh, ip), 429, "refresh from a limited address");
+    assert_error(
+        &run_from_ip("auth", &w.env, &refresh, ip),
+        429,
+        "refresh from a limited address",
+    );
     // Another address is not affected.
     let other = run_from_ip("auth", &w.env, &good, "198.51.100.99");
     assert_eq!(other.status, 200, "{}", other.text());
-    assert!(w.count("SELECT COUNT(*) FROM rate_limit WHERE bucket = 'auth-ip:198.51.100.23'").await >= 1);
+    assert!(
+        w.count("SELECT COUNT(*) FROM rate_limit WHERE bucket = 'auth-ip:198.51.100.23'")
+            .await
+            >= 1
+    );
     // A minute later the address may try again.
     let env = w.env_with(&[("DASHBOARD_CLOCK_OFFSET_SECONDS", "61")]);
     assert_eq!(run_from_ip("auth", &env, &good, ip).status, 200);
@@ -61,10 +79,17 @@ async fn a_user_gets_100_requests_a_minute_across_functions() {
     }
     let r = w.production(&TestRequest::get("/api/v1/production/lines").bearer(&s.access));
     assert_error(&r, 429, "101st request in the minute");
-    assert!(r.header("retry-after").and_then(|v| v.parse::<u64>().ok()).is_some_and(|s| (1..=60).contains(&s)));
+    assert!(r
+        .header("retry-after")
+        .and_then(|v| v.parse::<u64>().ok())
+        .is_some_and(|s| (1..=60).contains(&s)));
     let r = w.auth(&TestRequest::get("/api/v1/auth/me").bearer(&s.access));
     assert_error(&r, 429, "same user on another function");
     // Another user of the same plant is not affected.
     let other = w.login("demo.manager");
-    assert_eq!(w.auth(&TestRequest::get("/api/v1/auth/me").bearer(&other.access)).status, 200);
+    assert_eq!(
+        w.auth(&TestRequest::get("/api/v1/auth/me").bearer(&other.access))
+            .status,
+        200
+    );
 }

@@ -20,7 +20,10 @@ fn refresh_body(token: &str) -> TestRequest {
 }
 
 fn login_req(username: &str, password: &str) -> TestRequest {
-    TestRequest::post_json("/api/v1/auth/login", &json!({ "username": username, "password": password }))
+    TestRequest::post_json(
+        "/api/v1/auth/login",
+        &json!({ "username": username, "password": password }),
+    )
 }
 
 #[tokio::test]
@@ -31,7 +34,9 @@ async fn login_answers_tokens_cookies_and_the_user() {
     let body = resp.json();
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["expires_in"], 900);
-    assert!(body["access_token"].as_str().is_some_and(|t| t.split('.').count() == 3));
+    assert!(body["access_token"]
+        .as_str()
+        .is_some_and(|t| t.split('.').count() == 3));
     assert!(body["refresh_token"].as_str().is_some_and(|t| t.len() > 40));
     assert_eq!(body["user"]["username"], "demo.admin");
     assert_eq!(body["user"]["role"], "admin");
@@ -41,7 +46,10 @@ async fn login_answers_tokens_cookies_and_the_user() {
         .as_array()
         .is_some_and(|p| p.iter().any(|x| x == "users.manage")));
     let text = resp.text();
-    assert!(!text.contains("argon2") && !text.contains("\"password\""), "{text}");
+    assert!(
+        !text.contains("argon2") && !text.contains("\"password\""),
+        "{text}"
+    );
     assert!(resp.header("content-security-policy").is_some());
 
     let s = Session::from_login(&resp);
@@ -54,25 +62,40 @@ async fn login_answers_tokens_cookies_and_the_user() {
     };
     for name in ["dash_access", "dash_refresh"] {
         let c = cookie(name);
-        assert!(c.contains("HttpOnly") && c.contains("SameSite=Strict") && c.contains("Path=/"), "{c}");
+        assert!(
+            c.contains("HttpOnly") && c.contains("SameSite=Strict") && c.contains("Path=/"),
+            "{c}"
+        );
         assert!(!c.contains("Secure"), "plain HTTP: no Secure ({c})");
     }
     let csrf = cookie("dash_csrf");
-    assert!(!csrf.contains("HttpOnly") && csrf.contains("SameSite=Strict"), "{csrf}");
+    assert!(
+        !csrf.contains("HttpOnly") && csrf.contains("SameSite=Strict"),
+        "{csrf}"
+    );
     assert!(csrf.starts_with(&format!("dash_csrf={}", s.csrf)));
 
     // Behind HTTPS the cookies are Secure (COOKIE_SECURE=auto).
     let https = w.auth(&login_req("demo.admin", PASSWORD).header("X-Forwarded-Proto", "https"));
     assert_eq!(https.status, 200);
-    let https_cookies: Vec<&String> = https.headers.iter().filter(|(k, _)| k == "set-cookie").map(|(_, v)| v).collect();
-    assert!(https_cookies.iter().all(|c| c.contains("; Secure")), "{https_cookies:?}");
+    let https_cookies: Vec<&String> = https
+        .headers
+        .iter()
+        .filter(|(k, _)| k == "set-cookie")
+        .map(|(_, v)| v)
+        .collect();
+    assert!(
+        https_cookies.iter().all(|c| c.contains("; Secure")),
+        "{https_cookies:?}"
+    );
     assert!(https.header("strict-transport-security").is_some());
 
     // The token and the cookie both identify the user.
     let by_bearer = w.auth(&me(&s.access));
     assert_eq!(by_bearer.status, 200, "{}", by_bearer.text());
     assert_eq!(by_bearer.json()["data"]["username"], "demo.admin");
-    let by_cookie = w.auth(&TestRequest::get("/api/v1/auth/me").header("Cookie", &s.cookie_header()));
+    let by_cookie =
+        w.auth(&TestRequest::get("/api/v1/auth/me").header("Cookie", &s.cookie_header()));
     assert_eq!(by_cookie.status, 200, "{}", by_cookie.text());
     let users_me = w.auth(&TestRequest::get("/api/v1/users/me").bearer(&s.access));
     assert_eq!(users_me.json()["data"]["user_id"], w.user_id("demo.admin"));
@@ -91,12 +114,19 @@ async fn login_answers_tokens_cookies_and_the_user() {
     assert_eq!(rh.len(), 64);
     assert_eq!(ch, shared::auth::tokens::sha256_hex(&s.csrf));
     let leaked: i64 = g
-        .exec_first("SELECT COUNT(*) FROM user_login WHERE refresh_token_hash = ?", (&s.refresh,))
+        .exec_first(
+            "SELECT COUNT(*) FROM user_login WHERE refresh_token_hash = ?",
+            (&s.refresh,),
+        )
         .await
         .unwrap()
         .unwrap_or(0);
     assert_eq!(leaked, 0);
-    assert!(w.count("SELECT COUNT(*) FROM audit_log WHERE action = 'auth.login'").await >= 2);
+    assert!(
+        w.count("SELECT COUNT(*) FROM audit_log WHERE action = 'auth.login'")
+            .await
+            >= 2
+    );
 }
 
 #[tokio::test]
@@ -116,11 +146,26 @@ async fn refresh_rotates_and_reuse_revokes_the_whole_family() {
     // Presenting the first (rotated) token again: 401, and the whole family dies.
     let reuse = w.auth(&refresh_body(&s1.refresh));
     let body = assert_error(&reuse, 401, "reuse");
-    assert!(body["error"]["message"].as_str().unwrap_or("").contains("already used"), "{body}");
-    assert_error(&w.auth(&refresh_body(&s3.refresh)), 401, "newest token of a revoked family");
-    assert_error(&w.auth(&me(&s3.access)), 401, "access token of a revoked family");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("already used"),
+        "{body}"
+    );
+    assert_error(
+        &w.auth(&refresh_body(&s3.refresh)),
+        401,
+        "newest token of a revoked family",
+    );
+    assert_error(
+        &w.auth(&me(&s3.access)),
+        401,
+        "access token of a revoked family",
+    );
     assert_eq!(
-        w.count("SELECT COUNT(*) FROM audit_log WHERE action = 'auth.refresh_reuse'").await,
+        w.count("SELECT COUNT(*) FROM audit_log WHERE action = 'auth.refresh_reuse'")
+            .await,
         1
     );
     let mut g = w.global().await;
@@ -134,8 +179,16 @@ async fn refresh_rotates_and_reuse_revokes_the_whole_family() {
     assert_eq!(reasons, vec!["rotated", "rotated", "refresh_reuse"]);
 
     // A made-up token is simply invalid; an empty request says what to send.
-    assert_error(&w.auth(&refresh_body("rt_not-a-real-token")), 401, "unknown");
-    assert_error(&w.auth(&TestRequest::post_json("/api/v1/auth/refresh", &json!({}))), 401, "none");
+    assert_error(
+        &w.auth(&refresh_body("rt_not-a-real-token")),
+        401,
+        "unknown",
+    );
+    assert_error(
+        &w.auth(&TestRequest::post_json("/api/v1/auth/refresh", &json!({}))),
+        401,
+        "none",
+    );
     // Other sessions of the user are untouched by the reuse.
     let other = w.login("demo.manager");
     assert_eq!(w.auth(&refresh_body(&other.refresh)).status, 200);
@@ -149,12 +202,20 @@ async fn cookie_requests_need_the_csrf_token_of_their_session() {
     let cookie = s.cookie_header();
 
     // Reads need no CSRF token.
-    assert_eq!(w.auth(&TestRequest::get("/api/v1/users").header("Cookie", &cookie)).status, 200);
+    assert_eq!(
+        w.auth(&TestRequest::get("/api/v1/users").header("Cookie", &cookie))
+            .status,
+        200
+    );
 
     let body = json!({"username": "csrf.user", "password": "Csrf-Password-1", "role": "viewer"});
     let create = || json_request("POST", "/api/v1/users", &body).header("Cookie", &cookie);
     assert_error(&w.auth(&create()), 403, "cookie POST without X-CSRF-Token");
-    assert_error(&w.auth(&create().header("X-CSRF-Token", "guess")), 403, "wrong token");
+    assert_error(
+        &w.auth(&create().header("X-CSRF-Token", "guess")),
+        403,
+        "wrong token",
+    );
     // Double-submit with another session's token (header = its own cookie) is refused too.
     let forged_cookie = format!("dash_access={}; dash_csrf={}", s.access, other.csrf);
     let forged = json_request("POST", "/api/v1/users", &body)
@@ -183,10 +244,9 @@ async fn cookie_requests_need_the_csrf_token_of_their_session() {
     let refreshed = w.auth(&by_cookie.clone().header("X-CSRF-Token", &s.csrf));
     assert_eq!(refreshed.status, 200, "{}", refreshed.text());
     assert_eq!(refreshed.json()["csrf_token"], s.csrf.as_str());
-    assert!(refreshed
-        .headers
-        .iter()
-        .any(|(k, v)| k == "set-cookie" && v.starts_with("dash_refresh=") && v.contains("HttpOnly")));
+    assert!(refreshed.headers.iter().any(|(k, v)| k == "set-cookie"
+        && v.starts_with("dash_refresh=")
+        && v.contains("HttpOnly")));
 }
 
 #[tokio::test]
@@ -194,7 +254,11 @@ async fn a_fourth_session_revokes_the_oldest() {
     let w = world(&[]).await;
     let sessions: Vec<Session> = (0..4).map(|_| w.login("demo.operator")).collect();
     assert_error(&w.auth(&me(&sessions[0].access)), 401, "oldest session");
-    assert_error(&w.auth(&refresh_body(&sessions[0].refresh)), 401, "oldest refresh");
+    assert_error(
+        &w.auth(&refresh_body(&sessions[0].refresh)),
+        401,
+        "oldest refresh",
+    );
     for s in &sessions[1..] {
         assert_eq!(w.auth(&me(&s.access)).status, 200);
     }
@@ -206,7 +270,8 @@ async fn a_fourth_session_revokes_the_oldest() {
         .await;
     assert_eq!(live, 3);
     assert_eq!(
-        w.count("SELECT COUNT(*) FROM user_login WHERE revoked_reason = 'session_limit'").await,
+        w.count("SELECT COUNT(*) FROM user_login WHERE revoked_reason = 'session_limit'")
+            .await,
         1
     );
     // Rotation does not count as a new session.
@@ -230,20 +295,39 @@ async fn an_idle_session_ends_after_30_minutes() {
     let s3 = Session::from_login(&r);
     let r = w.auth_at(80 * min, &refresh_body(&s3.refresh));
     let body = assert_error(&r, 401, "31 idle minutes");
-    assert!(body["error"]["message"].as_str().unwrap_or("").contains("inactivity"), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("inactivity"),
+        "{body}"
+    );
 
     // Any authenticated request counts as activity, not only refreshes.
     let t = w.login("demo.other");
     assert_eq!(w.auth_at(14 * min, &me(&t.access)).status, 200);
     let r = w.auth_at(43 * min, &refresh_body(&t.refresh));
-    assert_eq!(r.status, 200, "active at 14 min, so alive at 43: {}", r.text());
+    assert_eq!(
+        r.status,
+        200,
+        "active at 14 min, so alive at 43: {}",
+        r.text()
+    );
     let u = w.login("demo.operator");
-    assert_error(&w.auth_at(31 * min, &refresh_body(&u.refresh)), 401, "never used for 31 min");
+    assert_error(
+        &w.auth_at(31 * min, &refresh_body(&u.refresh)),
+        401,
+        "never used for 31 min",
+    );
 
     // The access token itself expires after 15 minutes.
     let v = w.login("demo.admin");
     assert_eq!(w.auth_at(14 * min, &me(&v.access)).status, 200);
-    assert_error(&w.auth_at(15 * min + 1, &me(&v.access)), 401, "expired access token");
+    assert_error(
+        &w.auth_at(15 * min + 1, &me(&v.access)),
+        401,
+        "expired access token",
+    );
 }
 
 #[tokio::test]
@@ -253,23 +337,50 @@ async fn logout_revokes_the_session() {
     let out = w.auth(&TestRequest::post_json("/api/v1/auth/logout", &json!({})).bearer(&s.access));
     assert_eq!(out.status, 200, "{}", out.text());
     assert_eq!(out.json()["data"]["logged_out"], true);
-    let cleared: Vec<&String> = out.headers.iter().filter(|(k, _)| k == "set-cookie").map(|(_, v)| v).collect();
+    let cleared: Vec<&String> = out
+        .headers
+        .iter()
+        .filter(|(k, _)| k == "set-cookie")
+        .map(|(_, v)| v)
+        .collect();
     assert_eq!(cleared.len(), 3);
-    assert!(cleared.iter().all(|c| c.contains("Max-Age=0")), "{cleared:?}");
+    assert!(
+        cleared.iter().all(|c| c.contains("Max-Age=0")),
+        "{cleared:?}"
+    );
     assert_error(&w.auth(&me(&s.access)), 401, "access token after logout");
-    assert_error(&w.auth(&refresh_body(&s.refresh)), 401, "refresh token after logout");
+    assert_error(
+        &w.auth(&refresh_body(&s.refresh)),
+        401,
+        "refresh token after logout",
+    );
 
     // With the access token expired, the refresh token still ends the session.
     let t = w.login("demo.manager");
     let out = w.auth_at(
         16 * 60,
-        &TestRequest::post_json("/api/v1/auth/logout", &json!({ "refresh_token": t.refresh })),
+        &TestRequest::post_json(
+            "/api/v1/auth/logout",
+            &json!({ "refresh_token": t.refresh }),
+        ),
     );
     assert_eq!(out.status, 200, "{}", out.text());
-    assert_error(&w.auth_at(16 * 60, &refresh_body(&t.refresh)), 401, "refresh after logout");
+    assert_error(
+        &w.auth_at(16 * 60, &refresh_body(&t.refresh)),
+        401,
+        "refresh after logout",
+    );
     // Nothing to log out: 401.
-    assert_error(&w.auth(&TestRequest::post_json("/api/v1/auth/logout", &json!({}))), 401, "anonymous");
-    assert_eq!(w.count("SELECT COUNT(*) FROM audit_log WHERE action = 'auth.logout'").await, 2);
+    assert_error(
+        &w.auth(&TestRequest::post_json("/api/v1/auth/logout", &json!({}))),
+        401,
+        "anonymous",
+    );
+    assert_eq!(
+        w.count("SELECT COUNT(*) FROM audit_log WHERE action = 'auth.logout'")
+            .await,
+        2
+    );
 }
 
 #[tokio::test]
@@ -278,32 +389,92 @@ async fn changing_the_password_revokes_the_other_sessions() {
     let a = w.login("demo.operator");
     let b = w.login("demo.operator");
     let change = |token: &str, current: &str, new: &str, path: &str| {
-        json_request("POST", path, &json!({ "current_password": current, "new_password": new })).bearer(token)
+        json_request(
+            "POST",
+            path,
+            &json!({ "current_password": current, "new_password": new }),
+        )
+        .bearer(token)
     };
-    let wrong = w.auth(&change(&a.access, "not-it-at-all", "Brand-New-Pass-1", "/api/v1/auth/change-password"));
-    assert_eq!(assert_error(&wrong, 422, "wrong current")["error"]["field"], "current_password");
-    let short = w.auth(&change(&a.access, PASSWORD, "short", "/api/v1/auth/change-password"));
-    assert_eq!(assert_error(&short, 422, "too short")["error"]["field"], "new_password");
-    let same = w.auth(&change(&a.access, PASSWORD, PASSWORD, "/api/v1/auth/change-password"));
-    assert_eq!(assert_error(&same, 422, "unchanged")["error"]["field"], "new_password");
-    let long = w.auth(&change(&a.access, PASSWORD, &"x".repeat(257), "/api/v1/auth/change-password"));
-    assert_eq!(assert_error(&long, 422, "too long")["error"]["field"], "new_password");
+    let wrong = w.auth(&change(
+        &a.access,
+        "not-it-at-all",
+        "Brand-New-Pass-1",
+        "/api/v1/auth/change-password",
+    ));
+    assert_eq!(
+        assert_error(&wrong, 422, "wrong current")["error"]["field"],
+        "current_password"
+    );
+    let short = w.auth(&change(
+        &a.access,
+        PASSWORD,
+        "short",
+        "/api/v1/auth/change-password",
+    ));
+    assert_eq!(
+        assert_error(&short, 422, "too short")["error"]["field"],
+        "new_password"
+    );
+    let same = w.auth(&change(
+        &a.access,
+        PASSWORD,
+        PASSWORD,
+        "/api/v1/auth/change-password",
+    ));
+    assert_eq!(
+        assert_error(&same, 422, "unchanged")["error"]["field"],
+        "new_password"
+    );
+    let long = w.auth(&change(
+        &a.access,
+        PASSWORD,
+        &"x".repeat(257),
+        "/api/v1/auth/change-password",
+    ));
+    assert_eq!(
+        assert_error(&long, 422, "too long")["error"]["field"],
+        "new_password"
+    );
 
-    let ok = w.auth(&change(&a.access, PASSWORD, "Brand-New-Pass-1", "/api/v1/auth/change-password"));
+    let ok = w.auth(&change(
+        &a.access,
+        PASSWORD,
+        "Brand-New-Pass-1",
+        "/api/v1/auth/change-password",
+    ));
     assert_eq!(ok.status, 200, "{}", ok.text());
     assert_eq!(ok.json()["data"]["other_sessions_revoked"], 1);
-    assert_eq!(w.auth(&me(&a.access)).status, 200, "the session that changed it stays");
+    assert_eq!(
+        w.auth(&me(&a.access)).status,
+        200,
+        "the session that changed it stays"
+    );
     assert_error(&w.auth(&me(&b.access)), 401, "other session");
-    assert_error(&w.auth(&refresh_body(&b.refresh)), 401, "other session's refresh");
-    assert_error(&w.auth(&login_req("demo.operator", PASSWORD)), 401, "old password");
+    assert_error(
+        &w.auth(&refresh_body(&b.refresh)),
+        401,
+        "other session's refresh",
+    );
+    assert_error(
+        &w.auth(&login_req("demo.operator", PASSWORD)),
+        401,
+        "old password",
+    );
     let fresh = w.auth(&login_req("demo.operator", "Brand-New-Pass-1"));
     assert_eq!(fresh.status, 200);
     // The /users/me alias does the same.
-    let back = w.auth(&change(&a.access, "Brand-New-Pass-1", "Another-Pass-22", "/api/v1/users/me/change-password"));
+    let back = w.auth(&change(
+        &a.access,
+        "Brand-New-Pass-1",
+        "Another-Pass-22",
+        "/api/v1/users/me/change-password",
+    ));
     assert_eq!(back.status, 200, "{}", back.text());
     assert_eq!(back.json()["data"]["other_sessions_revoked"], 1);
     assert_eq!(
-        w.count("SELECT COUNT(*) FROM audit_log WHERE action = 'auth.password_change'").await,
+        w.count("SELECT COUNT(*) FROM audit_log WHERE action = 'auth.password_change'")
+            .await,
         2
     );
 }
@@ -319,14 +490,23 @@ async fn repeated_failures_lock_the_account_for_15_minutes() {
     let fifth = w.auth(&login_req("demo.viewer", "wrong-password"));
     let body = assert_error(&fifth, 423, "fifth failure locks");
     assert_eq!(body["error"]["code"], "account_locked");
-    assert!(body["error"]["message"].as_str().unwrap_or("").contains("15 minutes"), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("15 minutes"),
+        "{body}"
+    );
     assert_eq!(fifth.header("retry-after"), Some("900"));
     // Locked: even the right password is refused, with the time left.
     let right = w.auth(&login_req("demo.viewer", PASSWORD));
     assert_error(&right, 423, "right password while locked");
     let later = w.auth_at(10 * 60, &login_req("demo.viewer", PASSWORD));
     assert_error(&later, 423, "still locked at 10 min");
-    assert!(later.header("retry-after").and_then(|v| v.parse::<u64>().ok()).is_some_and(|s| s <= 300));
+    assert!(later
+        .header("retry-after")
+        .and_then(|v| v.parse::<u64>().ok())
+        .is_some_and(|s| s <= 300));
     // After 15 minutes it opens again, and a success resets the counter.
     let open = w.auth_at(15 * 60 + 5, &login_req("demo.viewer", PASSWORD));
     assert_eq!(open.status, 200, "{}", open.text());
@@ -335,11 +515,26 @@ async fn repeated_failures_lock_the_account_for_15_minutes() {
 
     // Unknown users get the same answer as wrong passwords.
     let unknown = w.auth(&login_req("no.such.user", PASSWORD));
-    assert_eq!(assert_error(&unknown, 401, "unknown user")["error"]["message"], "invalid username or password");
-    assert_eq!(w.count("SELECT COUNT(*) FROM audit_log WHERE action = 'auth.lockout'").await, 1);
-    assert!(w.count("SELECT COUNT(*) FROM audit_log WHERE action = 'auth.login_failed'").await >= 8);
+    assert_eq!(
+        assert_error(&unknown, 401, "unknown user")["error"]["message"],
+        "invalid username or password"
+    );
+    assert_eq!(
+        w.count("SELECT COUNT(*) FROM audit_log WHERE action = 'auth.lockout'")
+            .await,
+        1
+    );
     assert!(
-        w.count("SELECT COUNT(*) FROM user_login WHERE success = 0 AND failure_reason = 'bad_password'").await >= 6
+        w.count("SELECT COUNT(*) FROM audit_log WHERE action = 'auth.login_failed'")
+            .await
+            >= 8
+    );
+    assert!(
+        w.count(
+            "SELECT COUNT(*) FROM user_login WHERE success = 0 AND failure_reason = 'bad_password'"
+        )
+        .await
+            >= 6
     );
 }
 
@@ -351,26 +546,53 @@ async fn deactivated_tenants_and_users_are_refused_even_with_live_tokens() {
     let viewer = w.login("demo.viewer");
     let second = w.login("second.viewer");
 
-    let off = w.auth(&TestRequest::post_json(&format!("/api/v1/tenants/{}/deactivate", w.demo), &json!({})).bearer(&root.access));
+    let off = w.auth(
+        &TestRequest::post_json(
+            &format!("/api/v1/tenants/{}/deactivate", w.demo),
+            &json!({}),
+        )
+        .bearer(&root.access),
+    );
     assert_eq!(off.status, 200, "{}", off.text());
     assert_eq!(off.json()["data"]["is_active"], false);
-    assert_error(&w.auth(&me(&admin.access)), 401, "admin of a deactivated tenant");
+    assert_error(
+        &w.auth(&me(&admin.access)),
+        401,
+        "admin of a deactivated tenant",
+    );
     assert_error(
         &w.production(&TestRequest::get("/api/v1/production/lines").bearer(&viewer.access)),
         401,
         "production for a deactivated tenant",
     );
-    assert_error(&w.auth(&refresh_body(&viewer.refresh)), 401, "refresh for a deactivated tenant");
+    assert_error(
+        &w.auth(&refresh_body(&viewer.refresh)),
+        401,
+        "refresh for a deactivated tenant",
+    );
     let login = w.auth(&login_req("demo.viewer", PASSWORD));
-    assert!(assert_error(&login, 403, "login to a deactivated tenant")["error"]["message"]
-        .as_str()
-        .unwrap_or("")
-        .contains("deactivated"));
-    assert_eq!(w.auth(&me(&second.access)).status, 200, "other tenants are unaffected");
+    assert!(
+        assert_error(&login, 403, "login to a deactivated tenant")["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("deactivated")
+    );
+    assert_eq!(
+        w.auth(&me(&second.access)).status,
+        200,
+        "other tenants are unaffected"
+    );
 
-    let on = w.auth(&TestRequest::post_json(&format!("/api/v1/tenants/{}/activate", w.demo), &json!({})).bearer(&root.access));
+    let on = w.auth(
+        &TestRequest::post_json(&format!("/api/v1/tenants/{}/activate", w.demo), &json!({}))
+            .bearer(&root.access),
+    );
     assert_eq!(on.status, 200);
-    assert_eq!(w.auth(&me(&admin.access)).status, 200, "a reactivated tenant's sessions work again");
+    assert_eq!(
+        w.auth(&me(&admin.access)).status,
+        200,
+        "a reactivated tenant's sessions work again"
+    );
 
     // A deactivated user: live tokens refused, login refused.
     let put = json_request(
@@ -382,8 +604,16 @@ async fn deactivated_tenants_and_users_are_refused_even_with_live_tokens() {
     let r = w.auth(&put);
     assert_eq!(r.status, 200, "{}", r.text());
     assert_error(&w.auth(&me(&viewer.access)), 401, "deactivated user");
-    assert_error(&w.auth(&login_req("demo.viewer", PASSWORD)), 403, "deactivated user login");
-    assert_eq!(w.count("SELECT COUNT(*) FROM audit_log WHERE action = 'tenant.deactivate'").await, 1);
+    assert_error(
+        &w.auth(&login_req("demo.viewer", PASSWORD)),
+        403,
+        "deactivated user login",
+    );
+    assert_eq!(
+        w.count("SELECT COUNT(*) FROM audit_log WHERE action = 'tenant.deactivate'")
+            .await,
+        1
+    );
 }
 
 #[tokio::test]
@@ -398,9 +628,14 @@ async fn a_fastcgi_process_applies_logout_and_deactivation_at_once() {
     for _ in 0..3 {
         assert_eq!(app.request(&me(&s.access)).status, 200, "cached session");
     }
-    let out = app.request(&TestRequest::post_json("/api/v1/auth/logout", &json!({})).bearer(&s.access));
+    let out =
+        app.request(&TestRequest::post_json("/api/v1/auth/logout", &json!({})).bearer(&s.access));
     assert_eq!(out.status, 200);
-    assert_error(&app.request(&me(&s.access)), 401, "same process right after logout");
+    assert_error(
+        &app.request(&me(&s.access)),
+        401,
+        "same process right after logout",
+    );
 
     let admin = Session::from_login(&app.request(&login_req("demo.admin", PASSWORD)));
     let t = Session::from_login(&app.request(&login_req("demo.operator", PASSWORD)));
@@ -412,7 +647,11 @@ async fn a_fastcgi_process_applies_logout_and_deactivation_at_once() {
     )
     .bearer(&admin.access);
     assert_eq!(app.request(&put).status, 200);
-    assert_error(&app.request(&me(&t.access)), 401, "deactivated in the same process");
+    assert_error(
+        &app.request(&me(&t.access)),
+        401,
+        "deactivated in the same process",
+    );
 }
 
 #[tokio::test]
@@ -428,22 +667,34 @@ async fn housekeeping_clears_counters_and_expired_sessions() {
     .expect("config");
     let db = shared::db::Db::new(&config, 2).expect("db");
     let now = chrono::Utc::now();
-    let first = shared::auth::housekeeping(&db, now).await.expect("housekeeping now");
+    let first = shared::auth::housekeeping(&db, now)
+        .await
+        .expect("housekeeping now");
     assert_eq!(first.rate_limit_rows_deleted, 0, "fresh counters stay");
     assert_eq!(first.sessions_expired, 0);
 
     let later = now + chrono::Duration::days(8);
-    let report = shared::auth::housekeeping(&db, later).await.expect("housekeeping later");
+    let report = shared::auth::housekeeping(&db, later)
+        .await
+        .expect("housekeeping later");
     assert!(report.rate_limit_rows_deleted >= 2, "{report:?}");
     assert_eq!(report.sessions_expired, 1, "{report:?}");
     assert!(report.refresh_hashes_cleared >= 1, "{report:?}");
     assert_eq!(w.count("SELECT COUNT(*) FROM rate_limit").await, 0);
     assert_eq!(
-        w.count("SELECT COUNT(*) FROM user_login WHERE refresh_token_hash IS NOT NULL").await,
+        w.count("SELECT COUNT(*) FROM user_login WHERE refresh_token_hash IS NOT NULL")
+            .await,
         0
     );
-    assert_eq!(w.count("SELECT COUNT(*) FROM user_login WHERE success = 1").await, 1, "history kept");
-    let again = shared::auth::housekeeping(&db, later).await.expect("idempotent");
+    assert_eq!(
+        w.count("SELECT COUNT(*) FROM user_login WHERE success = 1")
+            .await,
+        1,
+        "history kept"
+    );
+    let again = shared::auth::housekeeping(&db, later)
+        .await
+        .expect("idempotent");
     assert_eq!(again, shared::auth::HousekeepingReport::default());
     db.disconnect().await;
 }

@@ -20,7 +20,14 @@ pub const DEMO: &str = "Demo Plant";
 pub const SECOND: &str = "Second Plant";
 
 /// Strings that only Demo Plant's data contains.
-pub const DEMO_MARKERS: [&str; 6] = ["Envasado", "Etiquetado", "Paletizado", "Llenadora", "Demo Plant", "demo."];
+pub const DEMO_MARKERS: [&str; 6] = [
+    "Envasado",
+    "Etiquetado",
+    "Paletizado",
+    "Llenadora",
+    "Demo Plant",
+    "demo.",
+];
 
 pub struct World {
     pub db: TestDb,
@@ -37,7 +44,12 @@ pub const USERS: [(&str, Option<&str>, &str, Option<&str>); 10] = [
     ("demo.manager", Some(DEMO), "manager", None),
     ("demo.operator", Some(DEMO), "operator", None),
     ("demo.viewer", Some(DEMO), "viewer", None),
-    ("demo.scoped", Some(DEMO), "manager", Some(r#"{"lines": [2]}"#)),
+    (
+        "demo.scoped",
+        Some(DEMO),
+        "manager",
+        Some(r#"{"lines": [2]}"#),
+    ),
     ("demo.other", Some(DEMO), "viewer", None),
     ("second.admin", Some(SECOND), "admin", None),
     ("second.viewer", Some(SECOND), "viewer", None),
@@ -98,7 +110,10 @@ pub async fn world(extra_env: &[(&str, &str)]) -> World {
     let mut env = db.env();
     // Most tests make many requests from one address and user; the limits
     // have tests of their own.
-    let defaults = [("RATE_LIMIT_AUTH_IP_PER_MIN", "100000"), ("RATE_LIMIT_USER_PER_MIN", "100000")];
+    let defaults = [
+        ("RATE_LIMIT_AUTH_IP_PER_MIN", "100000"),
+        ("RATE_LIMIT_USER_PER_MIN", "100000"),
+    ];
     for (k, v) in defaults.iter().chain(extra_env.iter()) {
         env.retain(|(ek, _)| ek != k);
         env.push((k.to_string(), v.to_string()));
@@ -114,7 +129,10 @@ pub async fn world(extra_env: &[(&str, &str)]) -> World {
 
 impl World {
     pub fn user_id(&self, name: &str) -> i64 {
-        *self.users.get(name).unwrap_or_else(|| panic!("no user {name}"))
+        *self
+            .users
+            .get(name)
+            .unwrap_or_else(|| panic!("no user {name}"))
     }
 
     /// The env with one variable changed (e.g. the injected clock).
@@ -136,7 +154,10 @@ impl World {
     }
 
     pub fn auth_at(&self, offset_seconds: i64, req: &TestRequest) -> RawResponse {
-        let env = self.env_with(&[("DASHBOARD_CLOCK_OFFSET_SECONDS", &offset_seconds.to_string())]);
+        let env = self.env_with(&[(
+            "DASHBOARD_CLOCK_OFFSET_SECONDS",
+            &offset_seconds.to_string(),
+        )]);
         run_cgi(&bin("auth"), &env, req)
     }
 
@@ -148,7 +169,10 @@ impl World {
     pub fn login_at(&self, offset_seconds: i64, username: &str) -> Session {
         let resp = self.auth_at(
             offset_seconds,
-            &TestRequest::post_json("/api/v1/auth/login", &json!({"username": username, "password": PASSWORD})),
+            &TestRequest::post_json(
+                "/api/v1/auth/login",
+                &json!({"username": username, "password": PASSWORD}),
+            ),
         );
         assert_eq!(resp.status, 200, "login {username}: {}", resp.text());
         Session::from_login(&resp)
@@ -160,7 +184,10 @@ impl World {
 
     pub async fn count(&self, sql: &str) -> i64 {
         let mut g = self.global().await;
-        g.query_first::<i64, _>(sql).await.expect("count").unwrap_or(0)
+        g.query_first::<i64, _>(sql)
+            .await
+            .expect("count")
+            .unwrap_or(0)
     }
 }
 
@@ -179,8 +206,14 @@ impl Session {
     pub fn from_login(resp: &RawResponse) -> Session {
         let body = resp.json();
         Session {
-            access: body["access_token"].as_str().expect("access_token").to_string(),
-            refresh: body["refresh_token"].as_str().expect("refresh_token").to_string(),
+            access: body["access_token"]
+                .as_str()
+                .expect("access_token")
+                .to_string(),
+            refresh: body["refresh_token"]
+                .as_str()
+                .expect("refresh_token")
+                .to_string(),
             csrf: body["csrf_token"].as_str().unwrap_or("").to_string(),
             cookies: resp
                 .headers
@@ -238,7 +271,12 @@ impl Bearer for TestRequest {
 }
 
 /// Runs a request as CGI with another client address.
-pub fn run_from_ip(binary: &str, env: &[(String, String)], req: &TestRequest, ip: &str) -> RawResponse {
+pub fn run_from_ip(
+    binary: &str,
+    env: &[(String, String)],
+    req: &TestRequest,
+    ip: &str,
+) -> RawResponse {
     let mut vars = req.cgi_vars();
     for (k, v) in vars.iter_mut() {
         if k == "REMOTE_ADDR" {
@@ -252,8 +290,14 @@ pub fn run_from_ip(binary: &str, env: &[(String, String)], req: &TestRequest, ip
 pub fn assert_error(resp: &RawResponse, status: u16, what: &str) -> Value {
     assert_eq!(resp.status, status, "{what}: {}", resp.text());
     let body = resp.json();
-    assert!(body["error"]["code"].is_string(), "{what}: no error code in {body}");
-    assert!(body["error"]["message"].is_string(), "{what}: no error message in {body}");
+    assert!(
+        body["error"]["code"].is_string(),
+        "{what}: no error code in {body}"
+    );
+    assert!(
+        body["error"]["message"].is_string(),
+        "{what}: no error message in {body}"
+    );
     body
 }
 
@@ -261,6 +305,9 @@ pub fn assert_error(resp: &RawResponse, status: u16, what: &str) -> Value {
 pub fn assert_no_demo_data(resp: &RawResponse, what: &str) {
     let text = resp.text();
     for marker in DEMO_MARKERS {
-        assert!(!text.contains(marker), "{what} leaked Demo Plant data ({marker}): {text}");
+        assert!(
+            !text.contains(marker),
+            "{what} leaked Demo Plant data ({marker}): {text}"
+        );
     }
 }

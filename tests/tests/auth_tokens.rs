@@ -51,20 +51,38 @@ async fn forged_foreign_expired_and_tampered_tokens_are_401() {
     let cases: Vec<(&str, String)> = vec![
         (
             "alg none",
-            format!("{}.{}.", b64(&json!({"alg": "none", "typ": "JWT"})), b64(&good)),
+            format!(
+                "{}.{}.",
+                b64(&json!({"alg": "none", "typ": "JWT"})),
+                b64(&good)
+            ),
         ),
         (
             "alg none with the original signature",
-            format!("{}.{}.{signature}", b64(&json!({"alg": "none", "typ": "JWT"})), b64(&good)),
+            format!(
+                "{}.{}.{signature}",
+                b64(&json!({"alg": "none", "typ": "JWT"})),
+                b64(&good)
+            ),
         ),
         ("HS512 with the right secret", sign("HS512", secret, &good)),
         ("HS384 with the right secret", sign("HS384", secret, &good)),
         (
             "RS256 header (key confusion)",
-            format!("{}.{}.{signature}", b64(&json!({"alg": "RS256", "typ": "JWT"})), b64(&good)),
+            format!(
+                "{}.{}.{signature}",
+                b64(&json!({"alg": "RS256", "typ": "JWT"})),
+                b64(&good)
+            ),
         ),
-        ("wrong audience", sign("HS256", secret, &with("aud", json!("another-api")))),
-        ("wrong issuer", sign("HS256", secret, &with("iss", json!("evil-issuer")))),
+        (
+            "wrong audience",
+            sign("HS256", secret, &with("aud", json!("another-api"))),
+        ),
+        (
+            "wrong issuer",
+            sign("HS256", secret, &with("iss", json!("evil-issuer"))),
+        ),
         ("no audience", sign("HS256", secret, &without_aud)),
         (
             "expired",
@@ -78,25 +96,47 @@ async fn forged_foreign_expired_and_tampered_tokens_are_401() {
                 c
             }),
         ),
-        ("issued in the future", sign("HS256", secret, &with("iat", json!(now + 3600)))),
-        ("lifetime too long", sign("HS256", secret, &with("exp", json!(now + 86_400 * 30)))),
+        (
+            "issued in the future",
+            sign("HS256", secret, &with("iat", json!(now + 3600))),
+        ),
+        (
+            "lifetime too long",
+            sign("HS256", secret, &with("exp", json!(now + 86_400 * 30))),
+        ),
         (
             "tampered payload (role)",
-            format!("{header_b64}.{}.{signature}", b64(&with("role", json!("superadmin")))),
+            format!(
+                "{header_b64}.{}.{signature}",
+                b64(&with("role", json!("superadmin")))
+            ),
         ),
         (
             "tampered payload (tenant)",
-            format!("{header_b64}.{}.{signature}", b64(&with("tid", json!(w.second)))),
+            format!(
+                "{header_b64}.{}.{signature}",
+                b64(&with("tid", json!(w.second)))
+            ),
         ),
         (
             "tampered payload (user)",
-            format!("{header_b64}.{}.{signature}", b64(&with("sub", json!(w.user_id("root.op").to_string())))),
+            format!(
+                "{header_b64}.{}.{signature}",
+                b64(&with("sub", json!(w.user_id("root.op").to_string())))
+            ),
         ),
         ("signature removed", format!("{header_b64}.{}.", b64(&good))),
-        ("other secret", sign("HS256", b"some-other-secret-that-is-long-enough", &good)),
+        (
+            "other secret",
+            sign("HS256", b"some-other-secret-that-is-long-enough", &good),
+        ),
         (
             "valid signature, other session",
-            sign("HS256", secret, &with("sid", json!("00000000000000000000000000000000"))),
+            sign(
+                "HS256",
+                secret,
+                &with("sid", json!("00000000000000000000000000000000")),
+            ),
         ),
         (
             "valid signature, other tenant",
@@ -121,12 +161,21 @@ async fn forged_foreign_expired_and_tampered_tokens_are_401() {
     }
 
     // Malformed Authorization headers.
-    for header in ["Bearer", "Bearer ", "Basic ZGVtbzpkZW1v", "Token abc", "bearer"] {
+    for header in [
+        "Bearer",
+        "Bearer ",
+        "Basic ZGVtbzpkZW1v",
+        "Token abc",
+        "bearer",
+    ] {
         let r = w.auth(&TestRequest::get("/api/v1/auth/me").header("Authorization", header));
         assert_error(&r, 401, header);
     }
     // An expired token is refused even by a process whose clock is behind (injected).
-    let late = w.auth_at(16 * 60, &TestRequest::get("/api/v1/auth/me").bearer(&s.access));
+    let late = w.auth_at(
+        16 * 60,
+        &TestRequest::get("/api/v1/auth/me").bearer(&s.access),
+    );
     assert_error(&late, 401, "15-minute expiry");
 }
 
@@ -141,7 +190,10 @@ fn median(mut v: Vec<Duration>) -> Duration {
 async fn measure_login_latency_and_token_verification() {
     let w = world(&[]).await;
     let env = w.env.clone();
-    let login = TestRequest::post_json("/api/v1/auth/login", &json!({"username": "demo.viewer", "password": PASSWORD}));
+    let login = TestRequest::post_json(
+        "/api/v1/auth/login",
+        &json!({"username": "demo.viewer", "password": PASSWORD}),
+    );
 
     let mut logins = Vec::new();
     let mut token = String::new();
@@ -150,7 +202,10 @@ async fn measure_login_latency_and_token_verification() {
         let r = run_cgi(&bin("auth"), &env, &login);
         logins.push(t.elapsed());
         assert_eq!(r.status, 200, "{}", r.text());
-        token = r.json()["access_token"].as_str().expect("token").to_string();
+        token = r.json()["access_token"]
+            .as_str()
+            .expect("token")
+            .to_string();
     }
     let mut wrong = Vec::new();
     for _ in 0..3 {
@@ -158,7 +213,10 @@ async fn measure_login_latency_and_token_verification() {
         let r = run_cgi(
             &bin("auth"),
             &env,
-            &TestRequest::post_json("/api/v1/auth/login", &json!({"username": "nobody.here", "password": "x"})),
+            &TestRequest::post_json(
+                "/api/v1/auth/login",
+                &json!({"username": "nobody.here", "password": "x"}),
+            ),
         );
         wrong.push(t.elapsed());
         assert_eq!(r.status, 401);
@@ -166,7 +224,11 @@ async fn measure_login_latency_and_token_verification() {
     let mut mes = Vec::new();
     for _ in 0..15 {
         let t = Instant::now();
-        let r = run_cgi(&bin("auth"), &env, &TestRequest::get("/api/v1/auth/me").bearer(&token));
+        let r = run_cgi(
+            &bin("auth"),
+            &env,
+            &TestRequest::get("/api/v1/auth/me").bearer(&token),
+        );
         mes.push(t.elapsed());
         assert_eq!(r.status, 200);
     }
@@ -179,8 +241,10 @@ async fn measure_login_latency_and_token_verification() {
     }
 
     // The pure cost of verifying one token, in process.
-    let config = shared::config::Config::from_lookup(|k| env.iter().find(|(ek, _)| ek == k).map(|(_, v)| v.clone()))
-        .expect("config");
+    let config = shared::config::Config::from_lookup(|k| {
+        env.iter().find(|(ek, _)| ek == k).map(|(_, v)| v.clone())
+    })
+    .expect("config");
     let now = chrono::Utc::now();
     let n = 20_000u32;
     let t = Instant::now();
@@ -208,5 +272,8 @@ async fn measure_login_latency_and_token_verification() {
         verify
     );
     assert!(median(logins) < Duration::from_secs(3));
-    assert!(verify < Duration::from_millis(1), "verifying a token must be cheap: {verify:?}");
+    assert!(
+        verify < Duration::from_millis(1),
+        "verifying a token must be cheap: {verify:?}"
+    );
 }

@@ -31,7 +31,10 @@ fn all_pages(w: &World, token: &str, base: &str) -> Vec<Value> {
 }
 
 fn names(items: &[Value]) -> Vec<String> {
-    items.iter().filter_map(|u| u["username"].as_str().map(str::to_string)).collect()
+    items
+        .iter()
+        .filter_map(|u| u["username"].as_str().map(str::to_string))
+        .collect()
 }
 
 #[tokio::test]
@@ -59,10 +62,17 @@ async fn an_admin_manages_the_users_of_its_plant() {
     assert!(created.get("password").is_none());
     assert!(!r.text().contains("argon2"));
     let dup = w.auth(
-        &json_request("POST", "/api/v1/users", &json!({"username": "new.operator", "password": "New-Operator-1", "role": "viewer"}))
-            .bearer(&t),
+        &json_request(
+            "POST",
+            "/api/v1/users",
+            &json!({"username": "new.operator", "password": "New-Operator-1", "role": "viewer"}),
+        )
+        .bearer(&t),
     );
-    assert_eq!(assert_error(&dup, 409, "duplicate")["error"]["message"], "this username is already taken");
+    assert_eq!(
+        assert_error(&dup, 409, "duplicate")["error"]["message"],
+        "this username is already taken"
+    );
     let bad_line = w.auth(
         &json_request(
             "POST",
@@ -71,7 +81,10 @@ async fn an_admin_manages_the_users_of_its_plant() {
         )
         .bearer(&t),
     );
-    assert_eq!(assert_error(&bad_line, 422, "unknown line")["error"]["field"], "permissions.lines");
+    assert_eq!(
+        assert_error(&bad_line, 422, "unknown line")["error"]["field"],
+        "permissions.lines"
+    );
     let escalate = w.auth(
         &json_request(
             "POST",
@@ -80,11 +93,22 @@ async fn an_admin_manages_the_users_of_its_plant() {
         )
         .bearer(&t),
     );
-    assert_eq!(assert_error(&escalate, 422, "escalation")["error"]["field"], "permissions.extra");
-    let weak = w.auth(
-        &json_request("POST", "/api/v1/users", &json!({"username": "weak.user", "password": "short", "role": "viewer"})).bearer(&t),
+    assert_eq!(
+        assert_error(&escalate, 422, "escalation")["error"]["field"],
+        "permissions.extra"
     );
-    assert_eq!(assert_error(&weak, 422, "weak password")["error"]["field"], "password");
+    let weak = w.auth(
+        &json_request(
+            "POST",
+            "/api/v1/users",
+            &json!({"username": "weak.user", "password": "short", "role": "viewer"}),
+        )
+        .bearer(&t),
+    );
+    assert_eq!(
+        assert_error(&weak, 422, "weak password")["error"]["field"],
+        "password"
+    );
 
     // The new user signs in with its line scope.
     let login = w.auth(&TestRequest::post_json(
@@ -93,8 +117,15 @@ async fn an_admin_manages_the_users_of_its_plant() {
     ));
     assert_eq!(login.status, 200, "{}", login.text());
     let op = Session::from_login(&login);
-    let lines = w.production(&TestRequest::get("/api/v1/production/lines").bearer(&op.access)).json();
-    let ids: Vec<i64> = lines["data"].as_array().expect("list").iter().filter_map(|l| l["line_id"].as_i64()).collect();
+    let lines = w
+        .production(&TestRequest::get("/api/v1/production/lines").bearer(&op.access))
+        .json();
+    let ids: Vec<i64> = lines["data"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|l| l["line_id"].as_i64())
+        .collect();
     assert_eq!(ids, vec![1, 3]);
 
     // Read, filter, search, paginate.
@@ -105,7 +136,15 @@ async fn an_admin_manages_the_users_of_its_plant() {
     got.sort();
     assert_eq!(
         got,
-        vec!["demo.admin", "demo.manager", "demo.operator", "demo.other", "demo.scoped", "demo.viewer", "new.operator"]
+        vec![
+            "demo.admin",
+            "demo.manager",
+            "demo.operator",
+            "demo.other",
+            "demo.scoped",
+            "demo.viewer",
+            "new.operator"
+        ]
     );
     let mut ids_in_order: Vec<i64> = all.iter().filter_map(|u| u["user_id"].as_i64()).collect();
     let before = ids_in_order.clone();
@@ -120,26 +159,57 @@ async fn an_admin_manages_the_users_of_its_plant() {
 
     // Update: role, permissions, email; deactivate; reactivate; password reset.
     let r = w.auth(
-        &json_request("PUT", &format!("/api/v1/users/{id}"), &json!({"role": "manager", "permissions": {"lines": [2]}, "email": null}))
-            .bearer(&t),
+        &json_request(
+            "PUT",
+            &format!("/api/v1/users/{id}"),
+            &json!({"role": "manager", "permissions": {"lines": [2]}, "email": null}),
+        )
+        .bearer(&t),
     );
     assert_eq!(r.status, 200, "{}", r.text());
     let updated = r.json()["data"].clone();
     assert_eq!(updated["role"], "manager");
     assert_eq!(updated["email"], Value::Null);
-    assert!(updated["effective_permissions"].as_array().expect("perms").iter().any(|p| p == "layout.edit_own"));
-    let lines = w.production(&TestRequest::get("/api/v1/production/lines").bearer(&op.access)).json();
-    let ids: Vec<i64> = lines["data"].as_array().expect("list").iter().filter_map(|l| l["line_id"].as_i64()).collect();
+    assert!(updated["effective_permissions"]
+        .as_array()
+        .expect("perms")
+        .iter()
+        .any(|p| p == "layout.edit_own"));
+    let lines = w
+        .production(&TestRequest::get("/api/v1/production/lines").bearer(&op.access))
+        .json();
+    let ids: Vec<i64> = lines["data"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|l| l["line_id"].as_i64())
+        .collect();
     assert_eq!(ids, vec![2], "the new scope applies to the live session");
 
-    let r = w.auth(&json_request("PUT", &format!("/api/v1/users/{id}"), &json!({"is_active": false})).bearer(&t));
+    let r = w.auth(
+        &json_request(
+            "PUT",
+            &format!("/api/v1/users/{id}"),
+            &json!({"is_active": false}),
+        )
+        .bearer(&t),
+    );
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["data"]["is_active"], false);
-    assert_error(&w.auth(&TestRequest::get("/api/v1/auth/me").bearer(&op.access)), 401, "deactivated");
+    assert_error(
+        &w.auth(&TestRequest::get("/api/v1/auth/me").bearer(&op.access)),
+        401,
+        "deactivated",
+    );
     let inactive = all_pages(&w, &t, "/api/v1/users?active=false");
     assert_eq!(names(&inactive), vec!["new.operator"]);
     let r = w.auth(
-        &json_request("PUT", &format!("/api/v1/users/{id}"), &json!({"is_active": true, "password": "Reset-Pass-99"})).bearer(&t),
+        &json_request(
+            "PUT",
+            &format!("/api/v1/users/{id}"),
+            &json!({"is_active": true, "password": "Reset-Pass-99"}),
+        )
+        .bearer(&t),
     );
     assert_eq!(r.status, 200, "{}", r.text());
     let relog = w.auth(&TestRequest::post_json(
@@ -150,20 +220,56 @@ async fn an_admin_manages_the_users_of_its_plant() {
 
     // Admins cannot lock themselves out.
     let me = w.user_id("demo.admin");
-    let r = w.auth(&json_request("PUT", &format!("/api/v1/users/{me}"), &json!({"role": "viewer"})).bearer(&t));
+    let r = w.auth(
+        &json_request(
+            "PUT",
+            &format!("/api/v1/users/{me}"),
+            &json!({"role": "viewer"}),
+        )
+        .bearer(&t),
+    );
     assert_eq!(assert_error(&r, 422, "own role")["error"]["field"], "role");
-    let r = w.auth(&json_request("PUT", &format!("/api/v1/users/{me}"), &json!({"is_active": false})).bearer(&t));
-    assert_eq!(assert_error(&r, 422, "self deactivation")["error"]["field"], "is_active");
-    assert_error(&w.auth(&request("DELETE", &format!("/api/v1/users/{me}")).bearer(&t)), 409, "self delete");
-    let r = w.auth(&json_request("PUT", &format!("/api/v1/users/{me}"), &json!({"email": "boss@example.com"})).bearer(&t));
+    let r = w.auth(
+        &json_request(
+            "PUT",
+            &format!("/api/v1/users/{me}"),
+            &json!({"is_active": false}),
+        )
+        .bearer(&t),
+    );
+    assert_eq!(
+        assert_error(&r, 422, "self deactivation")["error"]["field"],
+        "is_active"
+    );
+    assert_error(
+        &w.auth(&request("DELETE", &format!("/api/v1/users/{me}")).bearer(&t)),
+        409,
+        "self delete",
+    );
+    let r = w.auth(
+        &json_request(
+            "PUT",
+            &format!("/api/v1/users/{me}"),
+            &json!({"email": "boss@example.com"}),
+        )
+        .bearer(&t),
+    );
     assert_eq!(r.status, 200, "own e-mail is fine: {}", r.text());
 
     // Soft delete.
     let r = w.auth(&request("DELETE", &format!("/api/v1/users/{id}")).bearer(&t));
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["data"]["deleted"], true);
-    assert_error(&w.auth(&TestRequest::get(&format!("/api/v1/users/{id}")).bearer(&t)), 404, "deleted user");
-    assert_error(&w.auth(&request("DELETE", &format!("/api/v1/users/{id}")).bearer(&t)), 404, "deleted twice");
+    assert_error(
+        &w.auth(&TestRequest::get(&format!("/api/v1/users/{id}")).bearer(&t)),
+        404,
+        "deleted user",
+    );
+    assert_error(
+        &w.auth(&request("DELETE", &format!("/api/v1/users/{id}")).bearer(&t)),
+        404,
+        "deleted twice",
+    );
     assert!(!names(&all_pages(&w, &t, "/api/v1/users")).contains(&"new.operator".to_string()));
     let gone = w.auth(&TestRequest::post_json(
         "/api/v1/auth/login",
@@ -171,14 +277,20 @@ async fn an_admin_manages_the_users_of_its_plant() {
     ));
     assert_error(&gone, 401, "deleted user login");
     assert_eq!(
-        w.count(&format!("SELECT COUNT(*) FROM `user` WHERE user_id = {id} AND deleted_at IS NOT NULL")).await,
+        w.count(&format!(
+            "SELECT COUNT(*) FROM `user` WHERE user_id = {id} AND deleted_at IS NOT NULL"
+        ))
+        .await,
         1,
         "the row stays (soft delete)"
     );
 
     for (action, n) in [("user.create", 1), ("user.update", 4), ("user.delete", 1)] {
         assert_eq!(
-            w.count(&format!("SELECT COUNT(*) FROM audit_log WHERE action = '{action}' AND user_id = {me}")).await,
+            w.count(&format!(
+                "SELECT COUNT(*) FROM audit_log WHERE action = '{action}' AND user_id = {me}"
+            ))
+            .await,
             n,
             "{action}"
         );
@@ -208,15 +320,34 @@ async fn the_superadmin_registers_and_manages_tenants() {
     assert_eq!(data["config"]["theme"], "dark");
     assert_eq!(data["config"]["data_timezone"], "UTC");
     assert_eq!(data["config"]["db_name"], format!("dashboard_client_{id}"));
-    assert!(data["asociated_since"].as_str().is_some_and(|d| d.len() == 10));
-    assert!(data["client_database"]["note"].as_str().is_some_and(|n| n.contains("dashctl provision-client")));
+    assert!(data["asociated_since"]
+        .as_str()
+        .is_some_and(|d| d.len() == 10));
+    assert!(data["client_database"]["note"]
+        .as_str()
+        .is_some_and(|n| n.contains("dashctl provision-client")));
 
     let dup = w.auth(
-        &json_request("POST", "/api/v1/tenants", &json!({"company_name": "Planta Norte", "config": {"timezone": "UTC"}})).bearer(&t),
+        &json_request(
+            "POST",
+            "/api/v1/tenants",
+            &json!({"company_name": "Planta Norte", "config": {"timezone": "UTC"}}),
+        )
+        .bearer(&t),
     );
     assert_error(&dup, 409, "duplicate company");
-    let no_tz = w.auth(&json_request("POST", "/api/v1/tenants", &json!({"company_name": "Sin Zona"})).bearer(&t));
-    assert_eq!(assert_error(&no_tz, 422, "no timezone")["error"]["field"], "config.timezone");
+    let no_tz = w.auth(
+        &json_request(
+            "POST",
+            "/api/v1/tenants",
+            &json!({"company_name": "Sin Zona"}),
+        )
+        .bearer(&t),
+    );
+    assert_eq!(
+        assert_error(&no_tz, 422, "no timezone")["error"]["field"],
+        "config.timezone"
+    );
 
     // (A database name under the test's prefix: it must not exist on the server.)
     let norte_db = w.db.db_name("norte");
@@ -235,26 +366,59 @@ async fn the_superadmin_registers_and_manages_tenants() {
     assert_eq!(data["asociated_since"], "2025-01-15");
     assert_eq!(data["config"]["theme"], "light");
     assert_eq!(data["config"]["language"], Value::Null);
-    assert_eq!(data["config"]["timezone"], "America/Bogota", "merged, not replaced");
+    assert_eq!(
+        data["config"]["timezone"], "America/Bogota",
+        "merged, not replaced"
+    );
     assert_eq!(data["config"]["db_name"], norte_db.as_str());
 
-    let r = w.auth(&json_request("POST", &format!("/api/v1/tenants/{id}/deactivate"), &json!({})).bearer(&t));
+    let r = w.auth(
+        &json_request(
+            "POST",
+            &format!("/api/v1/tenants/{id}/deactivate"),
+            &json!({}),
+        )
+        .bearer(&t),
+    );
     assert_eq!(r.json()["data"]["is_active"], false);
-    let inactive = w.auth(&TestRequest::get("/api/v1/tenants?active=false").bearer(&t)).json();
+    let inactive = w
+        .auth(&TestRequest::get("/api/v1/tenants?active=false").bearer(&t))
+        .json();
     assert_eq!(inactive["data"].as_array().map(Vec::len), Some(1));
-    let r = w.auth(&json_request("POST", &format!("/api/v1/tenants/{id}/activate"), &json!({})).bearer(&t));
+    let r = w.auth(
+        &json_request(
+            "POST",
+            &format!("/api/v1/tenants/{id}/activate"),
+            &json!({}),
+        )
+        .bearer(&t),
+    );
     assert_eq!(r.json()["data"]["is_active"], true);
-    assert_error(&w.auth(&json_request("POST", "/api/v1/tenants/9999/activate", &json!({})).bearer(&t)), 404, "unknown");
-    assert_error(&w.auth(&TestRequest::get("/api/v1/tenants/9999").bearer(&t)), 404, "unknown");
+    assert_error(
+        &w.auth(&json_request("POST", "/api/v1/tenants/9999/activate", &json!({})).bearer(&t)),
+        404,
+        "unknown",
+    );
+    assert_error(
+        &w.auth(&TestRequest::get("/api/v1/tenants/9999").bearer(&t)),
+        404,
+        "unknown",
+    );
 
     // Keyset pagination over the three tenants.
-    let first = w.auth(&TestRequest::get("/api/v1/tenants?limit=2").bearer(&t)).json();
+    let first = w
+        .auth(&TestRequest::get("/api/v1/tenants?limit=2").bearer(&t))
+        .json();
     assert_eq!(first["data"].as_array().map(Vec::len), Some(2));
     let cursor = first["next_cursor"].as_str().expect("cursor").to_string();
-    let second = w.auth(&TestRequest::get(&format!("/api/v1/tenants?limit=2&cursor={cursor}")).bearer(&t)).json();
+    let second = w
+        .auth(&TestRequest::get(&format!("/api/v1/tenants?limit=2&cursor={cursor}")).bearer(&t))
+        .json();
     assert_eq!(second["data"].as_array().map(Vec::len), Some(1));
     assert_eq!(second["next_cursor"], Value::Null);
-    let found = w.auth(&TestRequest::get("/api/v1/tenants?q=Norte").bearer(&t)).json();
+    let found = w
+        .auth(&TestRequest::get("/api/v1/tenants?q=Norte").bearer(&t))
+        .json();
     assert_eq!(found["data"][0]["tenant_id"], id);
 
     // A user for the new tenant, then its admin sees only its tenant.
@@ -273,17 +437,32 @@ async fn the_superadmin_registers_and_manages_tenants() {
     ));
     assert_eq!(norte.status, 200, "{}", norte.text());
     let n = Session::from_login(&norte);
-    let current = w.auth(&TestRequest::get("/api/v1/tenants/current").bearer(&n.access)).json();
+    let current = w
+        .auth(&TestRequest::get("/api/v1/tenants/current").bearer(&n.access))
+        .json();
     assert_eq!(current["data"]["company_name"], "Planta Norte S.A.");
-    let users = w.auth(&TestRequest::get("/api/v1/users").bearer(&n.access)).json();
-    assert_eq!(names(users["data"].as_array().expect("list")), vec!["norte.admin"]);
+    let users = w
+        .auth(&TestRequest::get("/api/v1/users").bearer(&n.access))
+        .json();
+    assert_eq!(
+        names(users["data"].as_array().expect("list")),
+        vec!["norte.admin"]
+    );
     // Its plant database does not exist yet: plant data answers 503 with a clear code, never 500.
     let p = w.production(&TestRequest::get("/api/v1/production/lines").bearer(&n.access));
     assert_eq!(p.status, 503, "{}", p.text());
 
-    for action in ["tenant.create", "tenant.update", "tenant.activate", "tenant.deactivate"] {
+    for action in [
+        "tenant.create",
+        "tenant.update",
+        "tenant.activate",
+        "tenant.deactivate",
+    ] {
         assert_eq!(
-            w.count(&format!("SELECT COUNT(*) FROM audit_log WHERE action = '{action}' AND entity_id = '{id}'")).await,
+            w.count(&format!(
+                "SELECT COUNT(*) FROM audit_log WHERE action = '{action}' AND entity_id = '{id}'"
+            ))
+            .await,
             1,
             "{action}"
         );

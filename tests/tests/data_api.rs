@@ -44,7 +44,10 @@ async fn detections_pages_csv_and_filters() {
         let (items, next) = list(&g, &uri);
         pages += 1;
         for it in &items {
-            assert!(seen.insert(it["detection_id"].as_i64().expect("id")), "duplicate {it}");
+            assert!(
+                seen.insert(it["detection_id"].as_i64().expect("id")),
+                "duplicate {it}"
+            );
         }
         all.extend(items);
         match next {
@@ -55,7 +58,10 @@ async fn detections_pages_csv_and_filters() {
     }
     assert_eq!(pages, 6);
     assert_eq!(all.len(), 567);
-    let times: Vec<String> = all.iter().map(|i| i["detected_at"].as_str().unwrap_or("").to_string()).collect();
+    let times: Vec<String> = all
+        .iter()
+        .map(|i| i["detected_at"].as_str().unwrap_or("").to_string())
+        .collect();
     let mut sorted = times.clone();
     sorted.sort();
     assert_eq!(times, sorted, "ascending detected_at");
@@ -68,9 +74,11 @@ async fn detections_pages_csv_and_filters() {
     assert_eq!(first["line_id"], 1);
     // The edge of the window: 13:59:59.999 is there, in its own millisecond.
     assert!(times.iter().any(|t| t == "2026-03-10T13:59:59.999+01:00"));
-    // Another display zone.
+    // Another zone: offset-less dates are read in it and times shown in it.
+    // 2026-03-10 00:00 UTC is 01:00 in the plant: the first detection after
+    // it is 00:00:30 CET + 34 × 108 s = 00:01:42 UTC.
     let (items, _) = list(&g, &format!("{DET}?line_id=1&{D1}&limit=1&timezone=UTC"));
-    assert_eq!(items[0]["detected_at"], "2026-03-09T23:00:30.000+00:00");
+    assert_eq!(items[0]["detected_at"], "2026-03-10T00:01:42.000+00:00");
 
     // Newest first.
     let (items, _) = list(&g, &format!("{DET}?line_id=1&{D1}&limit=2&order=desc"));
@@ -117,12 +125,20 @@ async fn detections_pages_csv_and_filters() {
     };
     let r = csv(&format!("{DET}?line_id=1&{D1}"));
     assert_eq!(r.status, 200, "{}", r.text());
-    assert!(r.header("content-type").unwrap_or("").starts_with("text/csv"));
+    assert!(r
+        .header("content-type")
+        .unwrap_or("")
+        .starts_with("text/csv"));
     let text = r.text();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines[0], "detection_id,line_id,line_name,detected_at,area_id,area_name,area_type,product_id,product_code,product_name");
     assert_eq!(lines.len(), 1 + 567);
-    assert!(lines[1].contains(",Golden A,2026-03-10T00:00:30.000+01:00,12,Salida A,output,1,W-1,Widget"), "{}", lines[1]);
+    assert!(
+        lines[1]
+            .contains(",Golden A,2026-03-10T00:00:30.000+01:00,12,Salida A,output,1,W-1,Widget"),
+        "{}",
+        lines[1]
+    );
     assert!(r.header("x-next-cursor").is_none());
     let r = csv(&format!("{DET}?line_id=1&{D1}&limit=500"));
     assert_eq!(r.text().lines().count(), 1 + 500);
@@ -137,7 +153,10 @@ async fn aggregates_and_production_totals() {
     let g = golden().await;
 
     // Summary of D1, line A: every detection in the window, planned or not.
-    let s = g.data("data", &format!("/api/v1/data/production/summary?line_id=1&{D1}"));
+    let s = g.data(
+        "data",
+        &format!("/api/v1/data/production/summary?line_id=1&{D1}"),
+    );
     assert_eq!(s["good"], 523);
     assert_eq!(s["rejects"], 14);
     assert_eq!(s["total"], 537);
@@ -146,8 +165,14 @@ async fn aggregates_and_production_totals() {
     close(num(&s, "reject_rate"), 14.0 / 537.0);
     assert_eq!(s["lines"][0]["line_name"], "Golden A");
     // Night shift only: 00:00–06:00 and 22:00–24:00 → 200 + 50 outputs, 13 rejects.
-    let s = g.data("data", &format!("/api/v1/data/production/summary?line_id=1&{D1}&shift_id=2"));
-    assert_eq!((s["good"].as_u64(), s["rejects"].as_u64()), (Some(250), Some(13)));
+    let s = g.data(
+        "data",
+        &format!("/api/v1/data/production/summary?line_id=1&{D1}&shift_id=2"),
+    );
+    assert_eq!(
+        (s["good"].as_u64(), s["rejects"].as_u64()),
+        (Some(250), Some(13))
+    );
     // Both lines over D1–D4: line B adds 100 (product 2) + 600 (product 3).
     let s = g.data(
         "data",
@@ -165,17 +190,31 @@ async fn aggregates_and_production_totals() {
     let items = r.json()["data"].as_array().expect("items").clone();
     let summary: Vec<(i64, u64, u64)> = items
         .iter()
-        .map(|i| (i["product_id"].as_i64().unwrap_or(0), i["good"].as_u64().unwrap_or(0), i["rejects"].as_u64().unwrap_or(0)))
+        .map(|i| {
+            (
+                i["product_id"].as_i64().unwrap_or(0),
+                i["good"].as_u64().unwrap_or(0),
+                i["rejects"].as_u64().unwrap_or(0),
+            )
+        })
         .collect();
     assert_eq!(summary, [(3, 600, 0), (1, 523, 14), (2, 100, 0)]);
     assert_eq!(items[0]["product_name"], "Rápido");
 
     // By area of D1, every area of the line.
-    let r = g.get("data", &format!("/api/v1/data/production/by-area?line_id=1&{D1}"));
+    let r = g.get(
+        "data",
+        &format!("/api/v1/data/production/by-area?line_id=1&{D1}"),
+    );
     let items = r.json()["data"].as_array().expect("items").clone();
     let per: Vec<(i64, u64)> = items
         .iter()
-        .map(|i| (i["area_id"].as_i64().unwrap_or(0), i["detections"].as_u64().unwrap_or(0)))
+        .map(|i| {
+            (
+                i["area_id"].as_i64().unwrap_or(0),
+                i["detections"].as_u64().unwrap_or(0),
+            )
+        })
         .collect();
     assert_eq!(per, [(11, 30), (12, 523), (13, 14)]);
 
@@ -187,41 +226,81 @@ async fn aggregates_and_production_totals() {
         assert_eq!(r.status, 200, "{body}: {}", r.text());
         r.json()["data"].as_array().expect("rows").clone()
     };
-    let rows = agg(json!({"line_id": 1, "start_date": "2026-03-10", "end_date": "2026-03-11", "group_by": "hour"}));
+    let rows = agg(
+        json!({"line_id": 1, "start_date": "2026-03-10", "end_date": "2026-03-11", "group_by": "hour"}),
+    );
     assert_eq!(rows.len(), 24);
-    assert_eq!(rows.iter().map(|r| r["count"].as_u64().unwrap_or(0)).sum::<u64>(), 567);
+    assert_eq!(
+        rows.iter()
+            .map(|r| r["count"].as_u64().unwrap_or(0))
+            .sum::<u64>(),
+        567
+    );
     assert_eq!(rows[0]["label"], "2026-03-10 00:00");
     assert_eq!(rows[0]["count"], 37);
     assert_eq!(rows[15]["label"], "2026-03-10 15:00");
     assert_eq!(rows[15]["count"], 21);
     assert_eq!(rows[18]["count"], 0, "empty buckets are listed");
     // The spring-forward day has 23 hourly rows.
-    let rows = agg(json!({"line_id": 1, "start_date": "2026-03-29", "end_date": "2026-03-30", "interval": "hour"}));
+    let rows = agg(
+        json!({"line_id": 1, "start_date": "2026-03-29", "end_date": "2026-03-30", "interval": "hour"}),
+    );
     assert_eq!(rows.len(), 23);
-    assert_eq!(rows.iter().map(|r| r["count"].as_u64().unwrap_or(0)).sum::<u64>(), 290);
+    assert_eq!(
+        rows.iter()
+            .map(|r| r["count"].as_u64().unwrap_or(0))
+            .sum::<u64>(),
+        290
+    );
     // By day, product and area.
-    let rows = agg(json!({"line_ids": [1], "start_date": "2026-03-10", "end_date": "2026-03-11", "group_by": ["day", "product", "area"]}));
+    let rows = agg(
+        json!({"line_ids": [1], "start_date": "2026-03-10", "end_date": "2026-03-11", "group_by": ["day", "product", "area"]}),
+    );
     let got: Vec<(i64, i64, u64)> = rows
         .iter()
-        .map(|r| (r["product_id"].as_i64().unwrap_or(0), r["area_id"].as_i64().unwrap_or(0), r["count"].as_u64().unwrap_or(0)))
+        .map(|r| {
+            (
+                r["product_id"].as_i64().unwrap_or(0),
+                r["area_id"].as_i64().unwrap_or(0),
+                r["count"].as_u64().unwrap_or(0),
+            )
+        })
         .collect();
     assert_eq!(got, [(1, 11, 30), (1, 12, 523), (1, 13, 14)]);
     assert_eq!(rows[0]["label"], "2026-03-10");
     assert_eq!(rows[1]["area_name"], "Salida A");
     // By shift, then by line without an interval.
-    let rows = agg(json!({"line_id": 1, "start_date": "2026-03-10", "end_date": "2026-03-11", "group_by": "shift"}));
+    let rows = agg(
+        json!({"line_id": 1, "start_date": "2026-03-10", "end_date": "2026-03-11", "group_by": "shift"}),
+    );
     let got: Vec<(String, u64)> = rows
         .iter()
-        .map(|r| (r["label"].as_str().unwrap_or("").to_string(), r["count"].as_u64().unwrap_or(0)))
+        .map(|r| {
+            (
+                r["label"].as_str().unwrap_or("").to_string(),
+                r["count"].as_u64().unwrap_or(0),
+            )
+        })
         .collect();
     assert_eq!(
         got,
-        [("Night 2026-03-09".to_string(), 213), ("Day 2026-03-10".to_string(), 282), ("Night 2026-03-10".to_string(), 50)]
+        [
+            ("Night 2026-03-09".to_string(), 213),
+            ("Day 2026-03-10".to_string(), 282),
+            ("Night 2026-03-10".to_string(), 50)
+        ]
     );
-    let rows = agg(json!({"line_ids": "1,2", "start_date": "2026-03-10", "end_date": "2026-03-13", "group_by": "line", "area_ids": [12, 21]}));
+    let rows = agg(
+        json!({"line_ids": "1,2", "start_date": "2026-03-10", "end_date": "2026-03-13", "group_by": "line", "area_ids": [12, 21]}),
+    );
     let got: Vec<(i64, u64)> = rows
         .iter()
-        .map(|r| (r["line_id"].as_i64().unwrap_or(0), r["count"].as_u64().unwrap_or(0)))
+        .map(|r| {
+            (
+                r["line_id"].as_i64().unwrap_or(0),
+                r["count"].as_u64().unwrap_or(0),
+            )
+        })
         .collect();
     assert_eq!(got, [(1, 523), (2, 700)]);
 
@@ -236,9 +315,15 @@ async fn aggregates_and_production_totals() {
         .find(|r| r.0 == "GET /api/v1/data/production/by-product")
         .expect("by-product traced");
     assert_eq!(by_product.2, 3);
-    let params: Value = serde_json::from_str(by_product.1.as_deref().unwrap_or("null")).expect("parameters JSON");
+    let params: Value =
+        serde_json::from_str(by_product.1.as_deref().unwrap_or("null")).expect("parameters JSON");
     assert_eq!(params["line_ids"], "1,2", "{by_product:?}");
-    let aggs = rows.iter().filter(|r| r.0 == "POST /api/v1/data/detections/aggregate").count();
+    let aggs = rows
+        .iter()
+        .filter(|r| r.0 == "POST /api/v1/data/detections/aggregate")
+        .count();
     assert_eq!(aggs, 5);
-    assert!(rows.iter().any(|r| r.0 == "POST /api/v1/data/detections/aggregate" && r.2 == 24));
+    assert!(rows
+        .iter()
+        .any(|r| r.0 == "POST /api/v1/data/detections/aggregate" && r.2 == 24));
 }

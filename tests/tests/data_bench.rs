@@ -23,7 +23,10 @@ const JWT: &str = "bench-data-jwt-secret-0123456789abcdef0123";
 const PASSWORD: &str = "Bench-Password-42";
 
 fn env_or(k: &str, d: &str) -> String {
-    std::env::var(k).ok().filter(|v| !v.trim().is_empty()).unwrap_or_else(|| d.to_string())
+    std::env::var(k)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| d.to_string())
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -52,12 +55,19 @@ where
     (median(times), last.expect("at least one run"))
 }
 
-async fn sql_time(conn: &mut mysql_async::Conn, runs: usize, statements: &[(String, Vec<Value>)]) -> Duration {
+async fn sql_time(
+    conn: &mut mysql_async::Conn,
+    runs: usize,
+    statements: &[(String, Vec<Value>)],
+) -> Duration {
     let mut times = Vec::new();
     for i in 0..=runs {
         let t = Instant::now();
         for (sql, params) in statements {
-            let rows: Vec<mysql_async::Row> = conn.exec(sql.clone(), params.clone()).await.expect("bare SQL");
+            let rows: Vec<mysql_async::Row> = conn
+                .exec(sql.clone(), params.clone())
+                .await
+                .expect("bare SQL");
             std::hint::black_box(rows);
         }
         if i > 0 {
@@ -84,27 +94,45 @@ async fn bench_data_and_metrics() {
         ("RATE_LIMIT_AUTH_IP_PER_MIN".into(), "1000000".into()),
     ];
     let lookup = env.clone();
-    let config = shared::config::Config::from_lookup(|k| lookup.iter().find(|(ek, _)| ek == k).map(|(_, v)| v.clone()))
-        .expect("config");
-    let state = shared::state::AppState::new("bench", shared::state::HostKind::FastCgi, config).expect("state");
+    let config = shared::config::Config::from_lookup(|k| {
+        lookup
+            .iter()
+            .find(|(ek, _)| ek == k)
+            .map(|(_, v)| v.clone())
+    })
+    .expect("config");
+    let state = shared::state::AppState::new("bench", shared::state::HostKind::FastCgi, config)
+        .expect("state");
     let tenant = shared::tenancy::load_tenant(&state, tenant_id)
         .await
         .expect("tenant")
         .expect("BENCH_TENANT exists");
-    let meta = shared::metadata::for_tenant(&state, &tenant).await.expect("metadata");
+    let meta = shared::metadata::for_tenant(&state, &tenant)
+        .await
+        .expect("metadata");
     let plant = Plant::new(&tenant, &meta, state.now());
     let db_name = tenant.db_location().db_name;
     let line = meta.line(line_id).expect("BENCH_LINE exists").clone();
-    let mut conn = state.db().client(&tenant.db_location()).await.expect("client db");
+    let mut conn = state
+        .db()
+        .client(&tenant.db_location())
+        .await
+        .expect("client db");
     let table = DetectionTable::open(&mut conn, &db_name, &line, tenant.data_timezone())
         .await
         .expect("table");
     let total: Option<i64> = conn
-        .query_first(format!("SELECT COUNT(*) FROM `{db_name}`.`detection_line_{}`", line.line_code))
+        .query_first(format!(
+            "SELECT COUNT(*) FROM `{db_name}`.`detection_line_{}`",
+            line.line_code
+        ))
         .await
         .expect("count");
     let latest: Option<chrono::NaiveDateTime> = conn
-        .query_first(format!("SELECT MAX(detected_at) FROM `{db_name}`.`detection_line_{}`", line.line_code))
+        .query_first(format!(
+            "SELECT MAX(detected_at) FROM `{db_name}`.`detection_line_{}`",
+            line.line_code
+        ))
         .await
         .expect("latest")
         .flatten();
@@ -115,9 +143,17 @@ async fn bench_data_and_metrics() {
     let end = plant.cal.day_start(last_day);
     let start = plant.cal.day_start(last_day - ChronoDuration::days(30));
     let w30 = Window::new(start, end).expect("30 days");
-    let year = Window::new(plant.cal.day_start(last_day - ChronoDuration::days(365)), end).expect("year");
+    let year = Window::new(
+        plant.cal.day_start(last_day - ChronoDuration::days(365)),
+        end,
+    )
+    .expect("year");
     let d = |t| format_instant(t, plant.tz());
-    println!("\n== bench-data: tenant {tenant_id}, line {line_id} ({}), {} detections in the table", line.line_name, total.unwrap_or(0));
+    println!(
+        "\n== bench-data: tenant {tenant_id}, line {line_id} ({}), {} detections in the table",
+        line.line_name,
+        total.unwrap_or(0)
+    );
     println!("   30 days: {} → {}", d(w30.start), d(w30.end));
     println!("   year:    {} → {}", d(year.start), d(year.end));
 
@@ -125,14 +161,27 @@ async fn bench_data_and_metrics() {
     let t = Instant::now();
     let mut folded = 0;
     for l in &meta.lines {
-        if let Ok(tab) = DetectionTable::open(&mut conn, &db_name, l, tenant.data_timezone()).await {
-            folded += rollup::refresh_line(&mut conn, &tab, rollup::DEFAULT_BATCH_IDS).await.expect("refresh").rows;
+        if let Ok(tab) = DetectionTable::open(&mut conn, &db_name, l, tenant.data_timezone()).await
+        {
+            folded += rollup::refresh_line(&mut conn, &tab, rollup::DEFAULT_BATCH_IDS)
+                .await
+                .expect("refresh")
+                .rows;
         }
     }
-    println!("   rollup refresh: {folded} detections folded in {:.0} ms", ms(t.elapsed()));
+    println!(
+        "   rollup refresh: {folded} detections folded in {:.0} ms",
+        ms(t.elapsed())
+    );
     let t = Instant::now();
-    let rep = rollup::refresh_line(&mut conn, &table, rollup::DEFAULT_BATCH_IDS).await.expect("refresh");
-    println!("   rollup refresh with nothing new: {:.1} ms ({} rows)", ms(t.elapsed()), rep.rows);
+    let rep = rollup::refresh_line(&mut conn, &table, rollup::DEFAULT_BATCH_IDS)
+        .await
+        .expect("refresh");
+    println!(
+        "   rollup refresh with nothing new: {:.1} ms ({} rows)",
+        ms(t.elapsed()),
+        rep.rows
+    );
 
     // ---- Bare SQL -----------------------------------------------------
     let (good, rejects) = plant.oee_areas(line_id);
@@ -176,29 +225,57 @@ async fn bench_data_and_metrics() {
         },
     )
     .expect("page sql");
-    let sql_raw_oee = sql_time(&mut conn, runs, &[raw_oee_sql.clone(), vec![stops(&w30)]].concat()).await;
+    let sql_raw_oee = sql_time(
+        &mut conn,
+        runs,
+        &[raw_oee_sql.clone(), vec![stops(&w30)]].concat(),
+    )
+    .await;
     let sql_raw_prod = sql_time(&mut conn, runs, &raw_prod_sql).await;
     let sql_rollup_oee = sql_time(&mut conn, runs, &[docs(&w30), stops(&w30)]).await;
     let sql_rollup_prod = sql_time(&mut conn, runs, &[docs(&w30)]).await;
     let sql_page = sql_time(&mut conn, runs, &[page]).await;
-    let sql_raw_year = sql_time(&mut conn, runs.min(3), &[raw_year_sql, vec![stops(&year)]].concat()).await;
+    let sql_raw_year = sql_time(
+        &mut conn,
+        runs.min(3),
+        &[raw_year_sql, vec![stops(&year)]].concat(),
+    )
+    .await;
     let sql_rollup_year = sql_time(&mut conn, runs, &[docs(&year), stops(&year)]).await;
 
     // ---- The engine, in process ---------------------------------------
     let (lib_oee_raw, raw) = timed(runs, || async {
-        let mut c = state.db().client(&tenant.db_location()).await.expect("conn");
-        compute(&mut c, &plant, &[line_id], &w30, &[], CountSource::Raw).await.expect("raw")
+        let mut c = state
+            .db()
+            .client(&tenant.db_location())
+            .await
+            .expect("conn");
+        compute(&mut c, &plant, &[line_id], &w30, &[], CountSource::Raw)
+            .await
+            .expect("raw")
     })
     .await;
     let (lib_oee, auto) = timed(runs, || async {
-        let mut c = state.db().client(&tenant.db_location()).await.expect("conn");
-        compute(&mut c, &plant, &[line_id], &w30, &[], CountSource::Auto).await.expect("auto")
+        let mut c = state
+            .db()
+            .client(&tenant.db_location())
+            .await
+            .expect("conn");
+        compute(&mut c, &plant, &[line_id], &w30, &[], CountSource::Auto)
+            .await
+            .expect("auto")
     })
     .await;
     assert_eq!(raw.total, auto.total, "the rollup and the raw rows agree");
     let (lib_year, _) = timed(runs, || async {
-        let mut c = state.db().client(&tenant.db_location()).await.expect("conn");
-        compute(&mut c, &plant, &[line_id], &year, &[], CountSource::Auto).await.expect("year")
+        let mut c = state
+            .db()
+            .client(&tenant.db_location())
+            .await
+            .expect("conn");
+        compute(&mut c, &plant, &[line_id], &year, &[], CountSource::Auto)
+            .await
+            .expect("year")
     })
     .await;
 
@@ -223,7 +300,10 @@ async fn bench_data_and_metrics() {
         ),
     );
     assert_eq!(login.status, 200, "{}", login.text());
-    let token = login.json()["access_token"].as_str().expect("token").to_string();
+    let token = login.json()["access_token"]
+        .as_str()
+        .expect("token")
+        .to_string();
     let data_app = shared::app::App::new(shared::api::data::router(), Ok(state.clone()));
     let metrics_app = shared::app::App::new(shared::api::metrics::router(), Ok(state.clone()));
     let q30 = format!(
@@ -246,17 +326,33 @@ async fn bench_data_and_metrics() {
                 format!("Bearer {token}").parse().expect("header"),
             );
             let resp = app.handle(req).await;
-            assert_eq!(resp.status(), 200, "{path}: {}", String::from_utf8_lossy(resp.body()));
+            assert_eq!(
+                resp.status(),
+                200,
+                "{path}: {}",
+                String::from_utf8_lossy(resp.body())
+            );
             resp.body().len()
         }
     };
-    let (http_oee, _) = timed(runs, || call(metrics_app.clone(), "/api/v1/metrics/oee", q30.clone())).await;
+    let (http_oee, _) = timed(runs, || {
+        call(metrics_app.clone(), "/api/v1/metrics/oee", q30.clone())
+    })
+    .await;
     let (http_oee_day, _) = timed(runs, || {
-        call(metrics_app.clone(), "/api/v1/metrics/oee", format!("{q30}&interval=day"))
+        call(
+            metrics_app.clone(),
+            "/api/v1/metrics/oee",
+            format!("{q30}&interval=day"),
+        )
     })
     .await;
     let (http_prod, _) = timed(runs, || {
-        call(data_app.clone(), "/api/v1/data/production/by-product", q30.clone())
+        call(
+            data_app.clone(),
+            "/api/v1/data/production/by-product",
+            q30.clone(),
+        )
     })
     .await;
     let (http_agg_hour, _) = timed(runs, || async {
@@ -271,10 +367,17 @@ async fn bench_data_and_metrics() {
     })
     .await;
     let (http_page, _) = timed(runs, || {
-        call(data_app.clone(), "/api/v1/data/detections", format!("{q30}&limit=100"))
+        call(
+            data_app.clone(),
+            "/api/v1/data/detections",
+            format!("{q30}&limit=100"),
+        )
     })
     .await;
-    let (http_year, _) = timed(runs, || call(metrics_app.clone(), "/api/v1/metrics/oee", qyear.clone())).await;
+    let (http_year, _) = timed(runs, || {
+        call(metrics_app.clone(), "/api/v1/metrics/oee", qyear.clone())
+    })
+    .await;
     let cgi = |binary: &str, uri: String| {
         let mut times = Vec::new();
         for _ in 0..runs.min(5) {
@@ -293,7 +396,10 @@ async fn bench_data_and_metrics() {
     let cgi_year = cgi("metrics", format!("/api/v1/metrics/oee?{qyear}"));
     let cgi_prod = cgi("data", format!("/api/v1/data/production/by-product?{q30}"));
 
-    println!("\n   {:<58} {:>10} {:>14} {:>7}", "call (median of runs)", "call ms", "bare SQL ms", "ratio");
+    println!(
+        "\n   {:<58} {:>10} {:>14} {:>7}",
+        "call (median of runs)", "call ms", "bare SQL ms", "ratio"
+    );
     let row = |name: &str, call: Duration, sql: Duration| {
         println!(
             "   {:<58} {:>10.1} {:>14.1} {:>7.2}",
@@ -303,22 +409,78 @@ async fn bench_data_and_metrics() {
             ms(call) / ms(sql).max(0.001)
         );
     };
-    row("metrics/oee 30 d (warm process, HTTP)", http_oee, sql_rollup_oee);
-    row("metrics/oee 30 d interval=day (warm process, HTTP)", http_oee_day, sql_rollup_oee);
-    row("data/production/by-product 30 d (warm, HTTP)", http_prod, sql_rollup_prod);
-    row("data/detections/aggregate 30 d by hour (warm, HTTP)", http_agg_hour, sql_rollup_prod);
-    row("data/detections 30 d, first page of 100 (warm, HTTP)", http_page, sql_page);
+    row(
+        "metrics/oee 30 d (warm process, HTTP)",
+        http_oee,
+        sql_rollup_oee,
+    );
+    row(
+        "metrics/oee 30 d interval=day (warm process, HTTP)",
+        http_oee_day,
+        sql_rollup_oee,
+    );
+    row(
+        "data/production/by-product 30 d (warm, HTTP)",
+        http_prod,
+        sql_rollup_prod,
+    );
+    row(
+        "data/detections/aggregate 30 d by hour (warm, HTTP)",
+        http_agg_hour,
+        sql_rollup_prod,
+    );
+    row(
+        "data/detections 30 d, first page of 100 (warm, HTTP)",
+        http_page,
+        sql_page,
+    );
     row("OEE engine 30 d, rollup (library)", lib_oee, sql_rollup_oee);
-    row("OEE engine 30 d, raw rows only (library)", lib_oee_raw, sql_raw_oee);
-    row("metrics/oee 365 d (warm process, HTTP)", http_year, sql_rollup_year);
-    row("OEE engine 365 d, rollup (library)", lib_year, sql_rollup_year);
-    row("metrics/oee 30 d as CGI (process start incl.)", cgi_oee, sql_rollup_oee);
-    row("metrics/oee 365 d as CGI (process start incl.)", cgi_year, sql_rollup_year);
-    row("data/production/by-product 30 d as CGI", cgi_prod, sql_rollup_prod);
+    row(
+        "OEE engine 30 d, raw rows only (library)",
+        lib_oee_raw,
+        sql_raw_oee,
+    );
+    row(
+        "metrics/oee 365 d (warm process, HTTP)",
+        http_year,
+        sql_rollup_year,
+    );
+    row(
+        "OEE engine 365 d, rollup (library)",
+        lib_year,
+        sql_rollup_year,
+    );
+    row(
+        "metrics/oee 30 d as CGI (process start incl.)",
+        cgi_oee,
+        sql_rollup_oee,
+    );
+    row(
+        "metrics/oee 365 d as CGI (process start incl.)",
+        cgi_year,
+        sql_rollup_year,
+    );
+    row(
+        "data/production/by-product 30 d as CGI",
+        cgi_prod,
+        sql_rollup_prod,
+    );
     println!("\n   reference: the same counts from raw detections (no pre-aggregation):");
-    println!("   {:<58} {:>25.1}", "raw count SQL, 30 d OEE areas by product + stops", ms(sql_raw_oee));
-    println!("   {:<58} {:>25.1}", "raw count SQL, 30 d all areas by product", ms(sql_raw_prod));
-    println!("   {:<58} {:>25.1}", "raw count SQL, 365 d OEE areas by product + stops", ms(sql_raw_year));
+    println!(
+        "   {:<58} {:>25.1}",
+        "raw count SQL, 30 d OEE areas by product + stops",
+        ms(sql_raw_oee)
+    );
+    println!(
+        "   {:<58} {:>25.1}",
+        "raw count SQL, 30 d all areas by product",
+        ms(sql_raw_prod)
+    );
+    println!(
+        "   {:<58} {:>25.1}",
+        "raw count SQL, 365 d OEE areas by product + stops",
+        ms(sql_raw_year)
+    );
     println!(
         "\n   30-day OEE of line {line_id}: A={:?} P={:?} Q={:?} OEE={:?}",
         auto.total.availability(),

@@ -12,9 +12,21 @@ use shared::metadata::Line;
 use shared::query::{self, Cursor, DetectionTable, ListRequest, Order};
 use support::*;
 
-async fn partitions_read(c: &mut mysql_async::Conn, mariadb: bool, sql: &str, params: Vec<Value>) -> Vec<String> {
-    let explain = if mariadb { "EXPLAIN PARTITIONS " } else { "EXPLAIN " };
-    let rows: Vec<Row> = c.exec(format!("{explain}{sql}"), params).await.expect("explain");
+async fn partitions_read(
+    c: &mut mysql_async::Conn,
+    mariadb: bool,
+    sql: &str,
+    params: Vec<Value>,
+) -> Vec<String> {
+    let explain = if mariadb {
+        "EXPLAIN PARTITIONS "
+    } else {
+        "EXPLAIN "
+    };
+    let rows: Vec<Row> = c
+        .exec(format!("{explain}{sql}"), params)
+        .await
+        .expect("explain");
     let mut out: Vec<String> = Vec::new();
     for row in rows {
         let table: Option<String> = row.get_opt("table").and_then(Result::ok).flatten();
@@ -22,7 +34,11 @@ async fn partitions_read(c: &mut mysql_async::Conn, mariadb: bool, sql: &str, pa
             continue; // UNION RESULT and derived rows
         }
         let parts: Option<String> = row.get_opt("partitions").and_then(Result::ok).flatten();
-        for p in parts.unwrap_or_default().split(',').filter(|p| !p.is_empty()) {
+        for p in parts
+            .unwrap_or_default()
+            .split(',')
+            .filter(|p| !p.is_empty())
+        {
             if !out.iter().any(|o| o == p) {
                 out.push(p.to_string());
             }
@@ -36,7 +52,11 @@ async fn partitions_read(c: &mut mysql_async::Conn, mariadb: bool, sql: &str, pa
 async fn range_queries_prune_months() {
     let g = golden().await;
     let mut c = g.db.client_conn(g.tenant_id).await.expect("client");
-    let version: String = c.query_first("SELECT VERSION()").await.expect("version").expect("row");
+    let version: String = c
+        .query_first("SELECT VERSION()")
+        .await
+        .expect("version")
+        .expect("row");
     let mariadb = version.to_ascii_lowercase().contains("mariadb");
     let line = Line {
         line_id: 1,
@@ -46,9 +66,14 @@ async fn range_queries_prune_months() {
         downtime_threshold_seconds: None,
         micro_stop_seconds: None,
     };
-    let table = DetectionTable::open(&mut c, &g.client_db, &line, shared::timeutil::parse_timezone("UTC").expect("UTC"))
-        .await
-        .expect("table");
+    let table = DetectionTable::open(
+        &mut c,
+        &g.client_db,
+        &line,
+        shared::timeutil::parse_timezone("UTC").expect("UTC"),
+    )
+    .await
+    .expect("table");
     let all: Vec<String> = c
         .exec(
             "SELECT PARTITION_NAME FROM information_schema.PARTITIONS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY PARTITION_ORDINAL_POSITION",
@@ -59,9 +84,17 @@ async fn range_queries_prune_months() {
     assert!(all.len() > 4, "the table has monthly partitions: {all:?}");
 
     // Counting inside March (with a bucket cut) reads March only.
-    let bounds = [utc("2026-03-05T00:00:00Z"), utc("2026-03-10T12:34:56.789Z"), utc("2026-03-20T00:00:00Z")];
+    let bounds = [
+        utc("2026-03-05T00:00:00Z"),
+        utc("2026-03-10T12:34:56.789Z"),
+        utc("2026-03-20T00:00:00Z"),
+    ];
     for (sql, params) in query::raw_count_sql(&table, &bounds, &[12, 13], None) {
-        assert_eq!(partitions_read(&mut c, mariadb, &sql, params).await, ["p202603"], "{sql}");
+        assert_eq!(
+            partitions_read(&mut c, mariadb, &sql, params).await,
+            ["p202603"],
+            "{sql}"
+        );
     }
     // Across a month end: March and April, nothing else.
     let bounds = [utc("2026-03-20T00:00:00Z"), utc("2026-04-10T00:00:00Z")];
@@ -74,7 +107,10 @@ async fn range_queries_prune_months() {
     }
     // A keyset page over several areas, after a cursor, inside February–March.
     let req = ListRequest {
-        ranges: vec![(table.bound(utc("2026-02-15T00:00:00Z")), table.bound(utc("2026-03-15T00:00:00Z")))],
+        ranges: vec![(
+            table.bound(utc("2026-02-15T00:00:00Z")),
+            table.bound(utc("2026-03-15T00:00:00Z")),
+        )],
         areas: &[11, 12, 13],
         products: Some(&[1]),
         after: Some(Cursor {
@@ -86,11 +122,21 @@ async fn range_queries_prune_months() {
     };
     let (sql, params) = query::list_sql(&table, &req).expect("sql");
     let read = partitions_read(&mut c, mariadb, &sql, params).await;
-    assert!(read.iter().all(|p| p == "p202602" || p == "p202603"), "{read:?}");
+    assert!(
+        read.iter().all(|p| p == "p202602" || p == "p202603"),
+        "{read:?}"
+    );
     assert!(read.contains(&"p202603".to_string()));
     // …and the answer is right: March 1–15 holds all of D1 (567 rows).
-    let rows = query::list_detections(&mut c, &table, &ListRequest { limit: 1000, ..req.clone() })
-        .await
-        .expect("rows");
+    let rows = query::list_detections(
+        &mut c,
+        &table,
+        &ListRequest {
+            limit: 1000,
+            ..req.clone()
+        },
+    )
+    .await
+    .expect("rows");
     assert_eq!(rows.len(), 567);
 }

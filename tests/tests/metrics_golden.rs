@@ -39,7 +39,10 @@ async fn golden_figures() {
     // P = 60 s × 513 / 51 300 = 30 780 / 51 300 = 0.6; Q = 500 / 513.
     // OEE = A·P·Q = 60 × 500 / 54 000 = 5/9.
     // ------------------------------------------------------------------
-    let r = g.data("metrics", &format!("{OEE}?line_id=1&start_date=2026-03-10&end_date=2026-03-11"));
+    let r = g.data(
+        "metrics",
+        &format!("{OEE}?line_id=1&start_date=2026-03-10&end_date=2026-03-11"),
+    );
     assert_eq!(r["line_ids"], serde_json::json!([1]));
     assert_eq!(r["start"], "2026-03-10T00:00:00.000+01:00");
     assert_eq!(r["end"], "2026-03-11T00:00:00.000+01:00");
@@ -72,7 +75,9 @@ async fn golden_figures() {
     // The same window by relative instants with offsets gives the same.
     let same = g.data(
         "metrics",
-        &format!("{OEE}?line_id=1&start_date=2026-03-09T23:00:00Z&end_date=2026-03-11T00:00:00%2B01:00"),
+        &format!(
+            "{OEE}?line_id=1&start_date=2026-03-09T23:00:00Z&end_date=2026-03-11T00:00:00%2B01:00"
+        ),
     );
     assert_eq!(same["good"], 500);
     close(num(&same, "oee"), 5.0 / 9.0);
@@ -135,10 +140,16 @@ async fn golden_figures() {
         .iter()
         .map(|b| b["label"].as_str().unwrap_or(""))
         .collect();
-    assert_eq!(labels, ["Night 2026-03-09", "Day 2026-03-10", "Night 2026-03-10"]);
+    assert_eq!(
+        labels,
+        ["Night 2026-03-09", "Day 2026-03-10", "Night 2026-03-10"]
+    );
     let n9 = bucket(&s, "Night 2026-03-09");
     close(num(n9, "planned_seconds"), 21_600.0);
-    assert_eq!((n9["good"].as_u64(), n9["rejects"].as_u64()), (Some(200), Some(13)));
+    assert_eq!(
+        (n9["good"].as_u64(), n9["rejects"].as_u64()),
+        (Some(200), Some(13))
+    );
     let d = bucket(&s, "Day 2026-03-10");
     close(num(d, "planned_seconds"), 25_200.0);
     close(num(d, "downtime_seconds"), 1_800.0);
@@ -167,14 +178,24 @@ async fn golden_figures() {
     close(num(&r, "performance"), 1.0 / 3.0);
     close(num(&r, "oee"), 1.0 / 3.0);
     let buckets = r["buckets"].as_array().expect("buckets");
-    assert_eq!(buckets.len(), 23, "a spring-forward day has 23 hour buckets");
+    assert_eq!(
+        buckets.len(),
+        23,
+        "a spring-forward day has 23 hour buckets"
+    );
     assert_eq!(buckets[1]["label"], "2026-03-29 01:00");
     assert_eq!(buckets[2]["label"], "2026-03-29 03:00");
     assert_eq!(buckets[2]["start"], "2026-03-29T03:00:00.000+02:00");
     // 00:00 CET: planned, 20 outputs every 3 min.
     assert_eq!(buckets[0]["good"], 20);
     close(num(&buckets[0], "planned_seconds"), 3_600.0);
-    close(buckets.iter().map(|b| num(b, "planned_seconds")).sum::<f64>(), 52_200.0);
+    close(
+        buckets
+            .iter()
+            .map(|b| num(b, "planned_seconds"))
+            .sum::<f64>(),
+        52_200.0,
+    );
     // The night occurrence across the change really lasts 7 h.
     let s = g.data(
         "metrics",
@@ -193,9 +214,14 @@ async fn golden_figures() {
         .expect("buckets")
         .iter()
         .map(|b| {
-            let start = chrono::DateTime::parse_from_rfc3339(b["start"].as_str().unwrap_or("")).expect("start");
-            let end = chrono::DateTime::parse_from_rfc3339(b["end"].as_str().unwrap_or("")).expect("end");
-            (b["label"].as_str().unwrap_or("").to_string(), (end - start).num_seconds() as f64)
+            let start = chrono::DateTime::parse_from_rfc3339(b["start"].as_str().unwrap_or(""))
+                .expect("start");
+            let end =
+                chrono::DateTime::parse_from_rfc3339(b["end"].as_str().unwrap_or("")).expect("end");
+            (
+                b["label"].as_str().unwrap_or("").to_string(),
+                (end - start).num_seconds() as f64,
+            )
         })
         .collect();
     assert_eq!(
@@ -212,7 +238,10 @@ async fn golden_figures() {
     // and there is no default: P and OEE are null, with a warning naming it.
     // PT = 55 800 s, no stops: A = 1; 100 good, Q = 1.
     // ------------------------------------------------------------------
-    let r = g.data("metrics", &format!("{OEE}?line_id=2&start_date=2026-03-11&end_date=2026-03-12"));
+    let r = g.data(
+        "metrics",
+        &format!("{OEE}?line_id=2&start_date=2026-03-11&end_date=2026-03-12"),
+    );
     close(num(&r, "availability"), 1.0);
     close(num(&r, "quality"), 1.0);
     assert_eq!(r["good"], 100);
@@ -222,20 +251,32 @@ async fn golden_figures() {
     let w = &r["warnings"][0];
     assert_eq!(w["code"], "missing_ideal_cycle_time");
     assert_eq!(w["products"], serde_json::json!([2]));
-    assert!(w["message"].as_str().unwrap_or("").contains("Sin ciclo (#2)"), "{w}");
+    assert!(
+        w["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("Sin ciclo (#2)"),
+        "{w}"
+    );
 
     // ------------------------------------------------------------------
     // D4, line B: 600 units of product 3 (ideal 100 s) in PT = 55 800 s:
     // P = 60 000 / 55 800 = 1.0753…, reported as is with a warning; A = Q = 1,
     // OEE = P. Speed loss is negative: 55 800 − 60 000 = −4 200 s.
     // ------------------------------------------------------------------
-    let r = g.data("metrics", &format!("{OEE}?line_id=2&start_date=2026-03-12&end_date=2026-03-13"));
+    let r = g.data(
+        "metrics",
+        &format!("{OEE}?line_id=2&start_date=2026-03-12&end_date=2026-03-13"),
+    );
     close(num(&r, "performance"), 60_000.0 / 55_800.0);
     close(num(&r, "oee"), 60_000.0 / 55_800.0);
     close(num(&r["losses"], "speed_loss_seconds"), -4_200.0);
     let w = &r["warnings"][0];
     assert_eq!(w["code"], "performance_above_100");
-    assert!(w["message"].as_str().unwrap_or("").contains("107.5 %"), "{w}");
+    assert!(
+        w["message"].as_str().unwrap_or("").contains("107.5 %"),
+        "{w}"
+    );
     // The factor routes agree, each with its own warnings.
     let p = g.data(
         "metrics",
@@ -273,7 +314,10 @@ async fn golden_figures() {
     // 06:00–14:00 − break, 22:00–24:00 (15.5 h = 55 800 s); the open stop
     // covers 12:00–14:00 and 22:00–24:00 = 4 h = 14 400 s, unjustified.
     // ------------------------------------------------------------------
-    let r = g.data("metrics", &format!("{OEE}?line_id=1&start_date=2026-04-05&end_date=2026-04-06"));
+    let r = g.data(
+        "metrics",
+        &format!("{OEE}?line_id=1&start_date=2026-04-05&end_date=2026-04-06"),
+    );
     close(num(&r, "planned_seconds"), 55_800.0);
     close(num(&r, "downtime_seconds"), 14_400.0);
     assert!(r["losses"]["downtime_by_reason"][0]["failure_id"].is_null());
@@ -285,15 +329,36 @@ async fn kpi_trend_and_comparison_agree() {
     let g = golden().await;
     let window = "start_date=2026-03-09&end_date=2026-03-31";
     let kpi = g.data("metrics", &format!("{OEE}?line_ids=1,2&{window}"));
-    let trend = g.data("metrics", &format!("{OEE}?line_ids=1,2&{window}&interval=day"));
-    let weeks = g.data("metrics", &format!("{OEE}?line_ids=1,2&{window}&interval=week"));
-    let cmp = g.data("metrics", &format!("/api/v1/metrics/comparison?line_ids=1,2&{window}"));
-    let avail = g.data("metrics", &format!("/api/v1/metrics/availability?line_ids=1,2&{window}"));
-    let qual = g.data("metrics", &format!("/api/v1/metrics/quality?line_ids=1,2&{window}"));
+    let trend = g.data(
+        "metrics",
+        &format!("{OEE}?line_ids=1,2&{window}&interval=day"),
+    );
+    let weeks = g.data(
+        "metrics",
+        &format!("{OEE}?line_ids=1,2&{window}&interval=week"),
+    );
+    let cmp = g.data(
+        "metrics",
+        &format!("/api/v1/metrics/comparison?line_ids=1,2&{window}"),
+    );
+    let avail = g.data(
+        "metrics",
+        &format!("/api/v1/metrics/availability?line_ids=1,2&{window}"),
+    );
+    let qual = g.data(
+        "metrics",
+        &format!("/api/v1/metrics/quality?line_ids=1,2&{window}"),
+    );
 
     // The overall figures are the same wherever they are read.
     for other in [&trend, &weeks, &cmp["total"]] {
-        for k in ["planned_seconds", "downtime_seconds", "run_seconds", "good", "rejects"] {
+        for k in [
+            "planned_seconds",
+            "downtime_seconds",
+            "run_seconds",
+            "good",
+            "rejects",
+        ] {
             close(num(other, k), num(&kpi, k));
         }
         for k in ["availability", "quality"] {
@@ -306,7 +371,13 @@ async fn kpi_trend_and_comparison_agree() {
     // Buckets and lines add up to the whole.
     for series in [&trend["buckets"], &weeks["buckets"], &cmp["items"]] {
         let items = series.as_array().expect("array");
-        for k in ["planned_seconds", "downtime_seconds", "run_seconds", "good", "rejects"] {
+        for k in [
+            "planned_seconds",
+            "downtime_seconds",
+            "run_seconds",
+            "good",
+            "rejects",
+        ] {
             close(items.iter().map(|b| num(b, k)).sum::<f64>(), num(&kpi, k));
         }
     }

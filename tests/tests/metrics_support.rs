@@ -76,7 +76,9 @@ fn naive(t: DateTime<Utc>) -> NaiveDateTime {
 /// `n` detections every `step_s` seconds from `from` (UTC).
 fn series(from: &str, n: i64, step_s: i64) -> Vec<NaiveDateTime> {
     let start = utc(from);
-    (0..n).map(|i| naive(start + Duration::seconds(i * step_s))).collect()
+    (0..n)
+        .map(|i| naive(start + Duration::seconds(i * step_s)))
+        .collect()
 }
 
 const CATALOG: &[&str] = &[
@@ -132,8 +134,18 @@ pub fn detections() -> Vec<(i64, i64, i64, NaiveDateTime)> {
 
 /// Stops of line 1 (start, end UTC, is_micro, failure).
 const STOPS_A: &[(&str, &str, bool, Option<i64>)] = &[
-    ("2026-03-10T06:00:00Z", "2026-03-10T06:30:00Z", false, Some(1)),
-    ("2026-03-10T11:00:00Z", "2026-03-10T11:30:00Z", false, Some(2)),
+    (
+        "2026-03-10T06:00:00Z",
+        "2026-03-10T06:30:00Z",
+        false,
+        Some(1),
+    ),
+    (
+        "2026-03-10T11:00:00Z",
+        "2026-03-10T11:30:00Z",
+        false,
+        Some(2),
+    ),
     ("2026-03-10T07:00:00Z", "2026-03-10T07:00:30Z", true, None),
     ("2026-03-10T20:40:00Z", "2026-03-10T21:15:00Z", false, None),
 ];
@@ -144,7 +156,11 @@ pub async fn insert_detections(
     rows: &[(i64, i64, i64, NaiveDateTime)],
 ) -> anyhow::Result<()> {
     for line in [1i64, 2] {
-        let table = if line == 1 { "detection_line_golden_a" } else { "detection_line_golden_b" };
+        let table = if line == 1 {
+            "detection_line_golden_a"
+        } else {
+            "detection_line_golden_b"
+        };
         let mine: Vec<_> = rows.iter().filter(|r| r.0 == line).collect();
         for chunk in mine.chunks(500) {
             let mut sql = format!("INSERT INTO {table} (detected_at, area_id, product_id) VALUES ");
@@ -195,7 +211,9 @@ pub async fn golden() -> Golden {
     shared::schema::provision_client(&mut c, &client_db, false)
         .await
         .expect("downtime tables");
-    insert_detections(&mut c, &detections()).await.expect("detections");
+    insert_detections(&mut c, &detections())
+        .await
+        .expect("detections");
     for (s, e, micro, failure) in STOPS_A {
         let (s, e) = (utc(s), utc(e));
         let duration = (e - s).num_milliseconds() as f64 / 1000.0;
@@ -248,7 +266,10 @@ pub fn login(env: &[(String, String)], username: &str) -> String {
     let r = run_cgi(
         &bin("auth"),
         env,
-        &TestRequest::post_json("/api/v1/auth/login", &json!({ "username": username, "password": PASSWORD })),
+        &TestRequest::post_json(
+            "/api/v1/auth/login",
+            &json!({ "username": username, "password": PASSWORD }),
+        ),
     );
     assert_eq!(r.status, 200, "login of {username}: {}", r.text());
     r.json()["access_token"]
@@ -275,7 +296,8 @@ impl Golden {
         run_cgi(
             &bin(binary),
             &self.env,
-            &TestRequest::post_json(uri, body).header("Authorization", &format!("Bearer {}", self.token)),
+            &TestRequest::post_json(uri, body)
+                .header("Authorization", &format!("Bearer {}", self.token)),
         )
     }
 
@@ -289,8 +311,10 @@ impl Golden {
     /// An in-process state on the test databases (library-level tests).
     pub fn state(&self) -> shared::state::AppState {
         let env = self.env.clone();
-        let config = shared::config::Config::from_lookup(|k| env.iter().find(|(ek, _)| ek == k).map(|(_, v)| v.clone()))
-            .expect("config");
+        let config = shared::config::Config::from_lookup(|k| {
+            env.iter().find(|(ek, _)| ek == k).map(|(_, v)| v.clone())
+        })
+        .expect("config");
         shared::state::AppState::new("test", shared::state::HostKind::Cli, config).expect("state")
     }
 }
@@ -305,5 +329,7 @@ pub fn close(a: f64, b: f64) {
 /// The number at `v[key]`.
 #[track_caller]
 pub fn num(v: &Value, key: &str) -> f64 {
-    v[key].as_f64().unwrap_or_else(|| panic!("{key} is not a number in {v}"))
+    v[key]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{key} is not a number in {v}"))
 }

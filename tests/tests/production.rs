@@ -25,8 +25,14 @@ fn get(w: &World, token: &str, uri: &str) -> RawResponse {
 fn list(resp: &RawResponse, what: &str) -> Vec<Value> {
     assert_eq!(resp.status, 200, "{what}: {}", resp.text());
     let body = resp.json();
-    assert!(body.get("next_cursor").is_some(), "{what}: lists carry next_cursor: {body}");
-    body["data"].as_array().cloned().unwrap_or_else(|| panic!("{what}: not a list: {body}"))
+    assert!(
+        body.get("next_cursor").is_some(),
+        "{what}: lists carry next_cursor: {body}"
+    );
+    body["data"]
+        .as_array()
+        .cloned()
+        .unwrap_or_else(|| panic!("{what}: not a list: {body}"))
 }
 
 fn ids(items: &[Value], key: &str) -> Vec<i64> {
@@ -48,19 +54,34 @@ async fn every_route_serves_the_plant_metadata() {
     assert_eq!(one.status, 200, "{}", one.text());
     let one = one.json();
     assert_eq!(one["data"]["line_id"], 2);
-    assert_eq!(ids(one["data"]["areas"].as_array().expect("areas"), "area_id"), vec![5, 6, 7, 8]);
+    assert_eq!(
+        ids(one["data"]["areas"].as_array().expect("areas"), "area_id"),
+        vec![5, 6, 7, 8]
+    );
 
     let areas = list(&get(&w, &s.access, "/api/v1/production/areas"), "areas");
     assert_eq!(areas.len(), 12);
-    let of_line = list(&get(&w, &s.access, "/api/v1/production/areas?line_id=3"), "areas of line 3");
+    let of_line = list(
+        &get(&w, &s.access, "/api/v1/production/areas?line_id=3"),
+        "areas of line 3",
+    );
     assert_eq!(ids(&of_line, "area_id"), vec![9, 10, 11, 12]);
-    let outputs = list(&get(&w, &s.access, "/api/v1/production/areas?area_type=output"), "outputs");
+    let outputs = list(
+        &get(&w, &s.access, "/api/v1/production/areas?area_type=output"),
+        "outputs",
+    );
     assert_eq!(ids(&outputs, "area_id"), vec![3, 7, 11]);
-    let line_areas = list(&get(&w, &s.access, "/api/v1/production/lines/1/areas"), "lines/1/areas");
+    let line_areas = list(
+        &get(&w, &s.access, "/api/v1/production/lines/1/areas"),
+        "lines/1/areas",
+    );
     assert_eq!(ids(&line_areas, "area_id"), vec![1, 2, 3, 4]);
     assert!(line_areas.iter().all(|a| a["line_id"] == 1));
 
-    let products = list(&get(&w, &s.access, "/api/v1/production/products"), "products");
+    let products = list(
+        &get(&w, &s.access, "/api/v1/production/products"),
+        "products",
+    );
     assert_eq!(ids(&products, "product_id"), vec![1, 2, 3, 4, 5, 6]);
     let p = get(&w, &s.access, "/api/v1/production/products/3");
     assert_eq!(p.status, 200);
@@ -69,7 +90,10 @@ async fn every_route_serves_the_plant_metadata() {
     let shifts = list(&get(&w, &s.access, "/api/v1/production/shifts"), "shifts");
     assert_eq!(shifts.len(), 3);
     for shift in &shifts {
-        assert!(shift["start_time"].as_str().is_some_and(|t| t.len() == 5), "{shift}");
+        assert!(
+            shift["start_time"].as_str().is_some_and(|t| t.len() == 5),
+            "{shift}"
+        );
         assert!(shift["breaks"].is_array(), "{shift}");
     }
 
@@ -88,12 +112,20 @@ async fn every_route_serves_the_plant_metadata() {
     }
     for (uri, field) in [
         ("/api/v1/production/areas?line_id=abc", "line_id"),
-        ("/api/v1/production/areas?area_type=%3Cscript%3E", "area_type"),
+        (
+            "/api/v1/production/areas?area_type=%3Cscript%3E",
+            "area_type",
+        ),
         ("/api/v1/production/lines?active=maybe", "active"),
     ] {
-        assert_eq!(assert_error(&get(&w, &s.access, uri), 400, uri)["error"]["field"], field);
+        assert_eq!(
+            assert_error(&get(&w, &s.access, uri), 400, uri)["error"]["field"],
+            field
+        );
     }
-    let r = w.production(&json_request("POST", "/api/v1/production/lines", &serde_json::json!({})).bearer(&s.access));
+    let r = w.production(
+        &json_request("POST", "/api/v1/production/lines", &serde_json::json!({})).bearer(&s.access),
+    );
     assert_error(&r, 405, "POST on a read-only route");
 }
 
@@ -132,7 +164,11 @@ async fn who_may_call_the_production_routes() {
     }
     let s = w.login("demo.other");
     for route in ROUTES {
-        assert_error(&get(&w, &s.access, route), 403, &format!("without data.read {route}"));
+        assert_error(
+            &get(&w, &s.access, route),
+            403,
+            &format!("without data.read {route}"),
+        );
     }
 }
 
@@ -144,10 +180,16 @@ async fn a_user_scoped_to_one_line_never_sees_another() {
     assert_eq!(ids(&lines, "line_id"), vec![2]);
     let areas = list(&get(&w, &s.access, "/api/v1/production/areas"), "areas");
     assert_eq!(ids(&areas, "area_id"), vec![5, 6, 7, 8]);
-    let outputs = list(&get(&w, &s.access, "/api/v1/production/areas?area_type=output"), "outputs");
+    let outputs = list(
+        &get(&w, &s.access, "/api/v1/production/areas?area_type=output"),
+        "outputs",
+    );
     assert_eq!(ids(&outputs, "area_id"), vec![7]);
     assert_eq!(get(&w, &s.access, "/api/v1/production/lines/2").status, 200);
-    assert_eq!(get(&w, &s.access, "/api/v1/production/lines/2/areas").status, 200);
+    assert_eq!(
+        get(&w, &s.access, "/api/v1/production/lines/2/areas").status,
+        200
+    );
     for uri in [
         "/api/v1/production/lines/1",
         "/api/v1/production/lines/3",
@@ -170,10 +212,24 @@ async fn a_user_scoped_to_one_line_never_sees_another() {
         "/api/v1/production/products",
     ] {
         let text = get(&w, &s.access, route).text();
-        for other in ["Envasado", "Paletizado", "Llenadora", "Robot paletizador", "Entrada envases", "Salida flejado"] {
+        for other in [
+            "Envasado",
+            "Paletizado",
+            "Llenadora",
+            "Robot paletizador",
+            "Entrada envases",
+            "Salida flejado",
+        ] {
             assert!(!text.contains(other), "{route} shows {other}: {text}");
         }
     }
     // Products are plant-wide, not per line.
-    assert_eq!(list(&get(&w, &s.access, "/api/v1/production/products"), "products").len(), 6);
+    assert_eq!(
+        list(
+            &get(&w, &s.access, "/api/v1/production/products"),
+            "products"
+        )
+        .len(),
+        6
+    );
 }

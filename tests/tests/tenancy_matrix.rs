@@ -35,29 +35,79 @@ async fn second_plant_users_never_reach_demo_plant() {
             ("production", TestRequest::get("/api/v1/production/lines/1")),
             ("production", TestRequest::get("/api/v1/production/lines/2")),
             ("production", TestRequest::get("/api/v1/production/lines/3")),
-            ("production", TestRequest::get("/api/v1/production/lines/1/areas")),
-            ("production", TestRequest::get("/api/v1/production/lines/3/areas")),
-            ("production", TestRequest::get("/api/v1/production/areas?line_id=1")),
-            ("production", TestRequest::get("/api/v1/production/areas?line_id=2")),
-            ("auth", TestRequest::get(&format!("/api/v1/users/{demo_user}"))),
-            ("auth", TestRequest::get(&format!("/api/v1/users/{demo_admin}"))),
             (
-                "auth",
-                json_request("PUT", &format!("/api/v1/users/{demo_user}"), &json!({"role": "admin"})),
+                "production",
+                TestRequest::get("/api/v1/production/lines/1/areas"),
+            ),
+            (
+                "production",
+                TestRequest::get("/api/v1/production/lines/3/areas"),
+            ),
+            (
+                "production",
+                TestRequest::get("/api/v1/production/areas?line_id=1"),
+            ),
+            (
+                "production",
+                TestRequest::get("/api/v1/production/areas?line_id=2"),
             ),
             (
                 "auth",
-                json_request("PUT", &format!("/api/v1/users/{demo_user}"), &json!({"password": "Taken-Over-123"})),
+                TestRequest::get(&format!("/api/v1/users/{demo_user}")),
             ),
-            ("auth", request("DELETE", &format!("/api/v1/users/{demo_user}"))),
+            (
+                "auth",
+                TestRequest::get(&format!("/api/v1/users/{demo_admin}")),
+            ),
+            (
+                "auth",
+                json_request(
+                    "PUT",
+                    &format!("/api/v1/users/{demo_user}"),
+                    &json!({"role": "admin"}),
+                ),
+            ),
+            (
+                "auth",
+                json_request(
+                    "PUT",
+                    &format!("/api/v1/users/{demo_user}"),
+                    &json!({"password": "Taken-Over-123"}),
+                ),
+            ),
+            (
+                "auth",
+                request("DELETE", &format!("/api/v1/users/{demo_user}")),
+            ),
             ("auth", TestRequest::get(&format!("/api/v1/tenants/{demo}"))),
             (
                 "auth",
-                json_request("PUT", &format!("/api/v1/tenants/{demo}"), &json!({"company_name": "Pwned"})),
+                json_request(
+                    "PUT",
+                    &format!("/api/v1/tenants/{demo}"),
+                    &json!({"company_name": "Pwned"}),
+                ),
             ),
-            ("auth", json_request("POST", &format!("/api/v1/tenants/{demo}/deactivate"), &json!({}))),
-            ("auth", json_request("POST", &format!("/api/v1/tenants/{demo}/activate"), &json!({}))),
-            ("auth", TestRequest::get(&format!("/api/v1/users?tenant_id={demo}"))),
+            (
+                "auth",
+                json_request(
+                    "POST",
+                    &format!("/api/v1/tenants/{demo}/deactivate"),
+                    &json!({}),
+                ),
+            ),
+            (
+                "auth",
+                json_request(
+                    "POST",
+                    &format!("/api/v1/tenants/{demo}/activate"),
+                    &json!({}),
+                ),
+            ),
+            (
+                "auth",
+                TestRequest::get(&format!("/api/v1/users?tenant_id={demo}")),
+            ),
             (
                 "auth",
                 json_request(
@@ -69,12 +119,20 @@ async fn second_plant_users_never_reach_demo_plant() {
             ("auth", TestRequest::get("/api/v1/tenants")),
         ];
         for p in 1..=6 {
-            requests.push(("production", TestRequest::get(&format!("/api/v1/production/products/{p}"))));
+            requests.push((
+                "production",
+                TestRequest::get(&format!("/api/v1/production/products/{p}")),
+            ));
         }
         for (binary, req) in requests {
             let what = format!("{who} {} {}", req.method, req.uri);
             let r = call(&w, binary, &req.bearer(&s.access));
-            assert!(matches!(r.status, 403 | 404), "{what}: {} {}", r.status, r.text());
+            assert!(
+                matches!(r.status, 403 | 404),
+                "{what}: {} {}",
+                r.status,
+                r.text()
+            );
             assert_no_demo_data(&r, &what);
         }
         // Their own lists show only Second Plant, whatever they add to the request.
@@ -90,7 +148,10 @@ async fn second_plant_users_never_reach_demo_plant() {
             for variant in [
                 uri.to_string(),
                 format!("{uri}?tenant_id={demo}"),
-                format!("{uri}{}tenant={demo}", if uri.contains('?') { "&" } else { "?" }),
+                format!(
+                    "{uri}{}tenant={demo}",
+                    if uri.contains('?') { "&" } else { "?" }
+                ),
             ] {
                 let req = TestRequest::get(&variant)
                     .header("X-Tenant-Id", &demo.to_string())
@@ -101,10 +162,19 @@ async fn second_plant_users_never_reach_demo_plant() {
                 assert_no_demo_data(&r, &variant);
             }
         }
-        let lines = w.production(&TestRequest::get("/api/v1/production/lines").bearer(&s.access)).json();
-        let line_ids: Vec<i64> = lines["data"].as_array().expect("list").iter().filter_map(|l| l["line_id"].as_i64()).collect();
+        let lines = w
+            .production(&TestRequest::get("/api/v1/production/lines").bearer(&s.access))
+            .json();
+        let line_ids: Vec<i64> = lines["data"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .filter_map(|l| l["line_id"].as_i64())
+            .collect();
         assert_eq!(line_ids, vec![101, 102], "{who}");
-        let current = w.auth(&TestRequest::get("/api/v1/tenants/current").bearer(&s.access)).json();
+        let current = w
+            .auth(&TestRequest::get("/api/v1/tenants/current").bearer(&s.access))
+            .json();
         assert_eq!(current["data"]["tenant_id"], w.second);
     }
 
@@ -113,7 +183,11 @@ async fn second_plant_users_never_reach_demo_plant() {
     let users = w.auth(&TestRequest::get("/api/v1/users?limit=200").bearer(&admin.access));
     assert_eq!(users.status, 200);
     assert_no_demo_data(&users, "second.admin GET /users");
-    assert!(users.json()["data"].as_array().expect("list").iter().all(|u| u["tenant_id"] == w.second));
+    assert!(users.json()["data"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .all(|u| u["tenant_id"] == w.second));
 
     // Nothing of Demo Plant changed.
     assert_eq!(
@@ -126,7 +200,11 @@ async fn second_plant_users_never_reach_demo_plant() {
             .await,
         1
     );
-    assert_eq!(w.count("SELECT COUNT(*) FROM `user` WHERE username = 'planted.user'").await, 0);
+    assert_eq!(
+        w.count("SELECT COUNT(*) FROM `user` WHERE username = 'planted.user'")
+            .await,
+        0
+    );
     let demo_login = w.login("demo.viewer");
     assert_eq!(demo_login.body["user"]["role"], "viewer");
 }
@@ -141,30 +219,63 @@ fn writes(w: &World) -> Vec<TestRequest> {
             "/api/v1/users",
             &json!({"username": "by.viewer", "password": "Viewer-Pass-1", "role": "viewer"}),
         ),
-        json_request("PUT", &format!("/api/v1/users/{other}"), &json!({"email": "x@example.com"})),
-        json_request("PUT", &format!("/api/v1/users/{other}"), &json!({"role": "admin"})),
+        json_request(
+            "PUT",
+            &format!("/api/v1/users/{other}"),
+            &json!({"email": "x@example.com"}),
+        ),
+        json_request(
+            "PUT",
+            &format!("/api/v1/users/{other}"),
+            &json!({"role": "admin"}),
+        ),
         request("DELETE", &format!("/api/v1/users/{other}")),
         json_request(
             "POST",
             "/api/v1/tenants",
             &json!({"company_name": "By Viewer", "config": {"timezone": "UTC"}}),
         ),
-        json_request("PUT", &format!("/api/v1/tenants/{demo}"), &json!({"company_name": "Renamed"})),
-        json_request("POST", &format!("/api/v1/tenants/{demo}/deactivate"), &json!({})),
-        json_request("POST", &format!("/api/v1/tenants/{demo}/activate"), &json!({})),
+        json_request(
+            "PUT",
+            &format!("/api/v1/tenants/{demo}"),
+            &json!({"company_name": "Renamed"}),
+        ),
+        json_request(
+            "POST",
+            &format!("/api/v1/tenants/{demo}/deactivate"),
+            &json!({}),
+        ),
+        json_request(
+            "POST",
+            &format!("/api/v1/tenants/{demo}/activate"),
+            &json!({}),
+        ),
     ]
 }
 
 #[tokio::test]
 async fn viewers_operators_and_managers_get_403_on_every_write() {
     let w = world(&[]).await;
-    for who in ["demo.viewer", "demo.operator", "demo.manager", "demo.scoped"] {
+    for who in [
+        "demo.viewer",
+        "demo.operator",
+        "demo.manager",
+        "demo.scoped",
+    ] {
         let s = w.login(who);
         let me = w.user_id(who);
         let mut reqs = writes(&w);
         // Even on themselves: role, permissions and activity are an admin's to change.
-        reqs.push(json_request("PUT", &format!("/api/v1/users/{me}"), &json!({"role": "admin"})));
-        reqs.push(json_request("DELETE", &format!("/api/v1/users/{me}"), &json!({})));
+        reqs.push(json_request(
+            "PUT",
+            &format!("/api/v1/users/{me}"),
+            &json!({"role": "admin"}),
+        ));
+        reqs.push(json_request(
+            "DELETE",
+            &format!("/api/v1/users/{me}"),
+            &json!({}),
+        ));
         for req in reqs {
             let what = format!("{who} {} {}", req.method, req.uri);
             let r = w.auth(&req.bearer(&s.access));
@@ -172,22 +283,55 @@ async fn viewers_operators_and_managers_get_403_on_every_write() {
         }
         // The same writes by cookie with a valid CSRF token are still 403.
         let req = writes(&w).remove(0);
-        let r = w.auth(&req.header("Cookie", &s.cookie_header()).header("X-CSRF-Token", &s.csrf));
+        let r = w.auth(
+            &req.header("Cookie", &s.cookie_header())
+                .header("X-CSRF-Token", &s.csrf),
+        );
         assert_error(&r, 403, &format!("{who} by cookie"));
         // Reads of other users and of tenants are an admin's too.
-        for uri in ["/api/v1/users".to_string(), "/api/v1/tenants".to_string(), format!("/api/v1/users/{}", w.user_id("demo.admin"))] {
-            assert_error(&w.auth(&TestRequest::get(&uri).bearer(&s.access)), 403, &format!("{who} GET {uri}"));
+        for uri in [
+            "/api/v1/users".to_string(),
+            "/api/v1/tenants".to_string(),
+            format!("/api/v1/users/{}", w.user_id("demo.admin")),
+        ] {
+            assert_error(
+                &w.auth(&TestRequest::get(&uri).bearer(&s.access)),
+                403,
+                &format!("{who} GET {uri}"),
+            );
         }
         // What everyone may do for themselves.
-        for uri in ["/api/v1/auth/me", "/api/v1/users/me", "/api/v1/tenants/current", &format!("/api/v1/users/{me}"), &format!("/api/v1/tenants/{}", w.demo)] {
+        for uri in [
+            "/api/v1/auth/me",
+            "/api/v1/users/me",
+            "/api/v1/tenants/current",
+            &format!("/api/v1/users/{me}"),
+            &format!("/api/v1/tenants/{}", w.demo),
+        ] {
             let r = w.auth(&TestRequest::get(uri).bearer(&s.access));
             assert_eq!(r.status, 200, "{who} GET {uri}: {}", r.text());
         }
     }
-    assert_eq!(w.count("SELECT COUNT(*) FROM `user` WHERE username = 'by.viewer'").await, 0);
-    assert_eq!(w.count("SELECT COUNT(*) FROM tenant WHERE company_name IN ('By Viewer', 'Renamed')").await, 0);
-    assert_eq!(w.count("SELECT COUNT(*) FROM `user` WHERE deleted_at IS NOT NULL").await, 0);
-    assert_eq!(w.count("SELECT COUNT(*) FROM tenant WHERE is_active = 0").await, 0);
+    assert_eq!(
+        w.count("SELECT COUNT(*) FROM `user` WHERE username = 'by.viewer'")
+            .await,
+        0
+    );
+    assert_eq!(
+        w.count("SELECT COUNT(*) FROM tenant WHERE company_name IN ('By Viewer', 'Renamed')")
+            .await,
+        0
+    );
+    assert_eq!(
+        w.count("SELECT COUNT(*) FROM `user` WHERE deleted_at IS NOT NULL")
+            .await,
+        0
+    );
+    assert_eq!(
+        w.count("SELECT COUNT(*) FROM tenant WHERE is_active = 0")
+            .await,
+        0
+    );
 }
 
 #[tokio::test]
@@ -200,7 +344,14 @@ async fn admins_and_the_superadmin_get_what_their_role_allows() {
     for (req, status) in [
         (TestRequest::get("/api/v1/users"), 200),
         (TestRequest::get(&format!("/api/v1/users/{other}")), 200),
-        (json_request("PUT", &format!("/api/v1/users/{other}"), &json!({"email": "other@example.com"})), 200),
+        (
+            json_request(
+                "PUT",
+                &format!("/api/v1/users/{other}"),
+                &json!({"email": "other@example.com"}),
+            ),
+            200,
+        ),
         (
             json_request(
                 "POST",
@@ -210,10 +361,34 @@ async fn admins_and_the_superadmin_get_what_their_role_allows() {
             201,
         ),
         (TestRequest::get("/api/v1/tenants"), 403),
-        (json_request("POST", "/api/v1/tenants", &json!({"company_name": "X", "config": {"timezone": "UTC"}})), 403),
-        (json_request("PUT", &format!("/api/v1/tenants/{demo}"), &json!({"company_name": "Renamed"})), 403),
-        (json_request("POST", &format!("/api/v1/tenants/{demo}/deactivate"), &json!({})), 403),
-        (TestRequest::get(&format!("/api/v1/tenants/{}", w.second)), 404),
+        (
+            json_request(
+                "POST",
+                "/api/v1/tenants",
+                &json!({"company_name": "X", "config": {"timezone": "UTC"}}),
+            ),
+            403,
+        ),
+        (
+            json_request(
+                "PUT",
+                &format!("/api/v1/tenants/{demo}"),
+                &json!({"company_name": "Renamed"}),
+            ),
+            403,
+        ),
+        (
+            json_request(
+                "POST",
+                &format!("/api/v1/tenants/{demo}/deactivate"),
+                &json!({}),
+            ),
+            403,
+        ),
+        (
+            TestRequest::get(&format!("/api/v1/tenants/{}", w.second)),
+            404,
+        ),
         (
             json_request(
                 "POST",
@@ -222,8 +397,17 @@ async fn admins_and_the_superadmin_get_what_their_role_allows() {
             ),
             403,
         ),
-        (request("DELETE", &format!("/api/v1/users/{}", w.user_id("root.op"))), 404),
-        (request("DELETE", &format!("/api/v1/users/{}", w.user_id("second.viewer"))), 404),
+        (
+            request("DELETE", &format!("/api/v1/users/{}", w.user_id("root.op"))),
+            404,
+        ),
+        (
+            request(
+                "DELETE",
+                &format!("/api/v1/users/{}", w.user_id("second.viewer")),
+            ),
+            404,
+        ),
     ] {
         let what = format!("admin {} {}", req.method, req.uri);
         let r = w.auth(&req.bearer(&admin.access));
@@ -235,7 +419,10 @@ async fn admins_and_the_superadmin_get_what_their_role_allows() {
         (TestRequest::get("/api/v1/tenants"), 200),
         (TestRequest::get(&format!("/api/v1/tenants/{demo}")), 200),
         (TestRequest::get("/api/v1/tenants/current"), 404),
-        (TestRequest::get(&format!("/api/v1/users?tenant_id={}", w.second)), 200),
+        (
+            TestRequest::get(&format!("/api/v1/users?tenant_id={}", w.second)),
+            200,
+        ),
         (TestRequest::get(&format!("/api/v1/users/{other}")), 200),
         (
             json_request(

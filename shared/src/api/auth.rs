@@ -69,7 +69,12 @@ pub fn router() -> Router {
 // ---------------------------------------------------------------------------
 
 /// The body of login and refresh, with the session cookies.
-fn session_response(state: &AppState, req: &Request, s: &IssuedSession, user: &account::Me) -> Response {
+fn session_response(
+    state: &AppState,
+    req: &Request,
+    s: &IssuedSession,
+    user: &account::Me,
+) -> Response {
     let mut resp = http::json(
         StatusCode::OK,
         &json!({
@@ -93,7 +98,12 @@ async fn login(req: Request, state: AppState) -> AppResult<Response> {
     let username = f.req_str("username")?;
     let password = f.req_str("password")?;
     let outcome = signin::login(&state, &req, username, password).await?;
-    Ok(session_response(&state, &req, &outcome.session, &outcome.me))
+    Ok(session_response(
+        &state,
+        &req,
+        &outcome.session,
+        &outcome.me,
+    ))
 }
 
 /// The optional `{"refresh_token"}` body of refresh and logout.
@@ -112,9 +122,12 @@ fn body_refresh_token(req: &Request) -> AppResult<Option<String>> {
 async fn refresh(req: Request, state: AppState) -> AppResult<Response> {
     ratelimit::check_auth_ip(&state, &req.client_ip()).await?;
     let body_token = body_refresh_token(&req)?;
-    let (token, method) = sessions::refresh_token_of(&req, body_token.as_deref()).ok_or_else(|| {
-        AppError::unauthorized("send the refresh token as {\"refresh_token\": ...} or its cookie")
-    })?;
+    let (token, method) =
+        sessions::refresh_token_of(&req, body_token.as_deref()).ok_or_else(|| {
+            AppError::unauthorized(
+                "send the refresh token as {\"refresh_token\": ...} or its cookie",
+            )
+        })?;
     let issued = sessions::rotate(&state, &req, &token, method).await?;
     let mut conn = state.db().global().await?;
     let me = signin::me_of(&state, &mut conn, issued.user_id).await?;
@@ -136,7 +149,8 @@ async fn logout(req: Request, state: AppState) -> AppResult<Response> {
         Err(e) if e.status() == StatusCode::UNAUTHORIZED => {
             // The access token is gone or expired: a refresh token still names the session.
             let body_token = body_refresh_token(&req)?;
-            let Some((token, method)) = sessions::refresh_token_of(&req, body_token.as_deref()) else {
+            let Some((token, method)) = sessions::refresh_token_of(&req, body_token.as_deref())
+            else {
                 return Err(e);
             };
             if method == AuthMethod::Cookie {
@@ -204,7 +218,10 @@ fn q_bool(req: &Request, name: &str) -> AppResult<Option<bool>> {
         None => Ok(None),
         Some("true" | "1") => Ok(Some(true)),
         Some("false" | "0") => Ok(Some(false)),
-        Some(_) => Err(AppError::bad_field(name, format!("{name} must be true or false"))),
+        Some(_) => Err(AppError::bad_field(
+            name,
+            format!("{name} must be true or false"),
+        )),
     }
 }
 
@@ -215,7 +232,9 @@ fn q_limit(req: &Request) -> AppResult<usize> {
             .parse::<usize>()
             .ok()
             .filter(|n| (1..=200).contains(n))
-            .ok_or_else(|| AppError::bad_field("limit", "limit must be a whole number from 1 to 200")),
+            .ok_or_else(|| {
+                AppError::bad_field("limit", "limit must be a whole number from 1 to 200")
+            }),
     }
 }
 
@@ -227,14 +246,19 @@ fn q_id(req: &Request, name: &str) -> AppResult<Option<i64>> {
             .ok()
             .filter(|n| *n > 0)
             .map(Some)
-            .ok_or_else(|| AppError::bad_field(name, format!("{name} must be a positive whole number"))),
+            .ok_or_else(|| {
+                AppError::bad_field(name, format!("{name} must be a positive whole number"))
+            }),
     }
 }
 
 fn q_text(req: &Request, name: &str) -> AppResult<Option<String>> {
     match req.query_param(name) {
         None => Ok(None),
-        Some(v) if v.chars().count() > 100 => Err(AppError::bad_field(name, format!("{name} is longer than 100 characters"))),
+        Some(v) if v.chars().count() > 100 => Err(AppError::bad_field(
+            name,
+            format!("{name} is longer than 100 characters"),
+        )),
         Some(v) => Ok(Some(v)),
     }
 }
@@ -278,7 +302,10 @@ async fn list_users(req: Request, state: AppState) -> AppResult<Response> {
     let role = match req.query_param("role") {
         None => None,
         Some(r) => Some(Role::parse(&r).ok_or_else(|| {
-            AppError::bad_field("role", "role must be one of superadmin, admin, manager, operator, viewer")
+            AppError::bad_field(
+                "role",
+                "role must be one of superadmin, admin, manager, operator, viewer",
+            )
         })?),
     };
     let active = q_bool(&req, "active")?;
@@ -314,7 +341,10 @@ async fn list_users(req: Request, state: AppState) -> AppResult<Response> {
     let mut conn = state.db().global().await?;
     let rows: Vec<Row> = conn.exec(sql, params).await?;
     drop(conn);
-    let mut users = rows.into_iter().map(account::user_from_row).collect::<AppResult<Vec<UserView>>>()?;
+    let mut users = rows
+        .into_iter()
+        .map(account::user_from_row)
+        .collect::<AppResult<Vec<UserView>>>()?;
     let next = if users.len() > limit {
         users.truncate(limit);
         users.last().map(|u| u.user_id.to_string())
@@ -332,8 +362,14 @@ async fn users_me(req: Request, state: AppState) -> AppResult<Response> {
 
 /// A user the caller may manage: same tenant (any tenant for a superadmin),
 /// not deleted; anything else is 404.
-async fn scoped_user(conn: &mut mysql_async::Conn, ctx: &TenantContext, id: i64) -> AppResult<UserView> {
-    let user = account::load_user(conn, id).await?.ok_or(AppError::NotFound)?;
+async fn scoped_user(
+    conn: &mut mysql_async::Conn,
+    ctx: &TenantContext,
+    id: i64,
+) -> AppResult<UserView> {
+    let user = account::load_user(conn, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     if ctx.is_superadmin() || (user.tenant_id.is_some() && user.tenant_id == ctx.tenant_id) {
         Ok(user)
     } else {
@@ -399,7 +435,9 @@ async fn check_refinement(
                             ));
                         }
                     }
-                    Err(e) => tracing::warn!(error = %e, "line scope not checked: plant metadata unavailable"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "line scope not checked: plant metadata unavailable")
+                    }
                 },
                 None => return Err(AppError::validation("tenant_id", "no such tenant")),
             }
@@ -420,7 +458,11 @@ fn conflict_on_username(e: AppError) -> AppError {
 
 /// Local cache entries of a user's sessions are dropped so role, permission
 /// and activity changes apply at once in this process (others: within the TTL).
-async fn forget_user_sessions(state: &AppState, conn: &mut mysql_async::Conn, user_id: i64) -> AppResult<()> {
+async fn forget_user_sessions(
+    state: &AppState,
+    conn: &mut mysql_async::Conn,
+    user_id: i64,
+) -> AppResult<()> {
     let families: Vec<String> = conn
         .exec(
             "SELECT DISTINCT family_id FROM user_login \
@@ -451,22 +493,41 @@ async fn create_user(req: Request, state: AppState) -> AppResult<Response> {
     let ctx = crate::auth::require(&req, &state, Permission::UsersManage).await?;
     let f = Fields::parse(
         &req,
-        &["username", "password", "email", "role", "permissions", "is_active", "tenant_id"],
+        &[
+            "username",
+            "password",
+            "email",
+            "role",
+            "permissions",
+            "is_active",
+            "tenant_id",
+        ],
     )?;
     let username = f.req_str("username")?;
     input::check_username("username", username)?;
     let password_text = f.req_str("password")?;
-    input::check_new_password("password", password_text, state.config().password_min_length, Some(username))?;
+    input::check_new_password(
+        "password",
+        password_text,
+        state.config().password_min_length,
+        Some(username),
+    )?;
     let email = opt_email(&f)?.flatten();
     let role_text = f.req_str("role")?;
     let role = Role::parse(role_text).ok_or_else(|| {
-        AppError::validation("role", "role must be one of superadmin, admin, manager, operator, viewer")
+        AppError::validation(
+            "role",
+            "role must be one of superadmin, admin, manager, operator, viewer",
+        )
     })?;
     let named_tenant = f.opt_id("tenant_id")?;
     let tenant_id = if ctx.is_superadmin() {
         match (role, named_tenant) {
             (Role::Superadmin, Some(_)) => {
-                return Err(AppError::validation("tenant_id", "a superadmin belongs to no tenant"))
+                return Err(AppError::validation(
+                    "tenant_id",
+                    "a superadmin belongs to no tenant",
+                ))
             }
             (Role::Superadmin, None) => None,
             (_, None) => {
@@ -484,7 +545,9 @@ async fn create_user(req: Request, state: AppState) -> AppResult<Response> {
         }
     } else {
         if role == Role::Superadmin {
-            return Err(AppError::forbidden("only a superadmin can create a superadmin"));
+            return Err(AppError::forbidden(
+                "only a superadmin can create a superadmin",
+            ));
         }
         target_tenant(&ctx, named_tenant)?
     };
@@ -531,7 +594,9 @@ async fn create_user(req: Request, state: AppState) -> AppResult<Response> {
         ..entry
     };
     audit::record(&mut tx, now, &entry).await?;
-    let user = account::load_user(&mut tx, user_id).await?.ok_or(AppError::NotFound)?;
+    let user = account::load_user(&mut tx, user_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     tx.commit().await?;
     Ok(http::json(StatusCode::CREATED, &json!({ "data": user })))
 }
@@ -544,11 +609,22 @@ async fn update_user(req: Request, state: AppState) -> AppResult<Response> {
     drop(conn);
     let f = Fields::parse(
         &req,
-        &["username", "email", "role", "permissions", "is_active", "password", "tenant_id"],
+        &[
+            "username",
+            "email",
+            "role",
+            "permissions",
+            "is_active",
+            "password",
+            "tenant_id",
+        ],
     )?;
     if let Some(t) = f.opt_id("tenant_id")? {
         if Some(t) != target.tenant_id {
-            return Err(AppError::validation("tenant_id", "a user cannot move to another tenant"));
+            return Err(AppError::validation(
+                "tenant_id",
+                "a user cannot move to another tenant",
+            ));
         }
     }
     let is_self = id == ctx.user_id;
@@ -573,11 +649,17 @@ async fn update_user(req: Request, state: AppState) -> AppResult<Response> {
     }
     if let Some(role_text) = f.opt_str("role")? {
         let role = Role::parse(role_text).ok_or_else(|| {
-            AppError::validation("role", "role must be one of superadmin, admin, manager, operator, viewer")
+            AppError::validation(
+                "role",
+                "role must be one of superadmin, admin, manager, operator, viewer",
+            )
         })?;
         if role.as_str() != target.role {
             if is_self {
-                return Err(AppError::validation("role", "you cannot change your own role"));
+                return Err(AppError::validation(
+                    "role",
+                    "you cannot change your own role",
+                ));
             }
             if role == Role::Superadmin || target.role == Role::Superadmin.as_str() {
                 return Err(AppError::validation(
@@ -594,7 +676,10 @@ async fn update_user(req: Request, state: AppState) -> AppResult<Response> {
         let p = UserPermissions::from_input(raw)?;
         if p != target.permissions {
             if is_self {
-                return Err(AppError::validation("permissions", "you cannot change your own permissions"));
+                return Err(AppError::validation(
+                    "permissions",
+                    "you cannot change your own permissions",
+                ));
             }
             check_refinement(&state, &ctx, target.tenant_id, &p).await?;
             sets.push("permissions = ?");
@@ -606,7 +691,10 @@ async fn update_user(req: Request, state: AppState) -> AppResult<Response> {
     if let Some(active) = f.opt_bool("is_active")? {
         if active != target.is_active {
             if is_self && !active {
-                return Err(AppError::validation("is_active", "you cannot deactivate yourself"));
+                return Err(AppError::validation(
+                    "is_active",
+                    "you cannot deactivate yourself",
+                ));
             }
             sets.push("is_active = ?");
             params.push(active.into());
@@ -624,7 +712,12 @@ async fn update_user(req: Request, state: AppState) -> AppResult<Response> {
             ));
         }
         let username = f.opt_str("username")?.unwrap_or(&target.username);
-        input::check_new_password("password", new_password, state.config().password_min_length, Some(username))?;
+        input::check_new_password(
+            "password",
+            new_password,
+            state.config().password_min_length,
+            Some(username),
+        )?;
         let phc = password::hash_blocking(new_password.to_string()).await?;
         sets.push("password = ?");
         params.push(phc.into());
@@ -643,13 +736,18 @@ async fn update_user(req: Request, state: AppState) -> AppResult<Response> {
     let ip = req.client_ip();
     let mut conn = state.db().global().await?;
     conn.exec_drop(
-        format!("UPDATE `user` SET {} WHERE user_id = ? AND deleted_at IS NULL", sets.join(", ")),
+        format!(
+            "UPDATE `user` SET {} WHERE user_id = ? AND deleted_at IS NULL",
+            sets.join(", ")
+        ),
         params,
     )
     .await
     .map_err(|e| conflict_on_username(e.into()))?;
     let revoked = match revoke_reason {
-        Some(reason) => sessions::revoke_user_sessions(&state, &mut conn, id, None, reason).await?.len(),
+        Some(reason) => sessions::revoke_user_sessions(&state, &mut conn, id, None, reason)
+            .await?
+            .len(),
         None => {
             forget_user_sessions(&state, &mut conn, id).await?;
             0
@@ -665,7 +763,9 @@ async fn update_user(req: Request, state: AppState) -> AppResult<Response> {
         ..entry
     };
     audit::record(&mut conn, now, &entry).await?;
-    let user = account::load_user(&mut conn, id).await?.ok_or(AppError::NotFound)?;
+    let user = account::load_user(&mut conn, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     Ok(http::data(&user))
 }
 
@@ -683,12 +783,15 @@ async fn delete_user(req: Request, state: AppState) -> AppResult<Response> {
         (now.naive_utc(), now.naive_utc(), id),
     )
     .await?;
-    let revoked = sessions::revoke_user_sessions(&state, &mut conn, id, None, "user_deleted").await?;
+    let revoked =
+        sessions::revoke_user_sessions(&state, &mut conn, id, None, "user_deleted").await?;
     let ip = req.client_ip();
     let entry = AuditEntry::new(action::USER_DELETE)
         .by(&ctx)
         .entity("user", id)
-        .details(json!({ "username": target.username, "sessions_revoked": revoked.len(), "soft": true }))
+        .details(
+            json!({ "username": target.username, "sessions_revoked": revoked.len(), "soft": true }),
+        )
         .ip(&ip);
     let entry = AuditEntry {
         tenant_id: target.tenant_id.or(ctx.tenant_id),
@@ -713,7 +816,8 @@ struct TenantView {
     updated_at: Option<String>,
 }
 
-const TENANT_COLUMNS: &str = "tenant_id, company_name, asociated_since, is_active, CAST(config_tenant AS CHAR), \
+const TENANT_COLUMNS: &str =
+    "tenant_id, company_name, asociated_since, is_active, CAST(config_tenant AS CHAR), \
      created_at, updated_at";
 
 type TenantRowT = (
@@ -726,7 +830,9 @@ type TenantRowT = (
     Option<NaiveDateTime>,
 );
 
-fn tenant_view((tenant_id, company_name, since, is_active, config, created, updated): TenantRowT) -> TenantView {
+fn tenant_view(
+    (tenant_id, company_name, since, is_active, config, created, updated): TenantRowT,
+) -> TenantView {
     TenantView {
         tenant_id,
         company_name,
@@ -742,7 +848,10 @@ fn tenant_view((tenant_id, company_name, since, is_active, config, created, upda
 
 async fn load_tenant_view(conn: &mut impl Queryable, id: i64) -> AppResult<Option<TenantView>> {
     let row: Option<TenantRowT> = conn
-        .exec_first(format!("SELECT {TENANT_COLUMNS} FROM tenant WHERE tenant_id = ?"), (id,))
+        .exec_first(
+            format!("SELECT {TENANT_COLUMNS} FROM tenant WHERE tenant_id = ?"),
+            (id,),
+        )
         .await?;
     Ok(row.map(tenant_view))
 }
@@ -784,7 +893,9 @@ async fn current_tenant(req: Request, state: AppState) -> AppResult<Response> {
     let ctx = authenticate(&req, &state).await?;
     let id = ctx.tenant_id.ok_or(AppError::NotFound)?;
     let mut conn = state.db().global().await?;
-    let t = load_tenant_view(&mut conn, id).await?.ok_or(AppError::NotFound)?;
+    let t = load_tenant_view(&mut conn, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     Ok(http::data(&t))
 }
 
@@ -795,7 +906,9 @@ async fn get_tenant(req: Request, state: AppState) -> AppResult<Response> {
         return Err(AppError::NotFound);
     }
     let mut conn = state.db().global().await?;
-    let t = load_tenant_view(&mut conn, id).await?.ok_or(AppError::NotFound)?;
+    let t = load_tenant_view(&mut conn, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     Ok(http::data(&t))
 }
 
@@ -832,7 +945,9 @@ fn apply_config(base: &mut TenantConfig, value: &Value) -> AppResult<()> {
                         .as_u64()
                         .filter(|p| (1..=65535).contains(p))
                         .map(|p| p as u16)
-                        .ok_or_else(|| AppError::validation(field.clone(), "db_port must be a port number"))?,
+                        .ok_or_else(|| {
+                            AppError::validation(field.clone(), "db_port must be a port number")
+                        })?,
                 ),
             };
             continue;
@@ -842,7 +957,10 @@ fn apply_config(base: &mut TenantConfig, value: &Value) -> AppResult<()> {
             Value::String(s) => {
                 input::check_len(&field, s, 1, 253)?;
                 if s.chars().any(|c| c.is_control() || matches!(c, '<' | '>')) {
-                    return Err(AppError::validation(field, "must not contain control characters or < >"));
+                    return Err(AppError::validation(
+                        field,
+                        "must not contain control characters or < >",
+                    ));
                 }
                 Some(s.clone())
             }
@@ -866,7 +984,10 @@ fn apply_config(base: &mut TenantConfig, value: &Value) -> AppResult<()> {
         ));
     }
     if base.db_port.is_some() && base.db_host.is_none() {
-        return Err(AppError::validation("config.db_port", "db_port needs db_host"));
+        return Err(AppError::validation(
+            "config.db_port",
+            "db_port needs db_host",
+        ));
     }
     tenancy::validate_config(base).map_err(|e| match e {
         AppError::Validation { message, field } => AppError::Validation {
@@ -919,7 +1040,10 @@ fn client_database_note(t: &TenantView) -> Value {
 
 async fn create_tenant(req: Request, state: AppState) -> AppResult<Response> {
     let ctx = crate::auth::require(&req, &state, Permission::TenantsManage).await?;
-    let f = Fields::parse(&req, &["company_name", "asociated_since", "is_active", "config"])?;
+    let f = Fields::parse(
+        &req,
+        &["company_name", "asociated_since", "is_active", "config"],
+    )?;
     let company_name = f.req_str("company_name")?;
     input::check_text("company_name", company_name, 150)?;
     let since = date_field(&f, "asociated_since")?;
@@ -959,7 +1083,10 @@ async fn create_tenant(req: Request, state: AppState) -> AppResult<Response> {
         config.db_name = Some(format!("dashboard_client_{tenant_id}"));
         tx.exec_drop(
             "UPDATE tenant SET config_tenant = ? WHERE tenant_id = ?",
-            (serde_json::to_string(&config).map_err(AppError::internal)?, tenant_id),
+            (
+                serde_json::to_string(&config).map_err(AppError::internal)?,
+                tenant_id,
+            ),
         )
         .await?;
     }
@@ -972,7 +1099,9 @@ async fn create_tenant(req: Request, state: AppState) -> AppResult<Response> {
             .ip(&ip)
     };
     audit::record(&mut tx, now, &entry).await?;
-    let view = load_tenant_view(&mut tx, tenant_id).await?.ok_or(AppError::NotFound)?;
+    let view = load_tenant_view(&mut tx, tenant_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     tx.commit().await?;
     let mut body = serde_json::to_value(&view).map_err(AppError::internal)?;
     body["client_database"] = client_database_note(&view);
@@ -983,7 +1112,9 @@ async fn update_tenant(req: Request, state: AppState) -> AppResult<Response> {
     let ctx = crate::auth::require(&req, &state, Permission::TenantsManage).await?;
     let id = req.path_id("id")?;
     let mut conn = state.db().global().await?;
-    let current = load_tenant_view(&mut conn, id).await?.ok_or(AppError::NotFound)?;
+    let current = load_tenant_view(&mut conn, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     drop(conn);
     let f = Fields::parse(&req, &["company_name", "asociated_since", "config"])?;
     let mut sets: Vec<&'static str> = Vec::new();
@@ -997,12 +1128,18 @@ async fn update_tenant(req: Request, state: AppState) -> AppResult<Response> {
             changed.insert("company_name".into(), json!(name));
         }
     } else if f.has("company_name") {
-        return Err(AppError::validation("company_name", "company_name cannot be empty"));
+        return Err(AppError::validation(
+            "company_name",
+            "company_name cannot be empty",
+        ));
     }
     if let Some(since) = date_field(&f, "asociated_since")? {
         sets.push("asociated_since = ?");
         params.push(since.into());
-        changed.insert("asociated_since".into(), json!(since.format("%Y-%m-%d").to_string()));
+        changed.insert(
+            "asociated_since".into(),
+            json!(since.format("%Y-%m-%d").to_string()),
+        );
     }
     if let Some(raw) = f.raw("config") {
         let mut config = current.config.clone();
@@ -1012,7 +1149,11 @@ async fn update_tenant(req: Request, state: AppState) -> AppResult<Response> {
         }
         if config != current.config {
             sets.push("config_tenant = ?");
-            params.push(serde_json::to_string(&config).map_err(AppError::internal)?.into());
+            params.push(
+                serde_json::to_string(&config)
+                    .map_err(AppError::internal)?
+                    .into(),
+            );
             changed.insert("config_tenant".into(), json!(config));
         }
     }
@@ -1025,9 +1166,12 @@ async fn update_tenant(req: Request, state: AppState) -> AppResult<Response> {
     params.push(id.into());
     let ip = req.client_ip();
     let mut conn = state.db().global().await?;
-    conn.exec_drop(format!("UPDATE tenant SET {} WHERE tenant_id = ?", sets.join(", ")), params)
-        .await
-        .map_err(|e| conflict_on_company(e.into()))?;
+    conn.exec_drop(
+        format!("UPDATE tenant SET {} WHERE tenant_id = ?", sets.join(", ")),
+        params,
+    )
+    .await
+    .map_err(|e| conflict_on_company(e.into()))?;
     state.cache().tenants.invalidate(&id);
     state.cache().metadata.invalidate(&id);
     let entry = AuditEntry {
@@ -1039,7 +1183,9 @@ async fn update_tenant(req: Request, state: AppState) -> AppResult<Response> {
             .ip(&ip)
     };
     audit::record(&mut conn, now, &entry).await?;
-    let view = load_tenant_view(&mut conn, id).await?.ok_or(AppError::NotFound)?;
+    let view = load_tenant_view(&mut conn, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     Ok(http::data(&view))
 }
 
@@ -1048,7 +1194,9 @@ async fn set_tenant_active(req: Request, state: AppState, active: bool) -> AppRe
     let id = req.path_id("id")?;
     let now = state.now();
     let mut conn = state.db().global().await?;
-    let current = load_tenant_view(&mut conn, id).await?.ok_or(AppError::NotFound)?;
+    let current = load_tenant_view(&mut conn, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     if current.is_active != active {
         conn.exec_drop(
             "UPDATE tenant SET is_active = ?, updated_at = ? WHERE tenant_id = ?",
@@ -1071,7 +1219,9 @@ async fn set_tenant_active(req: Request, state: AppState, active: bool) -> AppRe
         audit::record(&mut conn, now, &entry).await?;
     }
     state.cache().tenants.invalidate(&id);
-    let view = load_tenant_view(&mut conn, id).await?.ok_or(AppError::NotFound)?;
+    let view = load_tenant_view(&mut conn, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     Ok(http::data(&view))
 }
 
@@ -1098,16 +1248,25 @@ mod tests {
         let mut c = TenantConfig::default();
         let e = apply_config(&mut c, &json!({"timezone": "Mars/Base"})).unwrap_err();
         assert_eq!(e.field(), Some("config.timezone"));
-        let e = apply_config(&mut c, &json!({"timezone": "UTC", "db_name": "x; drop"})).unwrap_err();
+        let e =
+            apply_config(&mut c, &json!({"timezone": "UTC", "db_name": "x; drop"})).unwrap_err();
         assert_eq!(e.field(), Some("config.db_name"));
         let e = apply_config(&mut TenantConfig::default(), &json!({"language": "es"})).unwrap_err();
         assert_eq!(e.field(), Some("config.timezone"));
         let e = apply_config(&mut c, &json!({"timezone": "UTC", "evil": 1})).unwrap_err();
         assert_eq!(e.field(), Some("config.evil"));
-        let e = apply_config(&mut c, &json!({"timezone": "UTC", "db_port": 70000, "db_host": "h"})).unwrap_err();
+        let e = apply_config(
+            &mut c,
+            &json!({"timezone": "UTC", "db_port": 70000, "db_host": "h"}),
+        )
+        .unwrap_err();
         assert_eq!(e.field(), Some("config.db_port"));
         let mut ok = TenantConfig::default();
-        apply_config(&mut ok, &json!({"timezone": "Europe/Madrid", "language": "en"})).unwrap();
+        apply_config(
+            &mut ok,
+            &json!({"timezone": "Europe/Madrid", "language": "en"}),
+        )
+        .unwrap();
         assert_eq!(ok.language.as_deref(), Some("en"));
     }
 
@@ -1140,7 +1299,9 @@ mod tests {
         }
         let (route, _) = r.find(&::http::Method::GET, "/api/v1/users/me").unwrap();
         assert_eq!(route.pattern, "/api/v1/users/me");
-        let (route, _) = r.find(&::http::Method::GET, "/api/v1/tenants/current").unwrap();
+        let (route, _) = r
+            .find(&::http::Method::GET, "/api/v1/tenants/current")
+            .unwrap();
         assert_eq!(route.pattern, "/api/v1/tenants/current");
     }
 }

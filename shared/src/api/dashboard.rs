@@ -91,9 +91,17 @@ where
     let ctx = match auth::authenticate(&req, &state).await {
         Ok(ctx) => ctx,
         Err(AppError::Unauthorized { .. }) => {
-            if req.cookie(auth::context::REFRESH_COOKIE).is_some_and(|c| !c.is_empty()) {
+            if req
+                .cookie(auth::context::REFRESH_COOKIE)
+                .is_some_and(|c| !c.is_empty())
+            {
                 let page = PageContext::new(&req, &state, None, None, "");
-                return render::page_response(&state, StatusCode::OK, "pages/refresh", &page.into_value());
+                return render::page_response(
+                    &state,
+                    StatusCode::OK,
+                    "pages/refresh",
+                    &page.into_value(),
+                );
             }
             return Ok(login_redirect(&state, &req));
         }
@@ -108,7 +116,12 @@ where
 }
 
 /// The themed error page for `err` (inside the shell when the user is known).
-pub fn error_page(req: &Request, state: &AppState, ctx: Option<&TenantContext>, err: &AppError) -> Response {
+pub fn error_page(
+    req: &Request,
+    state: &AppState,
+    ctx: Option<&TenantContext>,
+    err: &AppError,
+) -> Response {
     if err.is_server_error() {
         tracing::error!(error = %err, path = %req.path, "page failed");
     }
@@ -132,13 +145,20 @@ pub fn error_page(req: &Request, state: &AppState, ctx: Option<&TenantContext>, 
     if matches!(code, 400 | 403 | 409 | 422) {
         page.set("message", err.public_message());
     }
-    let template = if ctx.is_some() { "pages/error" } else { "pages/error-bare" };
+    let template = if ctx.is_some() {
+        "pages/error"
+    } else {
+        "pages/error-bare"
+    };
     let value = page.into_value();
     let mut resp = match render::render(state, template, &value) {
         Ok(body) => http::html(status, body),
         Err(e) => {
             tracing::error!(error = %e, "error page failed to render");
-            http::html(status, format!("<!doctype html><title>{code}</title><h1>{code}</h1>"))
+            http::html(
+                status,
+                format!("<!doctype html><title>{code}</title><h1>{code}</h1>"),
+            )
         }
     };
     for (name, value) in err.headers() {
@@ -146,11 +166,15 @@ pub fn error_page(req: &Request, state: &AppState, ctx: Option<&TenantContext>, 
             resp.headers_mut().insert(name, v);
         }
     }
-    resp.headers_mut().insert("cache-control", HeaderValue::from_static("no-store"));
+    resp.headers_mut()
+        .insert("cache-control", HeaderValue::from_static("no-store"));
     resp
 }
 
-async fn tenant_meta(state: &AppState, ctx: &TenantContext) -> AppResult<std::sync::Arc<TenantMetadata>> {
+async fn tenant_meta(
+    state: &AppState,
+    ctx: &TenantContext,
+) -> AppResult<std::sync::Arc<TenantMetadata>> {
     let tenant = ctx.tenant()?;
     metadata::for_tenant(state, &tenant).await
 }
@@ -171,8 +195,15 @@ async fn root(req: Request, state: AppState) -> AppResult<Response> {
 
 async fn login_page(req: Request, state: AppState) -> AppResult<Response> {
     if let Ok(ctx) = auth::authenticate(&req, &state).await {
-        let home = if ctx.is_superadmin() { "/admin/tenants" } else { "/dashboard" };
-        return Ok(http::redirect(&format!("{}{home}", state.config().base_path)));
+        let home = if ctx.is_superadmin() {
+            "/admin/tenants"
+        } else {
+            "/dashboard"
+        };
+        return Ok(http::redirect(&format!(
+            "{}{home}",
+            state.config().base_path
+        )));
     }
     let mut page = PageContext::new(&req, &state, None, None, "login");
     let title = page.t("login.title");
@@ -192,17 +223,43 @@ async fn static_file(req: Request, _state: AppState) -> AppResult<Response> {
 
 /// The built-in layout of a role when neither the tenant nor the defaults have one.
 pub fn builtin_layout(role: Role) -> Value {
-    let w = |t: &str, x: u64, y: u64, w: u64, h: u64, params: Value| {
-        json!({"widget_type": t, "x": x, "y": y, "w": w, "h": h, "params": params, "title": null})
-    };
+    let w = |t: &str, x: u64, y: u64, w: u64, h: u64, params: Value| json!({"widget_type": t, "x": x, "y": y, "w": w, "h": h, "params": params, "title": null});
     let widgets = match role {
         Role::Operator => vec![
             w("kpi_oee", 0, 0, 3, 2, json!({"range": "current_shift"})),
-            w("kpi_production", 3, 0, 3, 2, json!({"range": "current_shift"})),
-            w("kpi_downtime", 6, 0, 3, 2, json!({"range": "current_shift"})),
+            w(
+                "kpi_production",
+                3,
+                0,
+                3,
+                2,
+                json!({"range": "current_shift"}),
+            ),
+            w(
+                "kpi_downtime",
+                6,
+                0,
+                3,
+                2,
+                json!({"range": "current_shift"}),
+            ),
             w("kpi_quality", 9, 0, 3, 2, json!({"range": "current_shift"})),
-            w("production_over_time", 0, 2, 8, 4, json!({"range": "current_shift", "interval": "hour"})),
-            w("downtime_pareto", 8, 2, 4, 4, json!({"range": "current_shift"})),
+            w(
+                "production_over_time",
+                0,
+                2,
+                8,
+                4,
+                json!({"range": "current_shift", "interval": "hour"}),
+            ),
+            w(
+                "downtime_pareto",
+                8,
+                2,
+                4,
+                4,
+                json!({"range": "current_shift"}),
+            ),
             w("downtime_table", 0, 6, 12, 4, json!({"range": "today"})),
         ],
         _ => vec![
@@ -244,7 +301,11 @@ impl LayoutSource {
 }
 
 /// The stored layout of (tenant, role), else (NULL, role), else none.
-async fn stored_layout(state: &AppState, tenant_id: i64, role: Role) -> AppResult<Option<(LayoutSource, Value)>> {
+async fn stored_layout(
+    state: &AppState,
+    tenant_id: i64,
+    role: Role,
+) -> AppResult<Option<(LayoutSource, Value)>> {
     let mut conn = state.db().global().await?;
     let row: Option<(Option<i64>, String)> = conn
         .exec_first(
@@ -255,15 +316,26 @@ async fn stored_layout(state: &AppState, tenant_id: i64, role: Role) -> AppResul
         )
         .await?;
     Ok(row.map(|(tid, text)| {
-        let source = if tid.is_some() { LayoutSource::Tenant } else { LayoutSource::Default };
+        let source = if tid.is_some() {
+            LayoutSource::Tenant
+        } else {
+            LayoutSource::Default
+        };
         (source, serde_json::from_str(&text).unwrap_or(Value::Null))
     }))
 }
 
 /// The layout to show: the stored one when valid; else the built-in one, with
 /// the reason the stored one was refused (never rendered half).
-async fn effective_layout(state: &AppState, tenant_id: i64, role: Role) -> AppResult<(Layout, LayoutSource, Option<String>)> {
-    let builtin = || catalog::validate_layout(&builtin_layout(role)).map_err(|e| AppError::internal(format!("built-in layout: {e}")));
+async fn effective_layout(
+    state: &AppState,
+    tenant_id: i64,
+    role: Role,
+) -> AppResult<(Layout, LayoutSource, Option<String>)> {
+    let builtin = || {
+        catalog::validate_layout(&builtin_layout(role))
+            .map_err(|e| AppError::internal(format!("built-in layout: {e}")))
+    };
     match stored_layout(state, tenant_id, role).await? {
         Some((source, value)) => match catalog::validate_layout(&value) {
             Ok(layout) => Ok((layout, source, None)),
@@ -280,15 +352,28 @@ async fn effective_layout(state: &AppState, tenant_id: i64, role: Role) -> AppRe
 fn layout_role(ctx: &TenantContext, requested: Option<&str>, write: bool) -> AppResult<Role> {
     let role = match requested {
         None => ctx.role,
-        Some(r) => Role::parse(r).filter(|r| *r != Role::Superadmin).ok_or_else(|| {
-            AppError::validation("role", "role must be one of admin, manager, operator, viewer")
-        })?,
+        Some(r) => Role::parse(r)
+            .filter(|r| *r != Role::Superadmin)
+            .ok_or_else(|| {
+                AppError::validation(
+                    "role",
+                    "role must be one of admin, manager, operator, viewer",
+                )
+            })?,
     };
     if role != ctx.role && !ctx.has(Permission::LayoutManage) {
-        return Err(AppError::forbidden("only an administrator can read or change another role's layout"));
+        return Err(AppError::forbidden(
+            "only an administrator can read or change another role's layout",
+        ));
     }
-    if write && role == ctx.role && !ctx.has(Permission::LayoutEditOwn) && !ctx.has(Permission::LayoutManage) {
-        return Err(AppError::forbidden("your role cannot change its dashboard layout"));
+    if write
+        && role == ctx.role
+        && !ctx.has(Permission::LayoutEditOwn)
+        && !ctx.has(Permission::LayoutManage)
+    {
+        return Err(AppError::forbidden(
+            "your role cannot change its dashboard layout",
+        ));
     }
     Ok(role)
 }
@@ -309,7 +394,11 @@ async fn get_layout(req: Request, state: AppState) -> AppResult<Response> {
 }
 
 /// Line ids named in a layout's params must be lines of this tenant the user may see.
-fn check_layout_lines(ctx: &TenantContext, meta: &TenantMetadata, layout: &Layout) -> AppResult<()> {
+fn check_layout_lines(
+    ctx: &TenantContext,
+    meta: &TenantMetadata,
+    layout: &Layout,
+) -> AppResult<()> {
     for (i, w) in layout.widgets.iter().enumerate() {
         let mut ids: Vec<(String, i64)> = Vec::new();
         if let Some(id) = w.params.get("line_id").and_then(Value::as_i64) {
@@ -338,11 +427,16 @@ async fn save_layout(req: Request, state: AppState) -> AppResult<Response> {
     let ctx = auth::require(&req, &state, Permission::DataRead).await?;
     let tenant_id = ctx.tenant_id()?;
     let body: Value = req.json()?;
-    let obj = body
-        .as_object()
-        .ok_or_else(|| AppError::bad_request("send {\"role\": ..., \"layout\": {\"columns\": 12, \"widgets\": [...]}}"))?;
+    let obj = body.as_object().ok_or_else(|| {
+        AppError::bad_request(
+            "send {\"role\": ..., \"layout\": {\"columns\": 12, \"widgets\": [...]}}",
+        )
+    })?;
     if let Some(k) = obj.keys().find(|k| *k != "role" && *k != "layout") {
-        return Err(AppError::bad_field(k.clone(), format!("unknown field `{}`", k.chars().take(40).collect::<String>())));
+        return Err(AppError::bad_field(
+            k.clone(),
+            format!("unknown field `{}`", k.chars().take(40).collect::<String>()),
+        ));
     }
     let role_str = match obj.get("role") {
         None | Some(Value::Null) => None,
@@ -350,7 +444,9 @@ async fn save_layout(req: Request, state: AppState) -> AppResult<Response> {
         Some(_) => return Err(AppError::validation("role", "role must be a string")),
     };
     let role = layout_role(&ctx, role_str, true)?;
-    let layout_value = obj.get("layout").ok_or_else(|| AppError::validation("layout", "layout is required"))?;
+    let layout_value = obj
+        .get("layout")
+        .ok_or_else(|| AppError::validation("layout", "layout is required"))?;
     let layout = catalog::validate_layout(layout_value)
         .map_err(|e| AppError::validation(format!("layout{}", e.pointer), e.message.clone()))?;
     let meta = tenant_meta(&state, &ctx).await?;
@@ -376,7 +472,9 @@ async fn save_layout(req: Request, state: AppState) -> AppResult<Response> {
         json!({"role": role.as_str(), "widgets": layout.widgets.len()}),
     )
     .await?;
-    Ok(http::data(&json!({"role": role.as_str(), "source": "tenant", "layout": stored})))
+    Ok(http::data(
+        &json!({"role": role.as_str(), "source": "tenant", "layout": stored}),
+    ))
 }
 
 // ---------------------------------------------------------------------------
@@ -384,10 +482,18 @@ async fn save_layout(req: Request, state: AppState) -> AppResult<Response> {
 
 /// Query value → JSON of the type the schema property wants.
 fn coerce(schema: &Value, raw: &[String]) -> Option<Value> {
-    let ty = schema.get("type").and_then(Value::as_str).unwrap_or("string");
+    let ty = schema
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("string");
     let one = raw.last()?;
     match ty {
-        "integer" => one.trim().parse::<i64>().ok().map(Value::from).or_else(|| Some(Value::String(one.clone()))),
+        "integer" => one
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .map(Value::from)
+            .or_else(|| Some(Value::String(one.clone()))),
         "number" => one
             .trim()
             .parse::<f64>()
@@ -405,7 +511,11 @@ fn coerce(schema: &Value, raw: &[String]) -> Option<Value> {
                 .flat_map(|r| r.split(','))
                 .map(str::trim)
                 .filter(|s| !s.is_empty())
-                .map(|s| s.parse::<i64>().map(Value::from).unwrap_or_else(|_| Value::String(s.to_string())))
+                .map(|s| {
+                    s.parse::<i64>()
+                        .map(Value::from)
+                        .unwrap_or_else(|_| Value::String(s.to_string()))
+                })
                 .collect();
             if items.is_empty() {
                 None
@@ -455,7 +565,10 @@ pub fn params_from_query(widget_type: &str, pairs: &[(String, String)]) -> AppRe
     if let Some(line) = filter("line_id").last() {
         if props.contains_key("line_id") {
             params.remove("line_ids");
-            params.insert("line_id".into(), coerce(&props["line_id"], &[line.clone()]).unwrap_or(Value::Null));
+            params.insert(
+                "line_id".into(),
+                coerce(&props["line_id"], std::slice::from_ref(line)).unwrap_or(Value::Null),
+            );
         }
     }
     if let Some(range) = filter("range").last() {
@@ -496,19 +609,26 @@ enum WidgetFailure {
     Error(AppError),
 }
 
-/// Computes W for a widget (see [`crate::render::widgets`]).
-///
-/// The engines that compute widget results are being written by the
-/// owners of `oee`, `downtime` and the data layer; until they land, this
-/// answers `Unavailable` and the widget shows its "not available yet" card.
+/// Computes W for a widget (see [`crate::render::widgets`]) with the engines
+/// ([`crate::render::data`]); types no engine computes yet are `Unavailable`.
 async fn widget_data(
-    _state: &AppState,
-    _ctx: &TenantContext,
-    _meta: &TenantMetadata,
-    _widget_type: &str,
-    _params: &Value,
+    state: &AppState,
+    ctx: &TenantContext,
+    meta: &TenantMetadata,
+    widget_type: &str,
+    params: &Value,
 ) -> Result<Value, WidgetFailure> {
-    Err(WidgetFailure::Unavailable)
+    match render::data::compute(state, ctx, meta, widget_type, params).await {
+        Ok(Some(data)) => Ok(data),
+        Ok(None) => Err(WidgetFailure::Unavailable),
+        Err(e)
+            if e.status() == StatusCode::UNPROCESSABLE_ENTITY
+                || e.status() == StatusCode::BAD_REQUEST =>
+        {
+            Err(WidgetFailure::Config(e.public_message()))
+        }
+        Err(e) => Err(WidgetFailure::Error(e)),
+    }
 }
 
 fn etag_of(body: &[u8]) -> String {
@@ -533,15 +653,29 @@ fn with_etag(req: &Request, mut resp: Response) -> Response {
     if let Ok(v) = HeaderValue::from_str(&etag) {
         h.insert("etag", v);
     }
-    h.insert("cache-control", HeaderValue::from_static("private, no-cache"));
-    h.insert("vary", HeaderValue::from_static("HX-Request, Cookie, Authorization"));
+    h.insert(
+        "cache-control",
+        HeaderValue::from_static("private, no-cache"),
+    );
+    h.insert(
+        "vary",
+        HeaderValue::from_static("HX-Request, Cookie, Authorization"),
+    );
     resp
 }
 
 /// The error card that takes a widget's place. htmx gets it with 200 (so the
 /// swap happens without a console error); the real status is in
 /// `X-Widget-Status` and the card's `data-widget-error`.
-fn widget_error_card(state: &AppState, lang: Lang, status: StatusCode, code: &str, kind: &str, heading: String, message: String) -> AppResult<Response> {
+fn widget_error_card(
+    state: &AppState,
+    lang: Lang,
+    status: StatusCode,
+    code: &str,
+    kind: &str,
+    heading: String,
+    message: String,
+) -> AppResult<Response> {
     let data = json!({
         "lang": lang.as_str(), "base": state.config().base_path,
         "code": code, "kind": kind, "heading": heading, "message": message,
@@ -569,7 +703,11 @@ async fn widget(req: Request, state: AppState) -> AppResult<Response> {
     let outcome: Result<(Value, widgets::Names), WidgetFailure> = async {
         let given = params_from_query(&widget_type, &pairs).map_err(WidgetFailure::Error)?;
         let params = catalog::effective_params(&widget_type, &given).map_err(|e| {
-            let at = if e.pointer().is_empty() { String::new() } else { format!("{}: ", e.pointer().trim_start_matches('/')) };
+            let at = if e.pointer().is_empty() {
+                String::new()
+            } else {
+                format!("{}: ", e.pointer().trim_start_matches('/'))
+            };
             WidgetFailure::Config(format!("{at}{}", e.message()))
         })?;
         if preview {
@@ -577,7 +715,9 @@ async fn widget(req: Request, state: AppState) -> AppResult<Response> {
             data["params"] = params;
             return Ok((data, fixtures::names()));
         }
-        let meta = tenant_meta(&state, &ctx).await.map_err(WidgetFailure::Error)?;
+        let meta = tenant_meta(&state, &ctx)
+            .await
+            .map_err(WidgetFailure::Error)?;
         if let Some(id) = params.get("line_id").and_then(Value::as_i64) {
             ctx.line(&meta, id).map_err(WidgetFailure::Error)?;
         }
@@ -591,10 +731,18 @@ async fn widget(req: Request, state: AppState) -> AppResult<Response> {
                 let mut view = widgets::view(lang, &names, &widget_type, &data);
                 view["lang"] = json!(lang.as_str());
                 view["base"] = json!(state.config().base_path);
-                if widget_type == "downtime_table" && ctx.has(Permission::DowntimeJustify) && view["has_pending"] == json!(true) {
+                if widget_type == "downtime_table"
+                    && ctx.has(Permission::DowntimeJustify)
+                    && view["has_pending"] == json!(true)
+                {
                     view["justify_href"] = json!(format!("{}/downtime", state.config().base_path));
                 }
-                render::partial_response(&state, StatusCode::OK, &format!("widgets/{widget_type}"), &view)?
+                render::partial_response(
+                    &state,
+                    StatusCode::OK,
+                    &format!("widgets/{widget_type}"),
+                    &view,
+                )?
             } else {
                 http::data(&data)
             };
@@ -602,20 +750,37 @@ async fn widget(req: Request, state: AppState) -> AppResult<Response> {
         }
         Err(WidgetFailure::Config(message)) => {
             if htmx {
-                widget_error_card(&state, lang, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "config", i18n::t(lang, "widget.config_error"), message)
+                widget_error_card(
+                    &state,
+                    lang,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "validation_failed",
+                    "config",
+                    i18n::t(lang, "widget.config_error"),
+                    message,
+                )
             } else {
                 Err(AppError::validation("params", message))
             }
         }
         Err(WidgetFailure::Unavailable) => {
             if htmx {
-                widget_error_card(&state, lang, StatusCode::NOT_IMPLEMENTED, "not_implemented", "config", i18n::t(lang, "widget.unavailable"), i18n::t(lang, "widget.unavailable_text"))
+                widget_error_card(
+                    &state,
+                    lang,
+                    StatusCode::NOT_IMPLEMENTED,
+                    "not_implemented",
+                    "config",
+                    i18n::t(lang, "widget.unavailable"),
+                    i18n::t(lang, "widget.unavailable_text"),
+                )
             } else {
                 let mut resp = http::json(
                     StatusCode::NOT_IMPLEMENTED,
                     &json!({"error": {"code": "not_implemented", "message": "this widget's data engine is not in this build yet"}}),
                 );
-                resp.headers_mut().insert("cache-control", HeaderValue::from_static("no-store"));
+                resp.headers_mut()
+                    .insert("cache-control", HeaderValue::from_static("no-store"));
                 Ok(resp)
             }
         }
@@ -624,8 +789,22 @@ async fn widget(req: Request, state: AppState) -> AppResult<Response> {
                 if e.is_server_error() {
                     tracing::error!(error = %e, widget = %widget_type, "widget failed");
                 }
-                let kind = if e.status() == StatusCode::NOT_FOUND || e.status() == StatusCode::UNPROCESSABLE_ENTITY { "config" } else { "error" };
-                widget_error_card(&state, lang, e.status(), e.code(), kind, i18n::t(lang, "widget.error"), e.public_message())
+                let kind = if e.status() == StatusCode::NOT_FOUND
+                    || e.status() == StatusCode::UNPROCESSABLE_ENTITY
+                {
+                    "config"
+                } else {
+                    "error"
+                };
+                widget_error_card(
+                    &state,
+                    lang,
+                    e.status(),
+                    e.code(),
+                    kind,
+                    i18n::t(lang, "widget.error"),
+                    e.public_message(),
+                )
             } else {
                 Err(e)
             }
@@ -642,7 +821,11 @@ fn widget_src(base: &str, widget_type: &str, params: &Value, slot: usize) -> Str
                 Value::String(s) => s.clone(),
                 Value::Array(items) => items
                     .iter()
-                    .map(|i| i.as_str().map(str::to_string).unwrap_or_else(|| i.to_string()))
+                    .map(|i| {
+                        i.as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| i.to_string())
+                    })
                     .collect::<Vec<_>>()
                     .join(","),
                 Value::Null => continue,
@@ -652,7 +835,10 @@ fn widget_src(base: &str, widget_type: &str, params: &Value, slot: usize) -> Str
         }
     }
     q.append_pair("slot", &slot.to_string());
-    format!("{base}/api/v1/dashboard/widgets/{widget_type}?{}", q.finish())
+    format!(
+        "{base}/api/v1/dashboard/widgets/{widget_type}?{}",
+        q.finish()
+    )
 }
 
 /// Grid classes for a widget: stacked on phones, half/full width on tablets,
@@ -669,8 +855,16 @@ fn grid_classes(x: u64, y: u64, w: u64, h: u64) -> String {
     c
 }
 
-fn widget_cards(lang: Lang, base: &str, layout: &Layout, refresh: u64, with_filters: bool, preview: bool) -> Vec<Value> {
-    let mut ordered: Vec<(usize, &catalog::LayoutWidget)> = layout.widgets.iter().enumerate().collect();
+fn widget_cards(
+    lang: Lang,
+    base: &str,
+    layout: &Layout,
+    refresh: u64,
+    with_filters: bool,
+    preview: bool,
+) -> Vec<Value> {
+    let mut ordered: Vec<(usize, &catalog::LayoutWidget)> =
+        layout.widgets.iter().enumerate().collect();
     ordered.sort_by_key(|(_, w)| (w.y, w.x));
     ordered
         .into_iter()
@@ -706,7 +900,12 @@ fn widget_cards(lang: Lang, base: &str, layout: &Layout, refresh: u64, with_filt
 // ---------------------------------------------------------------------------
 // Filters
 
-fn range_options(lang: Lang, selected: &str, with_widget_default: bool, with_custom: bool) -> Vec<Value> {
+fn range_options(
+    lang: Lang,
+    selected: &str,
+    with_widget_default: bool,
+    with_custom: bool,
+) -> Vec<Value> {
     let mut out = Vec::new();
     if with_widget_default {
         out.push(json!({"value": "", "label": i18n::t(lang, "filters.widget_default"), "selected": selected.is_empty()}));
@@ -730,7 +929,12 @@ fn days_back_range(days: i64) -> &'static str {
 
 /// The filter panel from the client's `filter` table, with the values of the
 /// current URL (`f_*`) or each filter's `default_value`.
-fn filter_controls(lang: Lang, req: &Request, ctx: &TenantContext, meta: &TenantMetadata) -> Vec<Value> {
+fn filter_controls(
+    lang: Lang,
+    req: &Request,
+    ctx: &TenantContext,
+    meta: &TenantMetadata,
+) -> Vec<Value> {
     let pairs = req.query_pairs();
     let has_query = pairs.iter().any(|(k, _)| k.starts_with("f_"));
     let given = |name: &str| -> Vec<String> {
@@ -776,9 +980,17 @@ fn filter_controls(lang: Lang, req: &Request, ctx: &TenantContext, meta: &Tenant
                     .get("range")
                     .and_then(Value::as_str)
                     .map(str::to_string)
-                    .or_else(|| dv.get("days_back").and_then(Value::as_i64).map(|d| days_back_range(d).to_string()))
+                    .or_else(|| {
+                        dv.get("days_back")
+                            .and_then(Value::as_i64)
+                            .map(|d| days_back_range(d).to_string())
+                    })
                     .unwrap_or_default();
-                let selected = if has_query { given("range").last().cloned().unwrap_or_default() } else { default };
+                let selected = if has_query {
+                    given("range").last().cloned().unwrap_or_default()
+                } else {
+                    default
+                };
                 out.push(json!({
                     "kind": "daterange", "name": f.filter_name, "param": "range",
                     "show_time": af.get("show_time").and_then(Value::as_bool).unwrap_or(false),
@@ -792,53 +1004,92 @@ fn filter_controls(lang: Lang, req: &Request, ctx: &TenantContext, meta: &Tenant
                     .and_then(Value::as_str)
                     .map(str::to_string)
                     .unwrap_or_else(|| match source {
-                        "lines" => if kind == "multiselect" { "line_ids" } else { "line_id" }.to_string(),
+                        "lines" => if kind == "multiselect" {
+                            "line_ids"
+                        } else {
+                            "line_id"
+                        }
+                        .to_string(),
                         "areas" => "area_ids".into(),
                         "products" => "product_ids".into(),
                         _ => "shift_id".into(),
                     });
-                let source = if kind == "shift" && source.is_empty() { "shifts" } else { source };
+                let source = if kind == "shift" && source.is_empty() {
+                    "shifts"
+                } else {
+                    source
+                };
                 if sources_seen.contains(&param) {
                     continue;
                 }
                 sources_seen.push(param.clone());
                 let chosen: Vec<String> = if has_query {
-                    given(&param).iter().flat_map(|v| v.split(',').map(str::to_string)).collect()
+                    given(&param)
+                        .iter()
+                        .flat_map(|v| v.split(',').map(str::to_string))
+                        .collect()
                 } else {
                     dv.get("value")
                         .filter(|v| !v.is_null())
                         .map(|v| vec![v.to_string().trim_matches('"').to_string()])
                         .or_else(|| {
-                            dv.get("values")
-                                .and_then(Value::as_array)
-                                .map(|a| a.iter().map(|v| v.to_string().trim_matches('"').to_string()).collect())
+                            dv.get("values").and_then(Value::as_array).map(|a| {
+                                a.iter()
+                                    .map(|v| v.to_string().trim_matches('"').to_string())
+                                    .collect()
+                            })
                         })
                         .unwrap_or_default()
                 };
                 let items: Vec<(String, String)> = match source {
-                    "lines" => ctx.visible_lines(meta).iter().map(|l| (l.line_id.to_string(), l.line_name.clone())).collect(),
+                    "lines" => ctx
+                        .visible_lines(meta)
+                        .iter()
+                        .map(|l| (l.line_id.to_string(), l.line_name.clone()))
+                        .collect(),
                     "areas" => meta
                         .areas
                         .iter()
                         .filter(|a| ctx.can_see_line(a.line_id))
                         .map(|a| {
-                            let line = meta.line(a.line_id).map(|l| l.line_name.as_str()).unwrap_or("");
+                            let line = meta
+                                .line(a.line_id)
+                                .map(|l| l.line_name.as_str())
+                                .unwrap_or("");
                             (a.area_id.to_string(), format!("{line} · {}", a.area_name))
                         })
                         .collect(),
-                    "products" => meta.products.iter().map(|p| (p.product_id.to_string(), p.product_name.clone())).collect(),
+                    "products" => meta
+                        .products
+                        .iter()
+                        .map(|p| (p.product_id.to_string(), p.product_name.clone()))
+                        .collect(),
                     "shifts" => meta
                         .shifts
                         .iter()
                         .filter(|s| s.is_active)
-                        .map(|s| (s.shift_id.to_string(), format!("{} ({}–{})", s.shift_name, s.start_time.format("%H:%M"), s.end_time.format("%H:%M"))))
+                        .map(|s| {
+                            (
+                                s.shift_id.to_string(),
+                                format!(
+                                    "{} ({}–{})",
+                                    s.shift_name,
+                                    s.start_time.format("%H:%M"),
+                                    s.end_time.format("%H:%M")
+                                ),
+                            )
+                        })
                         .collect(),
                     _ => Vec::new(),
                 };
                 let field = format!("f_{param}");
                 let mut options: Vec<Value> = Vec::new();
                 if kind != "multiselect" {
-                    let all = if source == "lines" { "filters.all_lines" } else { "filters.all" };
+                    let all = if source == "lines" {
+                        "filters.all_lines"
+                    } else {
+                        "filters.all"
+                    };
                     options.push(json!({"value": "", "label": i18n::t(lang, all), "selected": chosen.is_empty(), "field": field}));
                 }
                 options.extend(items.into_iter().map(|(id, label)| {
@@ -860,7 +1111,11 @@ fn filter_controls(lang: Lang, req: &Request, ctx: &TenantContext, meta: &Tenant
                 }));
             }
             "toggle" => {
-                let param = af.get("param").and_then(Value::as_str).unwrap_or("include_micro").to_string();
+                let param = af
+                    .get("param")
+                    .and_then(Value::as_str)
+                    .unwrap_or("include_micro")
+                    .to_string();
                 let checked = if has_query {
                     given(&param).iter().any(|v| v == "true")
                 } else {
@@ -892,7 +1147,10 @@ async fn catalog_api(req: Request, state: AppState) -> AppResult<Response> {
 
 async fn dashboard_page(req: Request, state: AppState, ctx: TenantContext) -> AppResult<Response> {
     if ctx.is_superadmin() {
-        return Ok(http::redirect(&format!("{}/admin/tenants", state.config().base_path)));
+        return Ok(http::redirect(&format!(
+            "{}/admin/tenants",
+            state.config().base_path
+        )));
     }
     ctx.require(Permission::DataRead)?;
     let tenant_id = ctx.tenant_id()?;
@@ -901,11 +1159,19 @@ async fn dashboard_page(req: Request, state: AppState, ctx: TenantContext) -> Ap
     let mut page = PageContext::new(&req, &state, Some(&ctx), Some(&meta), "dashboard");
     let lang = page.lang();
     let title = page.t("dashboard.title");
-    page.title(title.clone()).crumb(i18n::t(lang, "nav.dashboard"), None);
+    page.title(title.clone())
+        .crumb(i18n::t(lang, "nav.dashboard"), None);
     let refresh = refresh_seconds(&meta);
     let filters = filter_controls(lang, &req, &ctx, &meta);
     let preview = state.config().templates_dir.is_some() && req.query_param("preview").is_some();
-    let cards = widget_cards(lang, page.base(), &layout, refresh, !filters.is_empty(), preview);
+    let cards = widget_cards(
+        lang,
+        page.base(),
+        &layout,
+        refresh,
+        !filters.is_empty(),
+        preview,
+    );
     page.set("heading", title)
         .set("subheading", i18n::t(lang, "dashboard.subtitle"))
         .set("refresh_seconds", refresh)
@@ -916,13 +1182,16 @@ async fn dashboard_page(req: Request, state: AppState, ctx: TenantContext) -> Ap
             "can_edit_layout",
             ctx.has(Permission::LayoutEditOwn) || ctx.has(Permission::LayoutManage),
         );
-    render::page_response(&state, StatusCode::OK, "pages/dashboard", &page.into_value())
+    render::page_response(
+        &state,
+        StatusCode::OK,
+        "pages/dashboard",
+        &page.into_value(),
+    )
 }
 
 fn line_widgets(line_id: i64) -> Value {
-    let w = |t: &str, x: u64, y: u64, w: u64, h: u64, params: Value| {
-        json!({"widget_type": t, "x": x, "y": y, "w": w, "h": h, "params": params})
-    };
+    let w = |t: &str, x: u64, y: u64, w: u64, h: u64, params: Value| json!({"widget_type": t, "x": x, "y": y, "w": w, "h": h, "params": params});
     json!({"columns": 12, "widgets": [
         w("line_status", 0, 0, 4, 4, json!({"line_id": line_id})),
         w("kpi_oee", 4, 0, 4, 2, json!({"line_id": line_id, "range": "current_shift"})),
@@ -945,7 +1214,8 @@ async fn line_page(req: Request, state: AppState, ctx: TenantContext) -> AppResu
     page.title(line.line_name.clone())
         .crumb(i18n::t(lang, "nav.lines"), Some("/lines"))
         .crumb(line.line_name.clone(), None);
-    let layout = catalog::validate_layout(&line_widgets(id)).map_err(|e| AppError::internal(format!("line layout: {e}")))?;
+    let layout = catalog::validate_layout(&line_widgets(id))
+        .map_err(|e| AppError::internal(format!("line layout: {e}")))?;
     let refresh = refresh_seconds(&meta).min(30);
     let preview = state.config().templates_dir.is_some() && req.query_param("preview").is_some();
     let lines: Vec<Value> = ctx
@@ -967,7 +1237,8 @@ async fn lines_page(req: Request, state: AppState, ctx: TenantContext) -> AppRes
     let mut page = PageContext::new(&req, &state, Some(&ctx), Some(&meta), "lines");
     let lang = page.lang();
     let title = page.t("lines.title");
-    page.title(title.clone()).crumb(i18n::t(lang, "nav.lines"), None);
+    page.title(title.clone())
+        .crumb(i18n::t(lang, "nav.lines"), None);
     let widgets: Vec<Value> = ctx
         .visible_lines(&meta)
         .iter()
@@ -980,7 +1251,14 @@ async fn lines_page(req: Request, state: AppState, ctx: TenantContext) -> AppRes
     let layout = catalog::validate_layout(&json!({"columns": 12, "widgets": widgets}))
         .map_err(|e| AppError::internal(format!("lines layout: {e}")))?;
     let preview = state.config().templates_dir.is_some() && req.query_param("preview").is_some();
-    let cards = widget_cards(lang, page.base(), &layout, refresh_seconds(&meta), false, preview);
+    let cards = widget_cards(
+        lang,
+        page.base(),
+        &layout,
+        refresh_seconds(&meta),
+        false,
+        preview,
+    );
     page.set("heading", title)
         .set("subheading", i18n::t(lang, "lines.subtitle"))
         .set("widgets", cards);
@@ -1003,7 +1281,9 @@ async fn downtime_page(req: Request, state: AppState, ctx: TenantContext) -> App
         .iter()
         .map(|l| json!({"line_id": l.line_id, "line_name": l.line_name, "selected": Some(l.line_id) == selected_line}))
         .collect();
-    let range = req.query_param("range").unwrap_or_else(|| "last_7_days".into());
+    let range = req
+        .query_param("range")
+        .unwrap_or_else(|| "last_7_days".into());
     let active: Vec<&metadata::Failure> = meta.failures.iter().filter(|f| f.is_active).collect();
     let group = |cat: &str| -> Vec<Value> {
         active
@@ -1050,7 +1330,9 @@ async fn reports_page(req: Request, state: AppState, ctx: TenantContext) -> AppR
         .and_then(|d| chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok())
         .filter(|d| *d <= today)
         .unwrap_or(today);
-    let selected_line = req.query_param("line_id").and_then(|v| v.parse::<i64>().ok());
+    let selected_line = req
+        .query_param("line_id")
+        .and_then(|v| v.parse::<i64>().ok());
     let lines: Vec<Value> = ctx
         .visible_lines(&meta)
         .iter()
@@ -1087,38 +1369,72 @@ async fn users_page(req: Request, state: AppState, ctx: TenantContext) -> AppRes
         .filter(|r| **r != Role::Superadmin || ctx.is_superadmin())
         .map(|r| json!({"value": r.as_str(), "label": i18n::t(lang, &format!("role.{}", r.as_str()))}))
         .collect();
-    let subtitle = if ctx.is_superadmin() { page.t("users.subtitle_all") } else { page.t("users.subtitle") };
+    let subtitle = if ctx.is_superadmin() {
+        page.t("users.subtitle_all")
+    } else {
+        page.t("users.subtitle")
+    };
     page.set("heading", title)
         .set("subheading", subtitle)
         .set("roles", &roles)
         .set("can_manage", ctx.has(Permission::UsersManage))
-        .set("config", json!({"roles": roles, "tenant_id": ctx.tenant_id}));
-    render::page_response(&state, StatusCode::OK, "pages/admin/users", &page.into_value())
+        .set(
+            "config",
+            json!({"roles": roles, "tenant_id": ctx.tenant_id}),
+        );
+    render::page_response(
+        &state,
+        StatusCode::OK,
+        "pages/admin/users",
+        &page.into_value(),
+    )
 }
 
 async fn tenants_page(req: Request, state: AppState, ctx: TenantContext) -> AppResult<Response> {
     if !ctx.is_superadmin() {
-        return Err(AppError::forbidden("only the service operator manages tenants"));
+        return Err(AppError::forbidden(
+            "only the service operator manages tenants",
+        ));
     }
     let mut page = PageContext::new(&req, &state, Some(&ctx), None, "tenants");
     let lang = page.lang();
     let title = page.t("tenants.title");
     page.title(title.clone()).crumb(title.clone(), None);
     let zones = [
-        "Europe/Madrid", "Europe/Lisbon", "Europe/London", "Europe/Paris", "Europe/Berlin", "America/Mexico_City",
-        "America/Bogota", "America/Lima", "America/Santiago", "America/Argentina/Buenos_Aires", "America/New_York",
-        "America/Chicago", "America/Los_Angeles", "America/Sao_Paulo", "Atlantic/Canary", "UTC",
+        "Europe/Madrid",
+        "Europe/Lisbon",
+        "Europe/London",
+        "Europe/Paris",
+        "Europe/Berlin",
+        "America/Mexico_City",
+        "America/Bogota",
+        "America/Lima",
+        "America/Santiago",
+        "America/Argentina/Buenos_Aires",
+        "America/New_York",
+        "America/Chicago",
+        "America/Los_Angeles",
+        "America/Sao_Paulo",
+        "Atlantic/Canary",
+        "UTC",
     ];
     page.set("heading", title)
         .set("subheading", i18n::t(lang, "tenants.subtitle"))
         .set("timezones", zones);
-    render::page_response(&state, StatusCode::OK, "pages/admin/tenants", &page.into_value())
+    render::page_response(
+        &state,
+        StatusCode::OK,
+        "pages/admin/tenants",
+        &page.into_value(),
+    )
 }
 
 async fn config_page(req: Request, state: AppState, ctx: TenantContext) -> AppResult<Response> {
     let can_layout = ctx.has(Permission::LayoutEditOwn) || ctx.has(Permission::LayoutManage);
     if !ctx.has(Permission::ConfigManage) && !can_layout {
-        return Err(AppError::forbidden("your role cannot change the configuration"));
+        return Err(AppError::forbidden(
+            "your role cannot change the configuration",
+        ));
     }
     let tenant_id = ctx.tenant_id()?;
     let meta = tenant_meta(&state, &ctx).await?;
@@ -1189,12 +1505,20 @@ async fn config_page(req: Request, state: AppState, ctx: TenantContext) -> AppRe
     });
     page.set("heading", title)
         .set("subheading", i18n::t(lang, "config.subtitle"))
-        .set("defaults", json!({"threshold": n(threshold), "micro": n(micro)}))
+        .set(
+            "defaults",
+            json!({"threshold": n(threshold), "micro": n(micro)}),
+        )
         .set("line_thresholds", line_thresholds)
         .set("settings", settings)
         .set("reasons", &meta.failures)
         .set("editor", editor);
-    render::page_response(&state, StatusCode::OK, "pages/admin/config", &page.into_value())
+    render::page_response(
+        &state,
+        StatusCode::OK,
+        "pages/admin/config",
+        &page.into_value(),
+    )
 }
 
 fn device_of(ua: Option<&str>) -> (String, &'static str) {
@@ -1225,7 +1549,11 @@ fn device_of(ua: Option<&str>) -> (String, &'static str) {
     } else {
         ""
     };
-    let icon = if ua.contains("Mobile") || ua.contains("Android") || ua.contains("iPhone") { "smartphone" } else { "computer" };
+    let icon = if ua.contains("Mobile") || ua.contains("Android") || ua.contains("iPhone") {
+        "smartphone"
+    } else {
+        "computer"
+    };
     let label = match (browser, os) {
         ("", "") => ua.chars().take(60).collect(),
         (b, "") => b.to_string(),
@@ -1235,7 +1563,23 @@ fn device_of(ua: Option<&str>) -> (String, &'static str) {
     (label, icon)
 }
 
-async fn sessions_view(state: &AppState, ctx: &TenantContext, lang: Lang, base: &str) -> AppResult<Vec<Value>> {
+/// An RFC 3339 instant as `dd/mm HH:MM` in the plant's zone.
+fn local_time(iso: &str, tz: chrono_tz::Tz) -> String {
+    chrono::DateTime::parse_from_rfc3339(iso)
+        .map(|t| t.with_timezone(&tz).format("%d/%m %H:%M").to_string())
+        .unwrap_or_else(|_| format::short_datetime(iso))
+}
+
+async fn sessions_view(
+    state: &AppState,
+    ctx: &TenantContext,
+    lang: Lang,
+    base: &str,
+) -> AppResult<Vec<Value>> {
+    let tz = ctx
+        .tenant_opt()
+        .map(|t| t.timezone())
+        .unwrap_or(chrono_tz::Europe::Madrid);
     let list = auth::sessions::active_sessions(state, ctx.user_id, &ctx.session_id).await?;
     Ok(list
         .into_iter()
@@ -1247,8 +1591,8 @@ async fn sessions_view(state: &AppState, ctx: &TenantContext, lang: Lang, base: 
                 "user_agent": s.user_agent,
                 "ip": s.ip,
                 "current": s.current,
-                "login_text": format::short_datetime(&s.login_at),
-                "last_text": s.last_activity_at.as_deref().map(format::short_datetime).unwrap_or_else(|| "—".into()),
+                "login_text": local_time(&s.login_at, tz),
+                "last_text": s.last_activity_at.as_deref().map(|t| local_time(t, tz)).unwrap_or_else(|| "—".into()),
                 "revoke_href": format!("{base}/profile/sessions/{}/revoke", s.session_id),
             })
         })
@@ -1269,10 +1613,18 @@ async fn profile_page(req: Request, state: AppState, ctx: TenantContext) -> AppR
         (None, _) => i18n::t(lang, "profile.all_lines"),
         (Some(ids), Some(meta)) => ids
             .iter()
-            .map(|id| meta.line(*id).map(|l| l.line_name.clone()).unwrap_or_else(|| format!("#{id}")))
+            .map(|id| {
+                meta.line(*id)
+                    .map(|l| l.line_name.clone())
+                    .unwrap_or_else(|| format!("#{id}"))
+            })
             .collect::<Vec<_>>()
             .join(", "),
-        (Some(ids), None) => ids.iter().map(|i| format!("#{i}")).collect::<Vec<_>>().join(", "),
+        (Some(ids), None) => ids
+            .iter()
+            .map(|i| format!("#{i}"))
+            .collect::<Vec<_>>()
+            .join(", "),
     };
     let sessions = sessions_view(&state, &ctx, lang, page.base()).await?;
     page.set("heading", title)
@@ -1290,16 +1642,28 @@ async fn revoke_session(req: Request, state: AppState) -> AppResult<Response> {
     let ctx = auth::authenticate(&req, &state).await?;
     let family = req.path_param("id").unwrap_or_default().to_string();
     if family == ctx.session_id {
-        return Err(AppError::conflict("use Sign out to end the session you are using"));
+        return Err(AppError::conflict(
+            "use Sign out to end the session you are using",
+        ));
     }
     auth::sessions::revoke_own_session(&state, ctx.user_id, &family).await?;
-    auth::audit::record_for(&state, &ctx, &req, "auth.session_revoke", "session", &family, Value::Null).await?;
+    auth::audit::record_for(
+        &state,
+        &ctx,
+        &req,
+        "auth.session_revoke",
+        "session",
+        &family,
+        Value::Null,
+    )
+    .await?;
     let lang = Lang::from_request(&req, ctx.tenant_opt().map(|t| t.language()));
     let base = state.config().base_path.clone();
     let sessions = sessions_view(&state, &ctx, lang, &base).await?;
     let data = json!({"lang": lang.as_str(), "base": base, "sessions": sessions});
     let mut resp = render::partial_response(&state, StatusCode::OK, "partials/sessions", &data)?;
-    let trigger = json!({"dash:toast": {"message": i18n::t(lang, "profile.revoked"), "kind": "success"}});
+    let trigger =
+        json!({"dash:toast": {"message": i18n::t(lang, "profile.revoked"), "kind": "success"}});
     if let Ok(v) = HeaderValue::from_str(&trigger.to_string()) {
         resp.headers_mut().insert("hx-trigger", v);
     }
@@ -1308,7 +1672,11 @@ async fn revoke_session(req: Request, state: AppState) -> AppResult<Response> {
 
 /// Every widget partial with sample data, for looking at the UI while the
 /// engines are being written. Only with the dev setting `TEMPLATES_DIR`.
-async fn dev_widgets_page(req: Request, state: AppState, ctx: TenantContext) -> AppResult<Response> {
+async fn dev_widgets_page(
+    req: Request,
+    state: AppState,
+    ctx: TenantContext,
+) -> AppResult<Response> {
     if state.config().templates_dir.is_none() {
         return Err(AppError::NotFound);
     }
@@ -1328,13 +1696,19 @@ async fn dev_widgets_page(req: Request, state: AppState, ctx: TenantContext) -> 
         x += t.default_w;
         row_h = row_h.max(t.default_h);
     }
-    let layout = catalog::validate_layout(&json!({"columns": 12, "widgets": widgets})).map_err(|e| AppError::internal(e.to_string()))?;
+    let layout = catalog::validate_layout(&json!({"columns": 12, "widgets": widgets}))
+        .map_err(|e| AppError::internal(e.to_string()))?;
     let cards = widget_cards(lang, page.base(), &layout, 3600, false, true);
     page.set("heading", "Widgets")
         .set("subheading", "Datos de ejemplo / sample data")
         .set("refresh_seconds", 3600)
         .set("widgets", cards);
-    render::page_response(&state, StatusCode::OK, "pages/dashboard", &page.into_value())
+    render::page_response(
+        &state,
+        StatusCode::OK,
+        "pages/dashboard",
+        &page.into_value(),
+    )
 }
 
 // ---------------------------------------------------------------------------
@@ -1390,8 +1764,15 @@ mod tests {
 
     #[test]
     fn widget_params_come_from_the_query_with_filters_on_top() {
-        let p = params_from_query("kpi_oee", &pairs("range=today&target=0.85&line_id=2&slot=0&f_range=last_7_days&f_line_id=3")).unwrap();
-        assert_eq!(p, json!({"range": "last_7_days", "target": 0.85, "line_id": 3}));
+        let p = params_from_query(
+            "kpi_oee",
+            &pairs("range=today&target=0.85&line_id=2&slot=0&f_range=last_7_days&f_line_id=3"),
+        )
+        .unwrap();
+        assert_eq!(
+            p,
+            json!({"range": "last_7_days", "target": 0.85, "line_id": 3})
+        );
         let p = params_from_query("production_over_time", &pairs("line_ids=1,2&f_range=custom&f_start_date=2026-04-01&f_end_date=2026-04-02&f_product_ids=4&f_product_ids=5")).unwrap();
         assert_eq!(
             p,
@@ -1411,7 +1792,8 @@ mod tests {
 
     #[test]
     fn layout_params_round_trip_through_the_card_url() {
-        let params = json!({"line_ids": [1, 2], "range": "today", "show_table": true, "target": 0.9});
+        let params =
+            json!({"line_ids": [1, 2], "range": "today", "show_table": true, "target": 0.9});
         let src = widget_src("/base", "oee_trend", &params, 4);
         assert!(src.starts_with("/base/api/v1/dashboard/widgets/oee_trend?"));
         let q = src.split_once('?').unwrap().1;
@@ -1441,7 +1823,8 @@ mod tests {
         let mut req = Request::new(::http::Method::GET, "/x");
         let resp = with_etag(&req, http::html(StatusCode::OK, "<p>a</p>".into()));
         let etag = resp.headers()["etag"].to_str().unwrap().to_string();
-        req.headers.insert("if-none-match", HeaderValue::from_str(&etag).unwrap());
+        req.headers
+            .insert("if-none-match", HeaderValue::from_str(&etag).unwrap());
         let again = with_etag(&req, http::html(StatusCode::OK, "<p>a</p>".into()));
         assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
         assert!(again.body().is_empty());
@@ -1461,7 +1844,9 @@ mod tests {
         let r = router();
         for (_, pattern) in r.routes() {
             assert!(
-                !pattern.starts_with("/api/") || pattern.starts_with("/api/v1/dashboard/") || pattern.starts_with("/api/v1/system/"),
+                !pattern.starts_with("/api/")
+                    || pattern.starts_with("/api/v1/dashboard/")
+                    || pattern.starts_with("/api/v1/system/"),
                 "{pattern}"
             );
         }

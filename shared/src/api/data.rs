@@ -30,7 +30,9 @@ use crate::metadata::TenantMetadata;
 use crate::metrics::{Plant, NO_PRODUCT};
 use crate::oee::{shift_occurrences, IntervalSet};
 use crate::query::params::{select, serve, ApiResult, Call, Input, Selection};
-use crate::query::{self, CountSource, Cursor, DetectionRow, DetectionTable, KeyCounts, ListRequest, Order};
+use crate::query::{
+    self, CountSource, Cursor, DetectionRow, DetectionTable, KeyCounts, ListRequest, Order,
+};
 use crate::router::Router;
 use crate::state::AppState;
 use crate::timeutil::{format_instant, Bucket, Interval, Window};
@@ -52,7 +54,14 @@ const CSV_MAX_ROWS: usize = 100_000;
 const CSV_PAGE: usize = 5_000;
 
 async fn detections(req: Request, state: AppState) -> AppResult<Response> {
-    serve(req, state, "GET /api/v1/data/detections", Input::Query, list).await
+    serve(
+        req,
+        state,
+        "GET /api/v1/data/detections",
+        Input::Query,
+        list,
+    )
+    .await
 }
 
 async fn aggregate(req: Request, state: AppState) -> AppResult<Response> {
@@ -67,15 +76,36 @@ async fn aggregate(req: Request, state: AppState) -> AppResult<Response> {
 }
 
 async fn summary(req: Request, state: AppState) -> AppResult<Response> {
-    serve(req, state, "GET /api/v1/data/production/summary", Input::Query, summary_inner).await
+    serve(
+        req,
+        state,
+        "GET /api/v1/data/production/summary",
+        Input::Query,
+        summary_inner,
+    )
+    .await
 }
 
 async fn by_product(req: Request, state: AppState) -> AppResult<Response> {
-    serve(req, state, "GET /api/v1/data/production/by-product", Input::Query, by_product_inner).await
+    serve(
+        req,
+        state,
+        "GET /api/v1/data/production/by-product",
+        Input::Query,
+        by_product_inner,
+    )
+    .await
 }
 
 async fn by_area(req: Request, state: AppState) -> AppResult<Response> {
-    serve(req, state, "GET /api/v1/data/production/by-area", Input::Query, by_area_inner).await
+    serve(
+        req,
+        state,
+        "GET /api/v1/data/production/by-area",
+        Input::Query,
+        by_area_inner,
+    )
+    .await
 }
 
 /// The window and display zone of a request.
@@ -88,7 +118,12 @@ fn window_of(call: &Call, plant: &Plant<'_>) -> ApiResult<(Window, Tz)> {
 /// The occurrences of the selected shift inside `window`, if a shift is selected.
 fn shift_filter(plant: &Plant<'_>, sel: &Selection, window: &Window) -> Option<IntervalSet> {
     let id = sel.shift_id?;
-    let shifts: Vec<_> = plant.shifts.iter().filter(|s| s.id == id).cloned().collect();
+    let shifts: Vec<_> = plant
+        .shifts
+        .iter()
+        .filter(|s| s.id == id)
+        .cloned()
+        .collect();
     let occ = shift_occurrences(&shifts, window, plant.tz());
     Some(IntervalSet::from_spans(occ.iter().map(|o| (o.start, o.end))).clip(window))
 }
@@ -121,7 +156,13 @@ async fn list(call: Call) -> ApiResult<(Response, u64)> {
     let areas = sel.areas_of(&call.meta, line_id, None);
     let location = call.tenant.db_location();
     let mut conn = call.state.db().client(&location).await?;
-    let table = DetectionTable::open(&mut conn, &location.db_name, line, call.tenant.data_timezone()).await?;
+    let table = DetectionTable::open(
+        &mut conn,
+        &location.db_name,
+        line,
+        call.tenant.data_timezone(),
+    )
+    .await?;
     let spans = match shift_filter(&plant, &sel, &window) {
         Some(set) => set.spans().map(|s| (s.start, s.end)).collect::<Vec<_>>(),
         None => vec![(window.start, window.end)],
@@ -145,7 +186,11 @@ async fn list(call: Call) -> ApiResult<(Response, u64)> {
         let mut rows = query::list_detections(&mut conn, &table, &req).await?;
         let more = rows.len() > limit;
         rows.truncate(limit);
-        let next = if more { rows.last().map(cursor_of) } else { None };
+        let next = if more {
+            rows.last().map(cursor_of)
+        } else {
+            None
+        };
         let items: Vec<Value> = rows.iter().map(|r| names.json(&table, r)).collect();
         let n = items.len() as u64;
         return Ok((http::list(&items, next), n));
@@ -207,7 +252,10 @@ struct Names<'a> {
 
 impl<'a> Names<'a> {
     fn new(meta: &'a TenantMetadata, line_id: i64, tz: Tz) -> Self {
-        let line_name = meta.line(line_id).map(|l| l.line_name.clone()).unwrap_or_default();
+        let line_name = meta
+            .line(line_id)
+            .map(|l| l.line_name.clone())
+            .unwrap_or_default();
         Names {
             meta,
             line_id,
@@ -297,7 +345,8 @@ async fn count_selection(
             vec![KeyCounts::new(); windows.len()]
         } else {
             let line = call.meta.line(line_id).ok_or(AppError::NotFound)?;
-            let table = DetectionTable::open(conn, &db_name, line, call.tenant.data_timezone()).await?;
+            let table =
+                DetectionTable::open(conn, &db_name, line, call.tenant.data_timezone()).await?;
             query::count_in_windows(
                 conn,
                 &table,
@@ -309,7 +358,10 @@ async fn count_selection(
             )
             .await?
         };
-        out.push(LineCounts { line_id, per_window });
+        out.push(LineCounts {
+            line_id,
+            per_window,
+        });
     }
     Ok(out)
 }
@@ -358,7 +410,7 @@ impl ByType {
     }
 }
 
-fn area_type<'m>(meta: &'m TenantMetadata, area_id: i64) -> Option<&'m str> {
+fn area_type(meta: &TenantMetadata, area_id: i64) -> Option<&str> {
     meta.area(area_id).map(|a| a.area_type.as_str())
 }
 
@@ -427,9 +479,22 @@ async fn by_product_inner(call: Call) -> ApiResult<(Response, u64)> {
         .map(|(pid, t)| {
             let product = call.meta.product(pid);
             let mut m = Map::new();
-            m.insert("product_id".into(), if pid == NO_PRODUCT { Value::Null } else { json!(pid) });
-            m.insert("product_name".into(), json!(product.map(|p| p.product_name.as_str())));
-            m.insert("product_code".into(), json!(product.map(|p| p.product_code.as_str())));
+            m.insert(
+                "product_id".into(),
+                if pid == NO_PRODUCT {
+                    Value::Null
+                } else {
+                    json!(pid)
+                },
+            );
+            m.insert(
+                "product_name".into(),
+                json!(product.map(|p| p.product_name.as_str())),
+            );
+            m.insert(
+                "product_code".into(),
+                json!(product.map(|p| p.product_code.as_str())),
+            );
             m.insert(
                 "ideal_cycle_time_seconds".into(),
                 json!(product.and_then(|p| p.ideal_cycle_time_seconds)),
@@ -572,37 +637,53 @@ async fn aggregate_inner(call: Call) -> ApiResult<(Response, u64)> {
     }
     let only_time = !(g.product || g.area || g.line);
     let mut rows = Vec::new();
-    let row = |wi: usize, line: Option<i64>, product: Option<Option<i64>>, area: Option<i64>, n: u64| {
-        let mut m = Map::new();
-        let w = windows[wi];
-        if let Some(b) = buckets.get(wi) {
-            m.insert("label".into(), json!(b.label));
-            if let Some(s) = b.shift_id {
-                m.insert("shift_id".into(), json!(s));
+    let row =
+        |wi: usize, line: Option<i64>, product: Option<Option<i64>>, area: Option<i64>, n: u64| {
+            let mut m = Map::new();
+            let w = windows[wi];
+            if let Some(b) = buckets.get(wi) {
+                m.insert("label".into(), json!(b.label));
+                if let Some(s) = b.shift_id {
+                    m.insert("shift_id".into(), json!(s));
+                }
+                m.insert("seconds".into(), json!(b.seconds));
             }
-            m.insert("seconds".into(), json!(b.seconds));
-        }
-        m.insert("start".into(), json!(format_instant(w.start, tz)));
-        m.insert("end".into(), json!(format_instant(w.end, tz)));
-        if let Some(l) = line {
-            m.insert("line_id".into(), json!(l));
-            m.insert("line_name".into(), json!(call.meta.line(l).map(|l| l.line_name.as_str())));
-        }
-        if let Some(p) = product {
-            let prod = p.and_then(|p| call.meta.product(p));
-            m.insert("product_id".into(), json!(p));
-            m.insert("product_name".into(), json!(prod.map(|p| p.product_name.as_str())));
-            m.insert("product_code".into(), json!(prod.map(|p| p.product_code.as_str())));
-        }
-        if let Some(a) = area {
-            let area = call.meta.area(a);
-            m.insert("area_id".into(), json!(a));
-            m.insert("area_name".into(), json!(area.map(|a| a.area_name.as_str())));
-            m.insert("area_type".into(), json!(area.map(|a| a.area_type.as_str())));
-        }
-        m.insert("count".into(), json!(n));
-        Value::Object(m)
-    };
+            m.insert("start".into(), json!(format_instant(w.start, tz)));
+            m.insert("end".into(), json!(format_instant(w.end, tz)));
+            if let Some(l) = line {
+                m.insert("line_id".into(), json!(l));
+                m.insert(
+                    "line_name".into(),
+                    json!(call.meta.line(l).map(|l| l.line_name.as_str())),
+                );
+            }
+            if let Some(p) = product {
+                let prod = p.and_then(|p| call.meta.product(p));
+                m.insert("product_id".into(), json!(p));
+                m.insert(
+                    "product_name".into(),
+                    json!(prod.map(|p| p.product_name.as_str())),
+                );
+                m.insert(
+                    "product_code".into(),
+                    json!(prod.map(|p| p.product_code.as_str())),
+                );
+            }
+            if let Some(a) = area {
+                let area = call.meta.area(a);
+                m.insert("area_id".into(), json!(a));
+                m.insert(
+                    "area_name".into(),
+                    json!(area.map(|a| a.area_name.as_str())),
+                );
+                m.insert(
+                    "area_type".into(),
+                    json!(area.map(|a| a.area_type.as_str())),
+                );
+            }
+            m.insert("count".into(), json!(n));
+            Value::Object(m)
+        };
     if only_time {
         // Every bucket, zeros included, so chart axes are stable.
         for wi in 0..windows.len() {

@@ -43,34 +43,65 @@ enum Kind {
 }
 
 async fn oee(req: Request, state: AppState) -> AppResult<Response> {
-    serve(req, state, "GET /api/v1/metrics/oee", Input::Query, |c| kpi(c, Kind::Oee)).await
+    serve(req, state, "GET /api/v1/metrics/oee", Input::Query, |c| {
+        kpi(c, Kind::Oee)
+    })
+    .await
 }
 
 async fn availability(req: Request, state: AppState) -> AppResult<Response> {
-    serve(req, state, "GET /api/v1/metrics/availability", Input::Query, |c| {
-        kpi(c, Kind::Availability)
-    })
+    serve(
+        req,
+        state,
+        "GET /api/v1/metrics/availability",
+        Input::Query,
+        |c| kpi(c, Kind::Availability),
+    )
     .await
 }
 
 async fn performance(req: Request, state: AppState) -> AppResult<Response> {
-    serve(req, state, "GET /api/v1/metrics/performance", Input::Query, |c| {
-        kpi(c, Kind::Performance)
-    })
+    serve(
+        req,
+        state,
+        "GET /api/v1/metrics/performance",
+        Input::Query,
+        |c| kpi(c, Kind::Performance),
+    )
     .await
 }
 
 async fn quality(req: Request, state: AppState) -> AppResult<Response> {
-    serve(req, state, "GET /api/v1/metrics/quality", Input::Query, |c| kpi(c, Kind::Quality)).await
+    serve(
+        req,
+        state,
+        "GET /api/v1/metrics/quality",
+        Input::Query,
+        |c| kpi(c, Kind::Quality),
+    )
+    .await
 }
 
 async fn comparison(req: Request, state: AppState) -> AppResult<Response> {
-    serve(req, state, "GET /api/v1/metrics/comparison", Input::Query, compare).await
+    serve(
+        req,
+        state,
+        "GET /api/v1/metrics/comparison",
+        Input::Query,
+        compare,
+    )
+    .await
 }
 
 /// OEE is a property of whole lines: the filters of the data routes are refused.
 fn whole_lines(call: &Call) -> ApiResult<Selection> {
-    for field in ["area_id", "area_ids", "product_id", "product_ids", "shift_id"] {
+    for field in [
+        "area_id",
+        "area_ids",
+        "product_id",
+        "product_ids",
+        "shift_id",
+    ] {
         if call.params.get(field).is_some() {
             return Err(AppError::validation(
                 field,
@@ -111,9 +142,22 @@ fn scope(call: &Call) -> ApiResult<Scope<'_>> {
     })
 }
 
-async fn run(call: &Call, s: &Scope<'_>, window: &Window, buckets: &[Bucket]) -> AppResult<Computed> {
+async fn run(
+    call: &Call,
+    s: &Scope<'_>,
+    window: &Window,
+    buckets: &[Bucket],
+) -> AppResult<Computed> {
     let mut conn = call.state.db().client(&call.tenant.db_location()).await?;
-    compute(&mut conn, &s.plant, &s.sel.line_ids, window, buckets, CountSource::Auto).await
+    compute(
+        &mut conn,
+        &s.plant,
+        &s.sel.line_ids,
+        window,
+        buckets,
+        CountSource::Auto,
+    )
+    .await
 }
 
 async fn kpi(call: Call, kind: Kind) -> ApiResult<(Response, u64)> {
@@ -154,7 +198,11 @@ async fn compare(call: Call) -> ApiResult<(Response, u64)> {
                 items.push(v);
             }
         }
-        let total = present(&computed.to_result(s.tz, with_buckets), &call.meta, Kind::Oee);
+        let total = present(
+            &computed.to_result(s.tz, with_buckets),
+            &call.meta,
+            Kind::Oee,
+        );
         let n = items.len() as u64;
         let data = json!({
             "by": "lines",
@@ -212,8 +260,9 @@ fn other_window(call: &Call, s: &Scope<'_>) -> ApiResult<Window> {
         range: p.get("compare_range"),
     };
     if q.start_date.is_none() && q.end_date.is_none() && q.range.is_none() {
-        return previous_window(&s.plant, &s.window)
-            .ok_or_else(|| AppError::validation("range", "this window has no previous period").into());
+        return previous_window(&s.plant, &s.window).ok_or_else(|| {
+            AppError::validation("range", "this window has no previous period").into()
+        });
     }
     let tz_in = p.timezone()?;
     s.plant.resolve_window(&q, tz_in).map_err(|e| {
@@ -246,8 +295,14 @@ fn name_reasons(v: &mut Value, meta: &TenantMetadata) {
                 .and_then(Value::as_i64)
                 .and_then(|id| meta.failure(id));
             if let Value::Object(m) = item {
-                m.insert("reason".into(), json!(failure.map(|f| f.failure_name.as_str())));
-                m.insert("failure_code".into(), json!(failure.map(|f| f.failure_code.as_str())));
+                m.insert(
+                    "reason".into(),
+                    json!(failure.map(|f| f.failure_name.as_str())),
+                );
+                m.insert(
+                    "failure_code".into(),
+                    json!(failure.map(|f| f.failure_code.as_str())),
+                );
             }
         }
     }
@@ -276,10 +331,20 @@ fn project(v: &Value, kind: Kind) -> Value {
     for key in ["line_ids", "label", "start", "end"] {
         copy(&mut out, key);
     }
-    let loss = |name: &str| src.get("losses").and_then(|l| l.get(name)).cloned().unwrap_or(Value::Null);
+    let loss = |name: &str| {
+        src.get("losses")
+            .and_then(|l| l.get(name))
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
     match kind {
         Kind::Availability => {
-            for key in ["planned_seconds", "downtime_seconds", "run_seconds", "availability"] {
+            for key in [
+                "planned_seconds",
+                "downtime_seconds",
+                "run_seconds",
+                "availability",
+            ] {
                 copy(&mut out, key);
             }
             out.insert("downtime_by_reason".into(), loss("downtime_by_reason"));
@@ -320,7 +385,10 @@ fn project(v: &Value, kind: Kind) -> Value {
         .unwrap_or_default();
     out.insert("warnings".into(), Value::Array(warnings));
     if let Some(Value::Array(b)) = src.get("buckets") {
-        out.insert("buckets".into(), Value::Array(b.iter().map(|b| project(b, kind)).collect()));
+        out.insert(
+            "buckets".into(),
+            Value::Array(b.iter().map(|b| project(b, kind)).collect()),
+        );
     }
     Value::Object(out)
 }

@@ -27,7 +27,10 @@ pub fn router() -> Router {
         .get("/api/v1/production/shifts", shifts)
 }
 
-async fn context(req: &Request, state: &AppState) -> AppResult<(TenantContext, Arc<TenantMetadata>)> {
+async fn context(
+    req: &Request,
+    state: &AppState,
+) -> AppResult<(TenantContext, Arc<TenantMetadata>)> {
     let ctx = auth::require(req, state, Permission::DataRead).await?;
     let tenant = ctx.tenant()?;
     let meta = metadata::for_tenant(state, &tenant).await?;
@@ -39,7 +42,10 @@ fn q_bool(req: &Request, name: &str) -> AppResult<Option<bool>> {
         None => Ok(None),
         Some("true" | "1") => Ok(Some(true)),
         Some("false" | "0") => Ok(Some(false)),
-        Some(_) => Err(AppError::bad_field(name, format!("{name} must be true or false"))),
+        Some(_) => Err(AppError::bad_field(
+            name,
+            format!("{name} must be true or false"),
+        )),
     }
 }
 
@@ -51,7 +57,9 @@ fn q_id(req: &Request, name: &str) -> AppResult<Option<i64>> {
             .ok()
             .filter(|n| *n > 0)
             .map(Some)
-            .ok_or_else(|| AppError::bad_field(name, format!("{name} must be a positive whole number"))),
+            .ok_or_else(|| {
+                AppError::bad_field(name, format!("{name} must be a positive whole number"))
+            }),
     }
 }
 
@@ -155,7 +163,11 @@ async fn shifts(req: Request, state: AppState) -> AppResult<Response> {
         .filter(|s| active.is_none_or(|a| s.is_active == a))
         .map(|shift| ShiftDetail {
             shift,
-            breaks: meta.breaks.iter().filter(|b| b.shift_id == shift.shift_id).collect(),
+            breaks: meta
+                .breaks
+                .iter()
+                .filter(|b| b.shift_id == shift.shift_id)
+                .collect(),
         })
         .collect();
     Ok(http::list(&list, None))

@@ -30,7 +30,8 @@ pub struct UserView {
 }
 
 /// The columns [`user_from_row`] reads, for `SELECT {USER_COLUMNS} FROM `user` u ...`.
-pub const USER_COLUMNS: &str = "u.user_id, u.username, u.email, CAST(u.role AS CHAR), u.tenant_id, u.is_active, \
+pub const USER_COLUMNS: &str =
+    "u.user_id, u.username, u.email, CAST(u.role AS CHAR), u.tenant_id, u.is_active, \
      CAST(u.permissions AS CHAR), u.last_login_at, u.created_at, u.updated_at";
 
 fn col<T: mysql_async::prelude::FromValue>(row: &mut Row, i: usize) -> AppResult<T> {
@@ -65,7 +66,9 @@ pub fn user_from_row(mut row: Row) -> AppResult<UserView> {
 pub async fn load_user(conn: &mut impl Queryable, user_id: i64) -> AppResult<Option<UserView>> {
     let row: Option<Row> = conn
         .exec_first(
-            format!("SELECT {USER_COLUMNS} FROM `user` u WHERE u.user_id = ? AND u.deleted_at IS NULL"),
+            format!(
+                "SELECT {USER_COLUMNS} FROM `user` u WHERE u.user_id = ? AND u.deleted_at IS NULL"
+            ),
             (user_id,),
         )
         .await?;

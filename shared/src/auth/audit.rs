@@ -88,7 +88,11 @@ fn truncate(s: &str, max: usize) -> &str {
 
 /// Appends one row on a connection to the global database (inside the caller's
 /// transaction when it has one).
-pub async fn record(conn: &mut impl Queryable, now: DateTime<Utc>, e: &AuditEntry<'_>) -> AppResult<()> {
+pub async fn record(
+    conn: &mut impl Queryable,
+    now: DateTime<Utc>,
+    e: &AuditEntry<'_>,
+) -> AppResult<()> {
     let details = if e.details.is_null() {
         None
     } else {

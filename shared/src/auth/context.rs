@@ -110,7 +110,10 @@ impl TenantContext {
 
     /// The tenant's lines this user may see, in the metadata's order.
     pub fn visible_lines<'a>(&self, meta: &'a TenantMetadata) -> Vec<&'a Line> {
-        meta.lines.iter().filter(|l| self.can_see_line(l.line_id)).collect()
+        meta.lines
+            .iter()
+            .filter(|l| self.can_see_line(l.line_id))
+            .collect()
     }
 
     /// Ids of [`Self::visible_lines`].
@@ -134,7 +137,11 @@ impl TenantContext {
 
     /// Resolves the lines a request asks for: `None` = every visible line; any
     /// requested id that is unknown or out of scope is a 404 (never silently dropped).
-    pub fn resolve_lines(&self, meta: &TenantMetadata, requested: Option<&[i64]>) -> AppResult<Vec<i64>> {
+    pub fn resolve_lines(
+        &self,
+        meta: &TenantMetadata,
+        requested: Option<&[i64]>,
+    ) -> AppResult<Vec<i64>> {
         match requested {
             None => Ok(self.visible_line_ids(meta)),
             Some(ids) => {
@@ -246,11 +253,18 @@ fn session_ended() -> AppError {
 
 /// The session of a family from the warm cache, loading (and checking the idle
 /// timeout, and recording activity) on a miss.
-async fn session(state: &AppState, conn: &mut Conn, family: &str, now: DateTime<Utc>) -> AppResult<Arc<SessionState>> {
+async fn session(
+    state: &AppState,
+    conn: &mut Conn,
+    family: &str,
+    now: DateTime<Utc>,
+) -> AppResult<Arc<SessionState>> {
     if let Some(s) = state.cache().sessions.get(&family.to_string()) {
         return Ok(s);
     }
-    let mut s = load_session(conn, family).await?.ok_or_else(session_ended)?;
+    let mut s = load_session(conn, family)
+        .await?
+        .ok_or_else(session_ended)?;
     let now_naive = now.naive_utc();
     let idle = TimeDelta::from_std(state.config().idle_timeout).unwrap_or(TimeDelta::minutes(30));
     if s.expires_at <= now_naive {
@@ -285,7 +299,9 @@ pub fn extract_token(req: &Request) -> AppResult<(String, AuthMethod)> {
         let scheme = parts.next().unwrap_or("");
         let token = parts.next().unwrap_or("").trim();
         if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
-            return Err(AppError::unauthorized("use Authorization: Bearer <access token>"));
+            return Err(AppError::unauthorized(
+                "use Authorization: Bearer <access token>",
+            ));
         }
         return Ok((token.to_string(), AuthMethod::Bearer));
     }
@@ -301,7 +317,10 @@ pub fn extract_token(req: &Request) -> AppResult<(String, AuthMethod)> {
 pub fn is_state_changing(method: &::http::Method) -> bool {
     !matches!(
         *method,
-        ::http::Method::GET | ::http::Method::HEAD | ::http::Method::OPTIONS | ::http::Method::TRACE
+        ::http::Method::GET
+            | ::http::Method::HEAD
+            | ::http::Method::OPTIONS
+            | ::http::Method::TRACE
     )
 }
 
@@ -309,8 +328,13 @@ pub fn is_state_changing(method: &::http::Method) -> bool {
 /// must equal the `dash_csrf` cookie, and its SHA-256 must be the one stored
 /// for the session in `user_login.csrf_token_hash`.
 pub fn check_csrf(req: &Request, expected_hash: Option<&str>) -> AppResult<()> {
-    let refuse = || AppError::forbidden("missing or invalid CSRF token: send the X-CSRF-Token header");
-    let header = req.header(CSRF_HEADER).map(str::trim).filter(|h| !h.is_empty()).ok_or_else(refuse)?;
+    let refuse =
+        || AppError::forbidden("missing or invalid CSRF token: send the X-CSRF-Token header");
+    let header = req
+        .header(CSRF_HEADER)
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .ok_or_else(refuse)?;
     if header.len() > 256 {
         return Err(refuse());
     }
@@ -342,7 +366,9 @@ pub async fn authenticate(req: &Request, state: &AppState) -> AppResult<TenantCo
     }
     if let Some(tenant) = &s.tenant {
         if !tenant.is_active {
-            return Err(AppError::unauthorized("this plant's account has been deactivated"));
+            return Err(AppError::unauthorized(
+                "this plant's account has been deactivated",
+            ));
         }
     } else if s.tenant_id.is_some() {
         return Err(session_ended());
@@ -350,7 +376,9 @@ pub async fn authenticate(req: &Request, state: &AppState) -> AppResult<TenantCo
     if s.expires_at <= now.naive_utc() {
         return Err(session_ended());
     }
-    let role = s.role.ok_or_else(|| AppError::forbidden("this account has an unknown role"))?;
+    let role = s
+        .role
+        .ok_or_else(|| AppError::forbidden("this account has an unknown role"))?;
     if method == AuthMethod::Cookie && is_state_changing(&req.method) {
         check_csrf(req, s.csrf_hash.as_deref())?;
     }
@@ -427,7 +455,13 @@ mod tests {
         assert!(scoped.area(&m, 10).is_err());
         assert!(scoped.area(&m, 20).is_ok());
         assert_eq!(scoped.resolve_lines(&m, None).unwrap(), vec![2]);
-        assert_eq!(scoped.resolve_lines(&m, Some(&[1, 2])).unwrap_err().status(), 404);
+        assert_eq!(
+            scoped
+                .resolve_lines(&m, Some(&[1, 2]))
+                .unwrap_err()
+                .status(),
+            404
+        );
         let all = ctx(None, Role::Viewer);
         assert_eq!(all.visible_line_ids(&m), vec![1, 2, 3]);
         assert_eq!(all.resolve_lines(&m, Some(&[3, 3, 1])).unwrap(), vec![3, 1]);
@@ -465,13 +499,19 @@ mod tests {
     #[test]
     fn token_extraction() {
         let r = req_with(&[("authorization", "Bearer abc.def.ghi")]);
-        assert_eq!(extract_token(&r).unwrap(), ("abc.def.ghi".into(), AuthMethod::Bearer));
+        assert_eq!(
+            extract_token(&r).unwrap(),
+            ("abc.def.ghi".into(), AuthMethod::Bearer)
+        );
         let r = req_with(&[("authorization", "bearer   xyz")]);
         assert_eq!(extract_token(&r).unwrap().0, "xyz");
         let r = req_with(&[("authorization", "Basic dXNlcjpwYXNz")]);
         assert_eq!(extract_token(&r).unwrap_err().status(), 401);
         let r = req_with(&[("cookie", "dash_access=tok; other=1")]);
-        assert_eq!(extract_token(&r).unwrap(), ("tok".into(), AuthMethod::Cookie));
+        assert_eq!(
+            extract_token(&r).unwrap(),
+            ("tok".into(), AuthMethod::Cookie)
+        );
         let r = req_with(&[]);
         assert_eq!(extract_token(&r).unwrap_err().status(), 401);
         // Bearer wins over a cookie.
@@ -483,13 +523,19 @@ mod tests {
     fn csrf_double_submit_bound_to_the_session() {
         let token = "csrf-token-value";
         let hash = tokens::sha256_hex(token);
-        let ok = req_with(&[("x-csrf-token", token), ("cookie", "dash_csrf=csrf-token-value")]);
+        let ok = req_with(&[
+            ("x-csrf-token", token),
+            ("cookie", "dash_csrf=csrf-token-value"),
+        ]);
         assert!(check_csrf(&ok, Some(&hash)).is_ok());
         // missing header
         let r = req_with(&[("cookie", "dash_csrf=csrf-token-value")]);
         assert_eq!(check_csrf(&r, Some(&hash)).unwrap_err().status(), 403);
         // header and cookie differ
-        let r = req_with(&[("x-csrf-token", "other"), ("cookie", "dash_csrf=csrf-token-value")]);
+        let r = req_with(&[
+            ("x-csrf-token", "other"),
+            ("cookie", "dash_csrf=csrf-token-value"),
+        ]);
         assert!(check_csrf(&r, Some(&hash)).is_err());
         // header equals cookie, but both belong to another session
         let r = req_with(&[("x-csrf-token", "forged"), ("cookie", "dash_csrf=forged")]);

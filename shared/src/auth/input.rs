@@ -41,7 +41,9 @@ impl Fields {
             }
         }
         if req.body.is_empty() {
-            return Err(AppError::bad_request("the request body is empty; a JSON object is expected"));
+            return Err(AppError::bad_request(
+                "the request body is empty; a JSON object is expected",
+            ));
         }
         let (text, lossy) = match std::str::from_utf8(&req.body) {
             Ok(t) => (std::borrow::Cow::Borrowed(t), false),
@@ -70,7 +72,10 @@ impl Fields {
         if lossy {
             for (key, value) in &fields.map {
                 if let Some(path) = replacement_path(key, value) {
-                    return Err(AppError::bad_field(path.clone(), format!("{path} is not valid UTF-8")));
+                    return Err(AppError::bad_field(
+                        path.clone(),
+                        format!("{path} is not valid UTF-8"),
+                    ));
                 }
             }
             return Err(AppError::bad_request("the request body is not valid UTF-8"));
@@ -92,11 +97,17 @@ impl Fields {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => {
                 if self.lossy && s.contains('\u{FFFD}') {
-                    return Err(AppError::bad_field(name, format!("{name} is not valid UTF-8")));
+                    return Err(AppError::bad_field(
+                        name,
+                        format!("{name} is not valid UTF-8"),
+                    ));
                 }
                 Ok(Some(s.as_str()))
             }
-            Some(_) => Err(AppError::validation(name, format!("{name} must be a string"))),
+            Some(_) => Err(AppError::validation(
+                name,
+                format!("{name} must be a string"),
+            )),
         }
     }
 
@@ -112,7 +123,10 @@ impl Fields {
         match self.map.get(name) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(_) => Err(AppError::validation(name, format!("{name} must be true or false"))),
+            Some(_) => Err(AppError::validation(
+                name,
+                format!("{name} must be true or false"),
+            )),
         }
     }
 
@@ -120,11 +134,9 @@ impl Fields {
     pub fn opt_id(&self, name: &str) -> AppResult<Option<i64>> {
         match self.map.get(name) {
             None | Some(Value::Null) => Ok(None),
-            Some(v) => v
-                .as_i64()
-                .filter(|id| *id > 0)
-                .map(Some)
-                .ok_or_else(|| AppError::validation(name, format!("{name} must be a positive whole number"))),
+            Some(v) => v.as_i64().filter(|id| *id > 0).map(Some).ok_or_else(|| {
+                AppError::validation(name, format!("{name} must be a positive whole number"))
+            }),
         }
     }
 }
@@ -167,7 +179,10 @@ pub fn check_len(field: &str, value: &str, min: usize, max: usize) -> AppResult<
         ));
     }
     if n > max {
-        return Err(AppError::validation(field, format!("{field} must have at most {max} characters")));
+        return Err(AppError::validation(
+            field,
+            format!("{field} must have at most {max} characters"),
+        ));
     }
     Ok(())
 }
@@ -194,14 +209,20 @@ pub fn check_text(field: &str, value: &str, max: usize) -> AppResult<()> {
         return Err(AppError::validation(field, format!("{field} is required")));
     }
     check_len(field, value, 1, max)?;
-    if value.chars().any(|c| c.is_control() || matches!(c, '<' | '>')) {
+    if value
+        .chars()
+        .any(|c| c.is_control() || matches!(c, '<' | '>'))
+    {
         return Err(AppError::validation(
             field,
             format!("{field} must not contain control characters or < >"),
         ));
     }
     if value.trim() != value {
-        return Err(AppError::validation(field, format!("{field} must not start or end with spaces")));
+        return Err(AppError::validation(
+            field,
+            format!("{field} must not start or end with spaces"),
+        ));
     }
     Ok(())
 }
@@ -215,11 +236,14 @@ pub fn check_email(field: &str, value: &str) -> AppResult<()> {
             && !domain.starts_with('.')
             && !domain.ends_with('.')
             && !domain.contains('@')
-    }) && value.chars().all(|c| {
-        c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '+' | '@' | '%')
-    });
+    }) && value
+        .chars()
+        .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '+' | '@' | '%'));
     if !ok {
-        return Err(AppError::validation(field, format!("{field} is not an e-mail address")));
+        return Err(AppError::validation(
+            field,
+            format!("{field} is not an e-mail address"),
+        ));
     }
     Ok(())
 }
@@ -228,10 +252,18 @@ pub fn check_email(field: &str, value: &str) -> AppResult<()> {
 pub const MAX_PASSWORD_CHARS: usize = 256;
 
 /// The policy for a new password.
-pub fn check_new_password(field: &str, value: &str, min: usize, username: Option<&str>) -> AppResult<()> {
+pub fn check_new_password(
+    field: &str,
+    value: &str,
+    min: usize,
+    username: Option<&str>,
+) -> AppResult<()> {
     let n = value.chars().take(MAX_PASSWORD_CHARS + 1).count();
     if n < min.max(1) {
-        return Err(AppError::validation(field, format!("{field} must have at least {min} characters")));
+        return Err(AppError::validation(
+            field,
+            format!("{field} must have at least {min} characters"),
+        ));
     }
     if n > MAX_PASSWORD_CHARS {
         return Err(AppError::validation(
@@ -240,13 +272,22 @@ pub fn check_new_password(field: &str, value: &str, min: usize, username: Option
         ));
     }
     if value.chars().any(|c| c.is_control()) {
-        return Err(AppError::validation(field, format!("{field} must not contain control characters")));
+        return Err(AppError::validation(
+            field,
+            format!("{field} must not contain control characters"),
+        ));
     }
     if value.trim().is_empty() {
-        return Err(AppError::validation(field, format!("{field} must not be only spaces")));
+        return Err(AppError::validation(
+            field,
+            format!("{field} must not be only spaces"),
+        ));
     }
     if username.is_some_and(|u| u.eq_ignore_ascii_case(value)) {
-        return Err(AppError::validation(field, format!("{field} must not be the user name")));
+        return Err(AppError::validation(
+            field,
+            format!("{field} must not be the user name"),
+        ));
     }
     Ok(())
 }
@@ -273,11 +314,15 @@ mod tests {
 
     #[test]
     fn non_utf8_names_the_field() {
-        let e = Fields::parse(&req(b"{\"username\": \"ab\xff\xfe\", \"password\": \"x\"}"), &["username", "password"])
-            .unwrap_err();
+        let e = Fields::parse(
+            &req(b"{\"username\": \"ab\xff\xfe\", \"password\": \"x\"}"),
+            &["username", "password"],
+        )
+        .unwrap_err();
         assert_eq!(e.field(), Some("username"));
         assert_eq!(e.status(), 400);
-        let e = Fields::parse(&req(b"{\"config\": {\"timezone\": \"\xff\"}}"), &["config"]).unwrap_err();
+        let e = Fields::parse(&req(b"{\"config\": {\"timezone\": \"\xff\"}}"), &["config"])
+            .unwrap_err();
         assert_eq!(e.field(), Some("config.timezone"));
         let e = Fields::parse(&req(b"{\"list\": [\"ok\", \"\xff\"]}"), &["list"]).unwrap_err();
         assert_eq!(e.field(), Some("list[1]"));
@@ -293,8 +338,20 @@ mod tests {
     #[test]
     fn username_rules() {
         assert!(check_username("username", "plant.admin@x-y_z").is_ok());
-        for bad in ["", "ab", "a b c", "' OR 1=1 --", "<script>", "émile", "🙂🙂🙂"] {
-            assert_eq!(check_username("username", bad).unwrap_err().field(), Some("username"), "{bad}");
+        for bad in [
+            "",
+            "ab",
+            "a b c",
+            "' OR 1=1 --",
+            "<script>",
+            "émile",
+            "🙂🙂🙂",
+        ] {
+            assert_eq!(
+                check_username("username", bad).unwrap_err().field(),
+                Some("username"),
+                "{bad}"
+            );
         }
         assert!(check_username("username", &"a".repeat(101)).is_err());
     }

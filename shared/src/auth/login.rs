@@ -82,7 +82,17 @@ async fn find_candidate(conn: &mut Conn, username: &str) -> AppResult<Option<Can
         )
         .await?;
     Ok(row.map(
-        |(user_id, tenant_id, phc, role, user_active, deleted, locked_until, last_login_at, tenant_active)| Candidate {
+        |(
+            user_id,
+            tenant_id,
+            phc,
+            role,
+            user_active,
+            deleted,
+            locked_until,
+            last_login_at,
+            tenant_active,
+        )| Candidate {
             user_id,
             tenant_id,
             phc,
@@ -131,9 +141,13 @@ pub fn validate_credentials(username: &str, password: &str) -> AppResult<()> {
 /// towards the lockout now.
 async fn failures_counting(state: &AppState, conn: &mut Conn, c: &Candidate) -> AppResult<i64> {
     let now = state.now().naive_utc();
-    let window = TimeDelta::from_std(state.config().lockout_window).unwrap_or(TimeDelta::minutes(15));
+    let window =
+        TimeDelta::from_std(state.config().lockout_window).unwrap_or(TimeDelta::minutes(15));
     let mut since = now - window;
-    for anchor in [c.last_login_at, c.locked_until.filter(|l| *l <= now)].into_iter().flatten() {
+    for anchor in [c.last_login_at, c.locked_until.filter(|l| *l <= now)]
+        .into_iter()
+        .flatten()
+    {
         if anchor > since {
             since = anchor;
         }
@@ -149,7 +163,12 @@ async fn failures_counting(state: &AppState, conn: &mut Conn, c: &Candidate) -> 
 }
 
 /// Signs a user in. See the module docs for the answers.
-pub async fn login(state: &AppState, req: &Request, username: &str, password: &str) -> AppResult<LoginOutcome> {
+pub async fn login(
+    state: &AppState,
+    req: &Request,
+    username: &str,
+    password: &str,
+) -> AppResult<LoginOutcome> {
     validate_credentials(username, password)?;
     let now = state.now();
     let ip = sessions::client_of(req).0;
@@ -176,7 +195,8 @@ pub async fn login(state: &AppState, req: &Request, username: &str, password: &s
     };
 
     if let Some(until) = c.locked_until.filter(|u| *u > now.naive_utc()) {
-        sessions::record_failure(&mut conn, now, Some(c.user_id), c.tenant_id, req, "locked").await?;
+        sessions::record_failure(&mut conn, now, Some(c.user_id), c.tenant_id, req, "locked")
+            .await?;
         audit::record(&mut conn, now, &audit_failure("locked")).await?;
         return Err(locked_error((until - now.naive_utc()).num_seconds()));
     }
@@ -187,12 +207,21 @@ pub async fn login(state: &AppState, req: &Request, username: &str, password: &s
     let mut conn = state.db().global().await?;
 
     if !ok {
-        sessions::record_failure(&mut conn, now, Some(c.user_id), c.tenant_id, req, "bad_password").await?;
+        sessions::record_failure(
+            &mut conn,
+            now,
+            Some(c.user_id),
+            c.tenant_id,
+            req,
+            "bad_password",
+        )
+        .await?;
         let failures = failures_counting(state, &mut conn, &c).await?;
         let max = i64::from(state.config().lockout_max_failures);
         audit::record(&mut conn, now, &audit_failure("bad_password")).await?;
         if max > 0 && failures >= max {
-            let duration = TimeDelta::from_std(state.config().lockout_duration).unwrap_or(TimeDelta::minutes(15));
+            let duration = TimeDelta::from_std(state.config().lockout_duration)
+                .unwrap_or(TimeDelta::minutes(15));
             conn.exec_drop(
                 "UPDATE `user` SET failed_logins = ?, locked_until = ? WHERE user_id = ?",
                 (failures, now.naive_utc() + duration, c.user_id),
@@ -215,7 +244,10 @@ pub async fn login(state: &AppState, req: &Request, username: &str, password: &s
     }
 
     let inactive = if !c.user_active {
-        Some(("inactive_user", "This account has been deactivated; ask your administrator."))
+        Some((
+            "inactive_user",
+            "This account has been deactivated; ask your administrator.",
+        ))
     } else if !c.tenant_active {
         Some((
             "inactive_tenant",
@@ -229,7 +261,8 @@ pub async fn login(state: &AppState, req: &Request, username: &str, password: &s
         audit::record(&mut conn, now, &audit_failure(reason)).await?;
         return Err(AppError::forbidden(message));
     }
-    let role = Role::parse(&c.role).ok_or_else(|| AppError::forbidden("this account has an unknown role"))?;
+    let role = Role::parse(&c.role)
+        .ok_or_else(|| AppError::forbidden("this account has an unknown role"))?;
 
     conn.exec_drop(
         "UPDATE `user` SET failed_logins = 0, locked_until = NULL, last_login_at = ? WHERE user_id = ?",
@@ -271,7 +304,9 @@ pub async fn me_of(_state: &AppState, conn: &mut Conn, user_id: i64) -> AppResul
                     tenant_id,
                     company_name,
                     is_active,
-                    config: config.and_then(|c| serde_json::from_str(&c).ok()).unwrap_or_default(),
+                    config: config
+                        .and_then(|c| serde_json::from_str(&c).ok())
+                        .unwrap_or_default(),
                 };
                 TenantSummary::of(&t)
             })
@@ -305,10 +340,18 @@ pub async fn change_password(
     new: &str,
 ) -> AppResult<usize> {
     if current.is_empty() {
-        return Err(AppError::validation("current_password", "current_password is required"));
+        return Err(AppError::validation(
+            "current_password",
+            "current_password is required",
+        ));
     }
     input::check_len("current_password", current, 1, input::MAX_PASSWORD_CHARS)?;
-    input::check_new_password("new_password", new, state.config().password_min_length, Some(&ctx.username))?;
+    input::check_new_password(
+        "new_password",
+        new,
+        state.config().password_min_length,
+        Some(&ctx.username),
+    )?;
     if current == new {
         return Err(AppError::validation(
             "new_password",
@@ -329,7 +372,15 @@ pub async fn change_password(
     let ok = password::verify_blocking(current.to_string(), c.phc.clone()).await;
     let mut conn = state.db().global().await?;
     if !ok {
-        sessions::record_failure(&mut conn, now, Some(c.user_id), c.tenant_id, req, "bad_password").await?;
+        sessions::record_failure(
+            &mut conn,
+            now,
+            Some(c.user_id),
+            c.tenant_id,
+            req,
+            "bad_password",
+        )
+        .await?;
         let failures = failures_counting(state, &mut conn, &c).await?;
         let max = i64::from(state.config().lockout_max_failures);
         let entry = AuditEntry::new(action::LOGIN_FAILED)
@@ -339,7 +390,8 @@ pub async fn change_password(
             .ip(&ip);
         audit::record(&mut conn, now, &entry).await?;
         if max > 0 && failures >= max {
-            let duration = TimeDelta::from_std(state.config().lockout_duration).unwrap_or(TimeDelta::minutes(15));
+            let duration = TimeDelta::from_std(state.config().lockout_duration)
+                .unwrap_or(TimeDelta::minutes(15));
             conn.exec_drop(
                 "UPDATE `user` SET failed_logins = ?, locked_until = ? WHERE user_id = ?",
                 (failures, now.naive_utc() + duration, c.user_id),
@@ -347,7 +399,10 @@ pub async fn change_password(
             .await?;
             return Err(locked_error(duration.num_seconds()));
         }
-        return Err(AppError::validation("current_password", "the current password is not correct"));
+        return Err(AppError::validation(
+            "current_password",
+            "the current password is not correct",
+        ));
     }
     drop(conn);
     let phc = password::hash_blocking(new.to_string()).await?;
@@ -357,8 +412,14 @@ pub async fn change_password(
         (phc, now.naive_utc(), ctx.user_id),
     )
     .await?;
-    let revoked =
-        sessions::revoke_user_sessions(state, &mut conn, ctx.user_id, Some(&ctx.session_id), "password_change").await?;
+    let revoked = sessions::revoke_user_sessions(
+        state,
+        &mut conn,
+        ctx.user_id,
+        Some(&ctx.session_id),
+        "password_change",
+    )
+    .await?;
     let entry = AuditEntry::new(action::PASSWORD_CHANGE)
         .by(ctx)
         .entity("user", ctx.user_id)
@@ -383,11 +444,24 @@ mod tests {
     #[test]
     fn credentials_are_checked_by_field() {
         assert!(validate_credentials("plant.admin", "x").is_ok());
-        assert_eq!(validate_credentials("", "x").unwrap_err().field(), Some("username"));
-        assert_eq!(validate_credentials("a' OR 1=1--", "x").unwrap_err().field(), Some("username"));
-        assert_eq!(validate_credentials("admin", "").unwrap_err().field(), Some("password"));
         assert_eq!(
-            validate_credentials("admin", &"p".repeat(300)).unwrap_err().field(),
+            validate_credentials("", "x").unwrap_err().field(),
+            Some("username")
+        );
+        assert_eq!(
+            validate_credentials("a' OR 1=1--", "x")
+                .unwrap_err()
+                .field(),
+            Some("username")
+        );
+        assert_eq!(
+            validate_credentials("admin", "").unwrap_err().field(),
+            Some("password")
+        );
+        assert_eq!(
+            validate_credentials("admin", &"p".repeat(300))
+                .unwrap_err()
+                .field(),
             Some("password")
         );
     }

@@ -34,7 +34,12 @@ fn truncate_to(now: DateTime<Utc>, unit: TimeDelta) -> NaiveDateTime {
 }
 
 /// Counts one request in a fixed window of one minute; refuses above `limit`.
-pub async fn hit_fixed_minute(conn: &mut Conn, bucket: &str, now: DateTime<Utc>, limit: u32) -> AppResult<()> {
+pub async fn hit_fixed_minute(
+    conn: &mut Conn,
+    bucket: &str,
+    now: DateTime<Utc>,
+    limit: u32,
+) -> AppResult<()> {
     if limit == 0 {
         return Ok(());
     }
@@ -62,7 +67,12 @@ pub async fn hit_fixed_minute(conn: &mut Conn, bucket: &str, now: DateTime<Utc>,
 
 /// Counts one request in one-second buckets and refuses when the last 60
 /// seconds hold more than `limit`.
-pub async fn hit_sliding_minute(conn: &mut Conn, bucket: &str, now: DateTime<Utc>, limit: u32) -> AppResult<()> {
+pub async fn hit_sliding_minute(
+    conn: &mut Conn,
+    bucket: &str,
+    now: DateTime<Utc>,
+    limit: u32,
+) -> AppResult<()> {
     if limit == 0 {
         return Ok(());
     }
@@ -137,7 +147,13 @@ mod tests {
         let t = DateTime::parse_from_rfc3339("2026-04-01T06:07:08.900Z")
             .unwrap()
             .with_timezone(&Utc);
-        assert_eq!(truncate_to(t, TimeDelta::minutes(1)).to_string(), "2026-04-01 06:07:00");
-        assert_eq!(truncate_to(t, TimeDelta::seconds(1)).to_string(), "2026-04-01 06:07:08");
+        assert_eq!(
+            truncate_to(t, TimeDelta::minutes(1)).to_string(),
+            "2026-04-01 06:07:00"
+        );
+        assert_eq!(
+            truncate_to(t, TimeDelta::seconds(1)).to_string(),
+            "2026-04-01 06:07:08"
+        );
     }
 }

@@ -204,7 +204,9 @@ impl PermissionSet {
     }
 
     pub fn iter(self) -> impl Iterator<Item = Permission> {
-        Permission::ALL.into_iter().filter(move |p| self.contains(*p))
+        Permission::ALL
+            .into_iter()
+            .filter(move |p| self.contains(*p))
     }
 
     pub fn names(self) -> Vec<&'static str> {
@@ -235,13 +237,18 @@ impl UserPermissions {
     /// `lines` entry that cannot be read fails closed (no line at all), so a
     /// damaged row never widens what a scoped user sees.
     pub fn from_stored(json: Option<&str>) -> UserPermissions {
-        let Some(text) = json.map(str::trim).filter(|t| !t.is_empty() && *t != "null") else {
+        let Some(text) = json
+            .map(str::trim)
+            .filter(|t| !t.is_empty() && *t != "null")
+        else {
             return UserPermissions::default();
         };
         let value: Value = match serde_json::from_str(text) {
             Ok(v) => v,
             Err(_) => {
-                tracing::warn!("user.permissions is not valid JSON; treating the user as limited to no line");
+                tracing::warn!(
+                    "user.permissions is not valid JSON; treating the user as limited to no line"
+                );
                 return UserPermissions {
                     lines: Some(Vec::new()),
                     ..Default::default()
@@ -252,7 +259,12 @@ impl UserPermissions {
             value
                 .get(key)
                 .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(Value::as_str).filter_map(Permission::parse).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .filter_map(Permission::parse)
+                        .collect()
+                })
                 .unwrap_or_default()
         };
         let lines = match value.get("lines") {
@@ -316,7 +328,10 @@ impl UserPermissions {
                     }
                     Ok(out)
                 }
-                Some(_) => Err(AppError::validation(field, "must be a list of permission names")),
+                Some(_) => Err(AppError::validation(
+                    field,
+                    "must be a list of permission names",
+                )),
             }
         };
         let lines = match obj.get("lines") {
@@ -331,7 +346,10 @@ impl UserPermissions {
                 let mut ids = Vec::with_capacity(items.len());
                 for item in items {
                     let id = item.as_i64().filter(|id| *id > 0).ok_or_else(|| {
-                        AppError::validation("permissions.lines", "must be a list of line ids (positive integers)")
+                        AppError::validation(
+                            "permissions.lines",
+                            "must be a list of line ids (positive integers)",
+                        )
                     })?;
                     if !ids.contains(&id) {
                         ids.push(id);
@@ -437,7 +455,9 @@ mod tests {
         assert!(admin.contains(Permission::UsersManage));
         assert!(admin.contains(Permission::ConfigManage));
         assert!(!admin.contains(Permission::TenantsManage));
-        assert!(Role::Superadmin.default_permissions().contains(Permission::TenantsManage));
+        assert!(Role::Superadmin
+            .default_permissions()
+            .contains(Permission::TenantsManage));
     }
 
     #[test]
@@ -452,7 +472,10 @@ mod tests {
         let eff = effective(Role::Viewer, &r, true);
         assert!(eff.contains(Permission::DowntimeJustify));
         assert!(!eff.contains(Permission::DataExport));
-        assert!(!eff.contains(Permission::TenantsManage), "never for a tenant user");
+        assert!(
+            !eff.contains(Permission::TenantsManage),
+            "never for a tenant user"
+        );
         let stored = r.to_stored().unwrap();
         assert_eq!(UserPermissions::from_stored(Some(&stored)), r);
     }
@@ -469,17 +492,30 @@ mod tests {
         assert_eq!(e.field(), Some("permissions.x"));
         let e = UserPermissions::from_input(&json!("admin")).unwrap_err();
         assert_eq!(e.field(), Some("permissions"));
-        assert_eq!(UserPermissions::from_input(&Value::Null).unwrap(), UserPermissions::default());
+        assert_eq!(
+            UserPermissions::from_input(&Value::Null).unwrap(),
+            UserPermissions::default()
+        );
     }
 
     #[test]
     fn stored_json_fails_closed_on_lines() {
         assert_eq!(UserPermissions::from_stored(None).lines, None);
         assert_eq!(UserPermissions::from_stored(Some("null")).lines, None);
-        assert_eq!(UserPermissions::from_stored(Some("{broken")).lines, Some(vec![]));
-        assert_eq!(UserPermissions::from_stored(Some(r#"{"lines": "all"}"#)).lines, Some(vec![]));
-        assert_eq!(UserPermissions::from_stored(Some(r#"{"lines": [1, "x"]}"#)).lines, Some(vec![]));
-        let p = UserPermissions::from_stored(Some(r#"{"extra": ["nope", "data.read"], "lines": [2]}"#));
+        assert_eq!(
+            UserPermissions::from_stored(Some("{broken")).lines,
+            Some(vec![])
+        );
+        assert_eq!(
+            UserPermissions::from_stored(Some(r#"{"lines": "all"}"#)).lines,
+            Some(vec![])
+        );
+        assert_eq!(
+            UserPermissions::from_stored(Some(r#"{"lines": [1, "x"]}"#)).lines,
+            Some(vec![])
+        );
+        let p =
+            UserPermissions::from_stored(Some(r#"{"extra": ["nope", "data.read"], "lines": [2]}"#));
         assert_eq!(p.extra, vec![Permission::DataRead]);
         assert_eq!(p.lines, Some(vec![2]));
     }
@@ -491,6 +527,9 @@ mod tests {
         }
         let set = PermissionSet::from_slice(&[Permission::UsersRead, Permission::DataRead]);
         assert_eq!(set.names(), vec!["data.read", "users.read"]);
-        assert_eq!(serde_json::to_value(set).unwrap(), json!(["data.read", "users.read"]));
+        assert_eq!(
+            serde_json::to_value(set).unwrap(),
+            json!(["data.read", "users.read"])
+        );
     }
 }

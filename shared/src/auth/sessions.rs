@@ -99,7 +99,10 @@ pub async fn start(
     let mut tx = conn.start_transaction(TxOpts::default()).await?;
     // Serialises concurrent logins of one user so the limit holds.
     let _: Option<i64> = tx
-        .exec_first("SELECT user_id FROM `user` WHERE user_id = ? FOR UPDATE", (user_id,))
+        .exec_first(
+            "SELECT user_id FROM `user` WHERE user_id = ? FOR UPDATE",
+            (user_id,),
+        )
         .await?;
     let live: Vec<String> = tx
         .exec(
@@ -154,8 +157,14 @@ pub async fn start(
     for fam in &revoked {
         state.cache().sessions.invalidate(fam);
     }
-    let (access_token, expires_in) =
-        tokens::issue_access(state.config(), now, user_id, tenant_id, role.as_str(), &family)?;
+    let (access_token, expires_in) = tokens::issue_access(
+        state.config(),
+        now,
+        user_id,
+        tenant_id,
+        role.as_str(),
+        &family,
+    )?;
     Ok(IssuedSession {
         access_token,
         expires_in,
@@ -168,7 +177,12 @@ pub async fn start(
 }
 
 /// Revokes every live row of a family; returns how many rows changed.
-pub async fn revoke_family(conn: &mut Conn, family: &str, reason: &str, now: DateTime<Utc>) -> AppResult<u64> {
+pub async fn revoke_family(
+    conn: &mut Conn,
+    family: &str,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> AppResult<u64> {
     conn.exec_drop(
         "UPDATE user_login SET revoked_at = ?, revoked_reason = ? WHERE family_id = ? AND revoked_at IS NULL",
         (now.naive_utc(), clip(reason, 64), family),
@@ -194,7 +208,10 @@ pub async fn revoke_user_sessions(
             (user_id,),
         )
         .await?;
-    let families: Vec<String> = families.into_iter().filter(|f| Some(f.as_str()) != keep).collect();
+    let families: Vec<String> = families
+        .into_iter()
+        .filter(|f| Some(f.as_str()) != keep)
+        .collect();
     for fam in &families {
         conn.exec_drop(
             "UPDATE user_login SET revoked_at = ?, revoked_reason = ? WHERE family_id = ? AND revoked_at IS NULL",
@@ -281,7 +298,12 @@ pub fn refresh_token_of(req: &Request, body_token: Option<&str>) -> Option<(Stri
 /// Rotates a refresh token: the presented row is marked rotated and a new row
 /// of the same family carries the new token. A token already rotated revokes
 /// its whole family (reuse); an idle or expired session is refused.
-pub async fn rotate(state: &AppState, req: &Request, token: &str, method: AuthMethod) -> AppResult<IssuedSession> {
+pub async fn rotate(
+    state: &AppState,
+    req: &Request,
+    token: &str,
+    method: AuthMethod,
+) -> AppResult<IssuedSession> {
     let now = state.now();
     let now_naive = now.naive_utc();
     if token.len() > 512 {
@@ -307,7 +329,10 @@ pub async fn rotate(state: &AppState, req: &Request, token: &str, method: AuthMe
                 ip: Some(&ip),
             };
             audit::record(&mut conn, now, &entry).await?;
-            tracing::warn!(user_id = row.user_id, "refresh token reused: session family revoked");
+            tracing::warn!(
+                user_id = row.user_id,
+                "refresh token reused: session family revoked"
+            );
             return Err(refresh_refused(
                 "this refresh token was already used; the session has been closed for safety, sign in again",
             ));
@@ -333,7 +358,8 @@ pub async fn rotate(state: &AppState, req: &Request, token: &str, method: AuthMe
     if !row.tenant_active {
         return Err(refresh_refused("this plant's account has been deactivated"));
     }
-    let role = Role::parse(&row.role).ok_or_else(|| AppError::forbidden("this account has an unknown role"))?;
+    let role = Role::parse(&row.role)
+        .ok_or_else(|| AppError::forbidden("this account has an unknown role"))?;
 
     let refresh = tokens::new_refresh_token();
     let mut tx = conn.start_transaction(TxOpts::default()).await?;
@@ -346,7 +372,9 @@ pub async fn rotate(state: &AppState, req: &Request, token: &str, method: AuthMe
     if tx.affected_rows() != 1 {
         // Another request rotated it between our read and this write.
         drop(tx);
-        return Err(refresh_refused("this refresh token was just used; use the newest one"));
+        return Err(refresh_refused(
+            "this refresh token was just used; use the newest one",
+        ));
     }
     tx.exec_drop(
         "INSERT INTO user_login (user_id, tenant_id, login_at, ip, user_agent, success, \
@@ -368,8 +396,14 @@ pub async fn rotate(state: &AppState, req: &Request, token: &str, method: AuthMe
     .await?;
     tx.commit().await?;
     state.cache().sessions.invalidate(&row.family);
-    let (access_token, expires_in) =
-        tokens::issue_access(state.config(), now, row.user_id, row.tenant_id, role.as_str(), &row.family)?;
+    let (access_token, expires_in) = tokens::issue_access(
+        state.config(),
+        now,
+        row.user_id,
+        row.tenant_id,
+        role.as_str(),
+        &row.family,
+    )?;
     // The CSRF token stays the one of the session (the browser keeps its cookie);
     // the response repeats it only when the request proved it holds it.
     let csrf_token = if method == AuthMethod::Cookie {
@@ -390,7 +424,11 @@ pub async fn rotate(state: &AppState, req: &Request, token: &str, method: AuthMe
 
 /// Ends a session by its refresh token (logout without a valid access token).
 /// Returns the family and user when the token named a live session.
-pub async fn revoke_by_refresh(state: &AppState, token: &str, reason: &str) -> AppResult<Option<(String, i64, Option<i64>)>> {
+pub async fn revoke_by_refresh(
+    state: &AppState,
+    token: &str,
+    reason: &str,
+) -> AppResult<Option<(String, i64, Option<i64>)>> {
     if token.len() > 512 {
         return Ok(None);
     }
@@ -443,7 +481,11 @@ pub fn clear_cookies(state: &AppState, req: &Request) -> Vec<String> {
     [context::ACCESS_COOKIE, REFRESH_COOKIE, CSRF_COOKIE]
         .iter()
         .map(|name| {
-            let http_only = if *name == CSRF_COOKIE { "" } else { "; HttpOnly" };
+            let http_only = if *name == CSRF_COOKIE {
+                ""
+            } else {
+                "; HttpOnly"
+            };
             format!("{name}=; Path=/; Max-Age=0{http_only}; SameSite=Strict{secure}")
         })
         .collect()
@@ -475,7 +517,11 @@ pub struct SessionInfo {
 }
 
 /// The live sessions of a user, newest first (`current` marks `current_family`).
-pub async fn active_sessions(state: &AppState, user_id: i64, current_family: &str) -> AppResult<Vec<SessionInfo>> {
+pub async fn active_sessions(
+    state: &AppState,
+    user_id: i64,
+    current_family: &str,
+) -> AppResult<Vec<SessionInfo>> {
     let now = state.now().naive_utc();
     let mut conn = state.db().global().await?;
     type R = (

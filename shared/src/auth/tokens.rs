@@ -77,7 +77,8 @@ pub fn issue_access(
         jti: random_hex(12),
     };
     let key = EncodingKey::from_secret(&config.jwt_secret).map_err(AppError::internal)?;
-    let token = jsonwebtoken::encode(&Header::new(ALGORITHM), &claims, &key).map_err(AppError::internal)?;
+    let token =
+        jsonwebtoken::encode(&Header::new(ALGORITHM), &claims, &key).map_err(AppError::internal)?;
     Ok((token, ttl))
 }
 
@@ -88,7 +89,8 @@ pub fn verify_access(config: &Config, token: &str, now: DateTime<Utc>) -> AppRes
         return Err(invalid_token("invalid access token"));
     }
     // Pin the algorithm before anything else looks at the token.
-    let header = jsonwebtoken::decode_header(token).map_err(|_| invalid_token("invalid access token"))?;
+    let header =
+        jsonwebtoken::decode_header(token).map_err(|_| invalid_token("invalid access token"))?;
     if header.alg != ALGORITHM {
         return Err(invalid_token("access token algorithm not accepted"));
     }
@@ -108,7 +110,9 @@ pub fn verify_access(config: &Config, token: &str, now: DateTime<Utc>) -> AppRes
     let claims = data.claims;
     let now = now.timestamp();
     if claims.exp <= now {
-        return Err(invalid_token("the access token has expired; refresh it or sign in again"));
+        return Err(invalid_token(
+            "the access token has expired; refresh it or sign in again",
+        ));
     }
     if claims.iat > now + IAT_SKEW_SECONDS {
         return Err(invalid_token("invalid access token"));
@@ -218,7 +222,10 @@ mod tests {
         let (token, ttl) = issue_access(&cfg, now, 7, Some(1), "admin", "fam").unwrap();
         assert_eq!(ttl, 900);
         let c = verify_access(&cfg, &token, now).unwrap();
-        assert_eq!((c.user_id().unwrap(), c.tid, c.sid.as_str()), (7, Some(1), "fam"));
+        assert_eq!(
+            (c.user_id().unwrap(), c.tid, c.sid.as_str()),
+            (7, Some(1), "fam")
+        );
         // superadmin: no tid
         let (token, _) = issue_access(&cfg, now, 1, None, "superadmin", "f2").unwrap();
         assert_eq!(verify_access(&cfg, &token, now).unwrap().tid, None);
@@ -242,20 +249,41 @@ mod tests {
         let now = Utc::now().timestamp();
         let claims = claims_json(&cfg, now);
         let t = Utc::now();
-        assert!(verify_access(&cfg, &sign_with(Algorithm::HS256, SECRET.as_bytes(), &claims), t).is_ok());
+        assert!(verify_access(
+            &cfg,
+            &sign_with(Algorithm::HS256, SECRET.as_bytes(), &claims),
+            t
+        )
+        .is_ok());
         for alg in [Algorithm::HS384, Algorithm::HS512] {
             let token = sign_with(alg, SECRET.as_bytes(), &claims);
-            assert_eq!(verify_access(&cfg, &token, t).unwrap_err().status(), 401, "{alg:?}");
+            assert_eq!(
+                verify_access(&cfg, &token, t).unwrap_err().status(),
+                401,
+                "{alg:?}"
+            );
         }
         // alg none, unsigned
-        let none = format!("{}.{}.", b64(&serde_json::json!({"alg": "none", "typ": "JWT"})), b64(&claims));
+        let none = format!(
+            "{}.{}.",
+            b64(&serde_json::json!({"alg": "none", "typ": "JWT"})),
+            b64(&claims)
+        );
         assert_eq!(verify_access(&cfg, &none, t).unwrap_err().status(), 401);
-        let none_upper = format!("{}.{}.", b64(&serde_json::json!({"alg": "None"})), b64(&claims));
+        let none_upper = format!(
+            "{}.{}.",
+            b64(&serde_json::json!({"alg": "None"})),
+            b64(&claims)
+        );
         assert!(verify_access(&cfg, &none_upper, t).is_err());
         // RS256 header with an HMAC signature made from the secret (key confusion)
         let hs = sign_with(Algorithm::HS256, SECRET.as_bytes(), &claims);
         let sig = hs.rsplit('.').next().unwrap();
-        let rs = format!("{}.{}.{sig}", b64(&serde_json::json!({"alg": "RS256", "typ": "JWT"})), b64(&claims));
+        let rs = format!(
+            "{}.{}.{sig}",
+            b64(&serde_json::json!({"alg": "RS256", "typ": "JWT"})),
+            b64(&claims)
+        );
         assert!(verify_access(&cfg, &rs, t).is_err());
     }
 
@@ -266,19 +294,29 @@ mod tests {
         let t = Utc::now();
         let mut c = claims_json(&cfg, now);
         c["aud"] = "someone-else".into();
-        assert!(verify_access(&cfg, &sign_with(Algorithm::HS256, SECRET.as_bytes(), &c), t).is_err());
+        assert!(
+            verify_access(&cfg, &sign_with(Algorithm::HS256, SECRET.as_bytes(), &c), t).is_err()
+        );
         let mut c = claims_json(&cfg, now);
         c["iss"] = "evil".into();
-        assert!(verify_access(&cfg, &sign_with(Algorithm::HS256, SECRET.as_bytes(), &c), t).is_err());
+        assert!(
+            verify_access(&cfg, &sign_with(Algorithm::HS256, SECRET.as_bytes(), &c), t).is_err()
+        );
         let mut c = claims_json(&cfg, now);
         c.as_object_mut().unwrap().remove("aud");
-        assert!(verify_access(&cfg, &sign_with(Algorithm::HS256, SECRET.as_bytes(), &c), t).is_err());
+        assert!(
+            verify_access(&cfg, &sign_with(Algorithm::HS256, SECRET.as_bytes(), &c), t).is_err()
+        );
         let mut c = claims_json(&cfg, now);
         c["exp"] = (now - 1).into();
-        assert!(verify_access(&cfg, &sign_with(Algorithm::HS256, SECRET.as_bytes(), &c), t).is_err());
+        assert!(
+            verify_access(&cfg, &sign_with(Algorithm::HS256, SECRET.as_bytes(), &c), t).is_err()
+        );
         let mut c = claims_json(&cfg, now);
         c["exp"] = (now + 365 * 86400).into();
-        assert!(verify_access(&cfg, &sign_with(Algorithm::HS256, SECRET.as_bytes(), &c), t).is_err());
+        assert!(
+            verify_access(&cfg, &sign_with(Algorithm::HS256, SECRET.as_bytes(), &c), t).is_err()
+        );
         let c = claims_json(&cfg, now);
         let other = sign_with(Algorithm::HS256, b"another-secret-another-secret-000", &c);
         assert!(verify_access(&cfg, &other, t).is_err());
@@ -291,7 +329,9 @@ mod tests {
         let (token, _) = issue_access(&cfg, t, 7, Some(1), "viewer", "fam").unwrap();
         let parts: Vec<&str> = token.split('.').collect();
         let mut claims: serde_json::Value = serde_json::from_slice(
-            &base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(parts[1]).unwrap(),
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(parts[1])
+                .unwrap(),
         )
         .unwrap();
         claims["tid"] = 2.into();

@@ -134,12 +134,48 @@ pub struct DemoProduct {
 }
 
 pub const PRODUCTS: &[DemoProduct] = &[
-    DemoProduct { product_id: 1, product_name: "Agua mineral 500 ml", product_code: "AGU-050", ideal_cycle_time: Some(1.8), nominal_cycle_time: 1.8 },
-    DemoProduct { product_id: 2, product_name: "Agua mineral 1,5 L", product_code: "AGU-150", ideal_cycle_time: Some(2.2), nominal_cycle_time: 2.2 },
-    DemoProduct { product_id: 3, product_name: "Refresco cola 330 ml", product_code: "REF-033", ideal_cycle_time: Some(2.7), nominal_cycle_time: 2.7 },
-    DemoProduct { product_id: 4, product_name: "Zumo de naranja 1 L", product_code: "ZUM-NAR", ideal_cycle_time: Some(3.0), nominal_cycle_time: 3.0 },
-    DemoProduct { product_id: 5, product_name: "Zumo de manzana 1 L", product_code: "ZUM-MAN", ideal_cycle_time: None, nominal_cycle_time: 3.0 },
-    DemoProduct { product_id: 6, product_name: "Palet europeo 80 cajas", product_code: "PAL-EUR", ideal_cycle_time: Some(7.5), nominal_cycle_time: 7.5 },
+    DemoProduct {
+        product_id: 1,
+        product_name: "Agua mineral 500 ml",
+        product_code: "AGU-050",
+        ideal_cycle_time: Some(1.8),
+        nominal_cycle_time: 1.8,
+    },
+    DemoProduct {
+        product_id: 2,
+        product_name: "Agua mineral 1,5 L",
+        product_code: "AGU-150",
+        ideal_cycle_time: Some(2.2),
+        nominal_cycle_time: 2.2,
+    },
+    DemoProduct {
+        product_id: 3,
+        product_name: "Refresco cola 330 ml",
+        product_code: "REF-033",
+        ideal_cycle_time: Some(2.7),
+        nominal_cycle_time: 2.7,
+    },
+    DemoProduct {
+        product_id: 4,
+        product_name: "Zumo de naranja 1 L",
+        product_code: "ZUM-NAR",
+        ideal_cycle_time: Some(3.0),
+        nominal_cycle_time: 3.0,
+    },
+    DemoProduct {
+        product_id: 5,
+        product_name: "Zumo de manzana 1 L",
+        product_code: "ZUM-MAN",
+        ideal_cycle_time: None,
+        nominal_cycle_time: 3.0,
+    },
+    DemoProduct {
+        product_id: 6,
+        product_name: "Palet europeo 80 cajas",
+        product_code: "PAL-EUR",
+        ideal_cycle_time: Some(7.5),
+        nominal_cycle_time: 7.5,
+    },
 ];
 
 /// `default_ideal_cycle_time_seconds` at the large (real) speed.
@@ -227,29 +263,94 @@ pub const UNPLANNED: &[(i64, f64, f64, f64)] = &[
 ];
 
 /// Filters: (id, name, status, default_value, additional_filter, display_order).
-pub fn filters() -> Vec<(i64, &'static str, bool, serde_json::Value, serde_json::Value, i64)> {
+pub fn filters() -> Vec<(
+    i64,
+    &'static str,
+    bool,
+    serde_json::Value,
+    serde_json::Value,
+    i64,
+)> {
     use serde_json::json;
     vec![
-        (1, "Rango de fechas", true, json!({"days_back": 7}), json!({"type": "daterange", "show_time": true}), 1),
-        (2, "Línea", true, json!({"value": null}), json!({"type": "select", "source": "lines", "param": "line_id", "allow_empty": true}), 2),
-        (3, "Producto", true, json!({"values": []}), json!({"type": "multiselect", "source": "products", "param": "product_ids"}), 3),
-        (4, "Turno", true, json!({"value": null}), json!({"type": "shift", "source": "shifts", "param": "shift_id", "allow_empty": true}), 4),
-        (5, "Área", true, json!({"values": []}), json!({"type": "multiselect", "source": "areas", "param": "area_ids"}), 5),
-        (6, "Incluir microparadas", false, json!({"value": true}), json!({"type": "toggle", "param": "include_micro"}), 6),
+        (
+            1,
+            "Rango de fechas",
+            true,
+            json!({"days_back": 7}),
+            json!({"type": "daterange", "show_time": true}),
+            1,
+        ),
+        (
+            2,
+            "Línea",
+            true,
+            json!({"value": null}),
+            json!({"type": "select", "source": "lines", "param": "line_id", "allow_empty": true}),
+            2,
+        ),
+        (
+            3,
+            "Producto",
+            true,
+            json!({"values": []}),
+            json!({"type": "multiselect", "source": "products", "param": "product_ids"}),
+            3,
+        ),
+        (
+            4,
+            "Turno",
+            true,
+            json!({"value": null}),
+            json!({"type": "shift", "source": "shifts", "param": "shift_id", "allow_empty": true}),
+            4,
+        ),
+        (
+            5,
+            "Área",
+            true,
+            json!({"values": []}),
+            json!({"type": "multiselect", "source": "areas", "param": "area_ids"}),
+            5,
+        ),
+        (
+            6,
+            "Incluir microparadas",
+            false,
+            json!({"value": true}),
+            json!({"type": "toggle", "param": "include_micro"}),
+            6,
+        ),
     ]
 }
 
 /// `system_config` rows: (key, value, description).
 pub fn system_config(size: DemoSize) -> Vec<(&'static str, String, &'static str)> {
     vec![
-        ("downtime_threshold_seconds", "120".into(), "Hueco entre detecciones (s) a partir del cual hay una parada"),
-        ("micro_stop_seconds", "20".into(), "Hueco (s) a partir del cual hay una microparada"),
+        (
+            "downtime_threshold_seconds",
+            "120".into(),
+            "Hueco entre detecciones (s) a partir del cual hay una parada",
+        ),
+        (
+            "micro_stop_seconds",
+            "20".into(),
+            "Hueco (s) a partir del cual hay una microparada",
+        ),
         (
             "default_ideal_cycle_time_seconds",
             format!("{:.3}", DEFAULT_IDEAL_CYCLE_TIME * size.speed_scale()),
             "Tiempo de ciclo ideal (s) de los productos que no tienen uno",
         ),
-        ("max_query_days", "366".into(), "Días máximos de una consulta"),
-        ("dashboard_refresh_seconds", "30".into(), "Refresco de los widgets (s)"),
+        (
+            "max_query_days",
+            "366".into(),
+            "Días máximos de una consulta",
+        ),
+        (
+            "dashboard_refresh_seconds",
+            "30".into(),
+            "Refresco de los widgets (s)",
+        ),
     ]
 }

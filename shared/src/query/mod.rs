@@ -69,7 +69,11 @@ fn epoch() -> NaiveDateTime {
 fn micros_since_epoch(n: &NaiveDateTime) -> i64 {
     let d = *n - epoch();
     d.num_microseconds()
-        .unwrap_or(if d < chrono::Duration::zero() { i64::MIN } else { i64::MAX })
+        .unwrap_or(if d < chrono::Duration::zero() {
+            i64::MIN
+        } else {
+            i64::MAX
+        })
 }
 
 fn naive_ms(n: &NaiveDateTime) -> i64 {
@@ -79,7 +83,11 @@ fn naive_ms(n: &NaiveDateTime) -> i64 {
 fn naive_from_ms(ms: i64) -> NaiveDateTime {
     DateTime::from_timestamp_millis(ms)
         .map(|t| t.naive_utc())
-        .unwrap_or(if ms < 0 { NaiveDateTime::MIN } else { NaiveDateTime::MAX })
+        .unwrap_or(if ms < 0 {
+            NaiveDateTime::MIN
+        } else {
+            NaiveDateTime::MAX
+        })
 }
 
 /// The naive `data_timezone` value to compare stored `detected_at` values with
@@ -120,13 +128,18 @@ pub fn naive_bound(t: DateTime<Utc>, data_tz: Tz) -> NaiveDateTime {
 
 /// `(database, table)` pairs already confirmed in `information_schema` by this
 /// process: a FastCGI or Lambda process asks once per table.
-static VERIFIED_TABLES: Lazy<Mutex<HashSet<(String, String)>>> = Lazy::new(|| Mutex::new(HashSet::new()));
+static VERIFIED_TABLES: Lazy<Mutex<HashSet<(String, String)>>> =
+    Lazy::new(|| Mutex::new(HashSet::new()));
 
 /// Checks that `db`.`table` exists, once per process. A missing table is a
 /// client-schema problem (503 telling the operator to run `verify-client`).
 pub async fn verify_table(conn: &mut Conn, db_name: &str, table: &str) -> AppResult<()> {
     let key = (db_name.to_string(), table.to_string());
-    if VERIFIED_TABLES.lock().map(|s| s.contains(&key)).unwrap_or(false) {
+    if VERIFIED_TABLES
+        .lock()
+        .map(|s| s.contains(&key))
+        .unwrap_or(false)
+    {
         return Ok(());
     }
     let n: Option<i64> = conn
@@ -161,7 +174,12 @@ pub struct DetectionTable {
 
 impl DetectionTable {
     /// The table of `line` in `db_name`, checked against `information_schema`.
-    pub async fn open(conn: &mut Conn, db_name: &str, line: &Line, data_tz: Tz) -> AppResult<DetectionTable> {
+    pub async fn open(
+        conn: &mut Conn,
+        db_name: &str,
+        line: &Line,
+        data_tz: Tz,
+    ) -> AppResult<DetectionTable> {
         let table = Self::unchecked(db_name, line, data_tz)?;
         let name = schema::detection_table(&line.line_code).map_err(schema_err)?;
         verify_table(conn, db_name, &name).await?;
@@ -176,7 +194,13 @@ impl DetectionTable {
         line_id: i64,
     ) -> AppResult<DetectionTable> {
         let line = meta.line(line_id).ok_or(AppError::NotFound)?;
-        Self::open(conn, &tenant.db_location().db_name, line, tenant.data_timezone()).await
+        Self::open(
+            conn,
+            &tenant.db_location().db_name,
+            line,
+            tenant.data_timezone(),
+        )
+        .await
     }
 
     /// Builds the names without asking the server (they are still validated).
@@ -325,12 +349,24 @@ pub async fn count_segments(
         }
         unique.push(naive[i + 1]);
         seg_of_unique.push(i);
-        wanted_unique.push(req.wanted.is_none_or(|w| w.get(i).copied().unwrap_or(false)));
+        wanted_unique.push(
+            req.wanted
+                .is_none_or(|w| w.get(i).copied().unwrap_or(false)),
+        );
     }
     if unique.len() < 2 || !wanted_unique.iter().any(|w| *w) {
         return Ok(out);
     }
-    let counts = count_naive(conn, table, &unique, &wanted_unique, req.areas, req.products, source).await?;
+    let counts = count_naive(
+        conn,
+        table,
+        &unique,
+        &wanted_unique,
+        req.areas,
+        req.products,
+        source,
+    )
+    .await?;
     for (j, c) in counts.into_iter().enumerate() {
         if let Some(&i) = seg_of_unique.get(j) {
             if i != usize::MAX {
@@ -362,7 +398,10 @@ pub async fn count_in_windows(
         .map(|w| (w.start.timestamp_millis(), w.end.timestamp_millis()))
         .filter(|(s, e)| e > s)
         .collect();
-    let (Some(lo), Some(hi)) = (live.iter().map(|w| w.0).min(), live.iter().map(|w| w.1).max()) else {
+    let (Some(lo), Some(hi)) = (
+        live.iter().map(|w| w.0).min(),
+        live.iter().map(|w| w.1).max(),
+    ) else {
         return Ok(out);
     };
     let mut cuts: Vec<i64> = live.iter().flat_map(|&(s, e)| [s, e]).collect();
@@ -395,7 +434,10 @@ pub async fn count_in_windows(
     if !wanted.iter().any(|w| *w) {
         return Ok(out);
     }
-    let bounds: Vec<DateTime<Utc>> = cuts.iter().map(|&ms| crate::timeutil::ms_to_utc(ms)).collect();
+    let bounds: Vec<DateTime<Utc>> = cuts
+        .iter()
+        .map(|&ms| crate::timeutil::ms_to_utc(ms))
+        .collect();
     let seg_counts = count_segments(
         conn,
         table,
@@ -469,16 +511,49 @@ async fn count_naive(
         CountSource::Auto => rollup::watermark(conn, table).await?,
     };
     let Some(watermark) = watermark else {
-        raw_counts(conn, table, bounds, &ranges, areas, products, IdFilter::All, &mut out).await?;
+        raw_counts(
+            conn,
+            table,
+            bounds,
+            &ranges,
+            areas,
+            products,
+            IdFilter::All,
+            &mut out,
+        )
+        .await?;
         return Ok(out);
     };
     // Rows the pre-aggregation holds (id <= watermark), in whole minutes.
     let partial = rollup::partial_minute_ranges(bounds, &ranges);
-    rollup::add_minute_counts(conn, table, bounds, wanted, &partial, areas, products, &mut out).await?;
+    rollup::add_minute_counts(
+        conn, table, bounds, wanted, &partial, areas, products, &mut out,
+    )
+    .await?;
     // Rows it does not hold: newer ids anywhere, older ids in cut minutes.
-    raw_counts(conn, table, bounds, &ranges, areas, products, IdFilter::Above(watermark), &mut out).await?;
+    raw_counts(
+        conn,
+        table,
+        bounds,
+        &ranges,
+        areas,
+        products,
+        IdFilter::Above(watermark),
+        &mut out,
+    )
+    .await?;
     if !partial.is_empty() {
-        raw_counts(conn, table, bounds, &partial, areas, products, IdFilter::AtMost(watermark), &mut out).await?;
+        raw_counts(
+            conn,
+            table,
+            bounds,
+            &partial,
+            areas,
+            products,
+            IdFilter::AtMost(watermark),
+            &mut out,
+        )
+        .await?;
     }
     Ok(out)
 }
@@ -530,8 +605,11 @@ fn count_statements(
         while j < pieces.len() && pieces[j].0 == block {
             j += 1;
         }
-        let group: Vec<(NaiveDateTime, NaiveDateTime)> = pieces[i..j].iter().map(|p| (p.1, p.2)).collect();
-        out.push(count_statement(table, bounds, &group, areas, products, ids, &seg_of));
+        let group: Vec<(NaiveDateTime, NaiveDateTime)> =
+            pieces[i..j].iter().map(|p| (p.1, p.2)).collect();
+        out.push(count_statement(
+            table, bounds, &group, areas, products, ids, &seg_of,
+        ));
         i = j;
     }
     out
@@ -625,7 +703,12 @@ async fn raw_counts(
             else {
                 continue;
             };
-            *slot.entry(CountKey { area_id, product_id }).or_insert(0) += u64::try_from(n).unwrap_or(0);
+            *slot
+                .entry(CountKey {
+                    area_id,
+                    product_id,
+                })
+                .or_insert(0) += u64::try_from(n).unwrap_or(0);
         }
     }
     Ok(())
@@ -676,12 +759,21 @@ pub struct Cursor {
 impl Cursor {
     /// Opaque text for `next_cursor` (base64url of the stored value and id).
     pub fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(format!("{}|{}", self.at.format("%Y-%m-%d %H:%M:%S%.3f"), self.id))
+        URL_SAFE_NO_PAD.encode(format!(
+            "{}|{}",
+            self.at.format("%Y-%m-%d %H:%M:%S%.3f"),
+            self.id
+        ))
     }
 
     /// Reads [`Cursor::encode`]'s text; anything else is a 400 naming `cursor`.
     pub fn decode(s: &str) -> AppResult<Cursor> {
-        let bad = || AppError::bad_field("cursor", "cursor is not a value this API returned in next_cursor");
+        let bad = || {
+            AppError::bad_field(
+                "cursor",
+                "cursor is not a value this API returned in next_cursor",
+            )
+        };
         let bytes = URL_SAFE_NO_PAD.decode(s.trim()).map_err(|_| bad())?;
         let text = String::from_utf8(bytes).map_err(|_| bad())?;
         let (at, id) = text.split_once('|').ok_or_else(bad)?;
@@ -803,12 +895,14 @@ pub async fn list_detections(
     let rows: Vec<(i64, NaiveDateTime, i64, Option<i64>)> = conn.exec(sql, params).await?;
     Ok(rows
         .into_iter()
-        .map(|(detection_id, detected_at, area_id, product_id)| DetectionRow {
-            detection_id,
-            detected_at,
-            area_id,
-            product_id,
-        })
+        .map(
+            |(detection_id, detected_at, area_id, product_id)| DetectionRow {
+                detection_id,
+                detected_at,
+                area_id,
+                product_id,
+            },
+        )
         .collect())
 }
 
@@ -830,7 +924,8 @@ pub async fn log_user_query(
 ) {
     let mut params_text = parameters.to_string();
     if params_text.len() > 16_384 {
-        params_text = serde_json::json!({ "truncated": true, "bytes": params_text.len() }).to_string();
+        params_text =
+            serde_json::json!({ "truncated": true, "bytes": params_text.len() }).to_string();
     }
     let endpoint: String = endpoint.chars().take(191).collect();
     let duration_ms = u32::try_from(duration.as_millis()).unwrap_or(u32::MAX);
@@ -894,7 +989,9 @@ mod tests {
             for _ in 0..(6 * 30) {
                 let b = naive_bound(t, Madrid);
                 for delta_min in -130i64..=130 {
-                    let n = b + chrono::Duration::minutes(delta_min) + chrono::Duration::milliseconds(delta_min % 3);
+                    let n = b
+                        + chrono::Duration::minutes(delta_min)
+                        + chrono::Duration::milliseconds(delta_min % 3);
                     let inside = data_naive_to_utc(n, Madrid) >= t;
                     assert_eq!(n >= b, inside, "t={t} bound={b} n={n}");
                 }
@@ -918,12 +1015,22 @@ mod tests {
 
     #[test]
     fn statements_bind_every_value_and_split_long_bound_lists() {
-        let t = DetectionTable::unchecked("dashboard_client_1", &line("l1"), chrono_tz::UTC).unwrap();
+        let t =
+            DetectionTable::unchecked("dashboard_client_1", &line("l1"), chrono_tz::UTC).unwrap();
         assert_eq!(t.sql_name(), "`dashboard_client_1`.`detection_line_l1`");
         let start = naive("2026-01-01 00:00:00");
-        let bounds: Vec<NaiveDateTime> = (0..=9000).map(|i| start + chrono::Duration::minutes(i)).collect();
+        let bounds: Vec<NaiveDateTime> = (0..=9000)
+            .map(|i| start + chrono::Duration::minutes(i))
+            .collect();
         let ranges = [(bounds[0], bounds[9000])];
-        let sts = count_statements(&t, &bounds, &ranges, &[3, 4], Some(&[7]), IdFilter::Above(5));
+        let sts = count_statements(
+            &t,
+            &bounds,
+            &ranges,
+            &[3, 4],
+            Some(&[7]),
+            IdFilter::Above(5),
+        );
         assert_eq!(sts.len(), 3);
         assert_eq!(sts[0].first_segment, 0);
         assert_eq!(sts[1].first_segment, 4000);
@@ -935,7 +1042,14 @@ mod tests {
             assert!(s.sql.contains("detection_id > ?"));
         }
         // One segment needs no INTERVAL.
-        let one = count_statements(&t, &bounds[..2], &[(bounds[0], bounds[1])], &[3], None, IdFilter::All);
+        let one = count_statements(
+            &t,
+            &bounds[..2],
+            &[(bounds[0], bounds[1])],
+            &[3],
+            None,
+            IdFilter::All,
+        );
         assert!(one[0].sql.starts_with("SELECT 0 AS seg"));
     }
 

@@ -101,7 +101,12 @@ impl Params {
                 values.insert(k, v);
             }
         }
-        let raw = Value::Object(values.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect());
+        let raw = Value::Object(
+            values
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect(),
+        );
         Params { values, raw }
     }
 
@@ -142,7 +147,10 @@ impl Params {
                     parts.join(",")
                 }
                 Value::Object(_) => {
-                    return Err(AppError::bad_field(k.clone(), format!("{k} must not be an object")));
+                    return Err(AppError::bad_field(
+                        k.clone(),
+                        format!("{k} must not be an object"),
+                    ));
                 }
             };
             if !text.trim().is_empty() {
@@ -174,7 +182,10 @@ impl Params {
         match self.get("timezone") {
             None => Ok(None),
             Some(z) => parse_timezone(z).map(Some).map_err(|e| {
-                AppError::validation("timezone", format!("timezone '{}' is {}", short(z), e.message()))
+                AppError::validation(
+                    "timezone",
+                    format!("timezone '{}' is {}", short(z), e.message()),
+                )
             }),
         }
     }
@@ -213,15 +224,25 @@ impl Params {
             return Ok(None);
         }
         if out.len() > MAX_IDS {
-            return Err(AppError::validation(field, format!("{field} may list at most {MAX_IDS} ids")));
+            return Err(AppError::validation(
+                field,
+                format!("{field} may list at most {MAX_IDS} ids"),
+            ));
         }
         Ok(Some(out))
     }
 
     /// `one` (a single id) or `many` (a list), not both; with the name used.
-    pub fn one_or_many(&self, one: &'static str, many: &'static str) -> AppResult<Option<(Vec<i64>, &'static str)>> {
+    pub fn one_or_many(
+        &self,
+        one: &'static str,
+        many: &'static str,
+    ) -> AppResult<Option<(Vec<i64>, &'static str)>> {
         match (self.get(one).is_some(), self.get(many).is_some()) {
-            (true, true) => Err(AppError::bad_field(many, format!("give {one} or {many}, not both"))),
+            (true, true) => Err(AppError::bad_field(
+                many,
+                format!("give {one} or {many}, not both"),
+            )),
             (true, false) => Ok(self.id(one)?.map(|id| (vec![id], one))),
             (false, true) => Ok(self.ids(many)?.map(|ids| (ids, many))),
             (false, false) => Ok(None),
@@ -233,12 +254,14 @@ impl Params {
         match self.get(field) {
             None => Ok(default),
             Some(v) => {
-                let n: usize = v
-                    .trim()
-                    .parse()
-                    .map_err(|_| AppError::bad_field(field, format!("{field} must be a whole number")))?;
+                let n: usize = v.trim().parse().map_err(|_| {
+                    AppError::bad_field(field, format!("{field} must be a whole number"))
+                })?;
                 if n == 0 || n > max {
-                    return Err(AppError::validation(field, format!("{field} must be between 1 and {max}")));
+                    return Err(AppError::validation(
+                        field,
+                        format!("{field} must be between 1 and {max}"),
+                    ));
                 }
                 Ok(n)
             }
@@ -255,7 +278,10 @@ impl Params {
                 .copied()
                 .map(Some)
                 .ok_or_else(|| {
-                    AppError::validation(field, format!("{field} must be one of: {}", allowed.join(", ")))
+                    AppError::validation(
+                        field,
+                        format!("{field} must be one of: {}", allowed.join(", ")),
+                    )
                 }),
         }
     }
@@ -270,7 +296,12 @@ fn parse_id(field: &str, v: &str) -> AppResult<i64> {
         .parse::<i64>()
         .ok()
         .filter(|n| *n > 0)
-        .ok_or_else(|| AppError::bad_field(field, format!("{field} must be a positive whole number (or a comma list of them)")))
+        .ok_or_else(|| {
+            AppError::bad_field(
+                field,
+                format!("{field} must be a positive whole number (or a comma list of them)"),
+            )
+        })
 }
 
 /// What a request selects: lines (in scope), and optional areas, products
@@ -289,9 +320,18 @@ pub struct Selection {
 impl Selection {
     /// Areas of `line_id` to read: the chosen ones on that line, else every
     /// area of the line (optionally only of these `area_type`s).
-    pub fn areas_of(&self, meta: &TenantMetadata, line_id: i64, types: Option<&[&str]>) -> Vec<i64> {
+    pub fn areas_of(
+        &self,
+        meta: &TenantMetadata,
+        line_id: i64,
+        types: Option<&[&str]>,
+    ) -> Vec<i64> {
         meta.areas_of_line(line_id)
-            .filter(|a| self.areas.as_ref().is_none_or(|ids| ids.contains(&a.area_id)))
+            .filter(|a| {
+                self.areas
+                    .as_ref()
+                    .is_none_or(|ids| ids.contains(&a.area_id))
+            })
             .filter(|a| types.is_none_or(|t| t.iter().any(|t| a.area_type.eq_ignore_ascii_case(t))))
             .map(|a| a.area_id)
             .collect()
@@ -301,18 +341,30 @@ impl Selection {
 /// Reads and checks the selection parameters. `one_line`: exactly one line
 /// is required (`line_id`); otherwise no line parameter means every line the
 /// user may see.
-pub fn select(params: &Params, ctx: &TenantContext, meta: &TenantMetadata, one_line: bool) -> ApiResult<Selection> {
+pub fn select(
+    params: &Params,
+    ctx: &TenantContext,
+    meta: &TenantMetadata,
+    one_line: bool,
+) -> ApiResult<Selection> {
     let lines = params.one_or_many("line_id", "line_ids")?;
     let (line_ids, line_field) = match lines {
         Some((ids, field)) => {
             if one_line && ids.len() != 1 {
-                return Err(AppError::validation(field, "this route reads one line at a time: give line_id").into());
+                return Err(AppError::validation(
+                    field,
+                    "this route reads one line at a time: give line_id",
+                )
+                .into());
             }
             let mut out = Vec::with_capacity(ids.len());
             for id in ids {
-                let line = ctx
-                    .line(meta, id)
-                    .map_err(|_| ApiError::unknown(field, format!("line {id} does not exist or is not visible to you")))?;
+                let line = ctx.line(meta, id).map_err(|_| {
+                    ApiError::unknown(
+                        field,
+                        format!("line {id} does not exist or is not visible to you"),
+                    )
+                })?;
                 if !out.contains(&line.line_id) {
                     out.push(line.line_id);
                 }
@@ -346,7 +398,10 @@ pub fn select(params: &Params, ctx: &TenantContext, meta: &TenantMetadata, one_l
         Some((ids, field)) => {
             for id in &ids {
                 if meta.product(*id).is_none() {
-                    return Err(ApiError::unknown(field, format!("product {id} does not exist")));
+                    return Err(ApiError::unknown(
+                        field,
+                        format!("product {id} does not exist"),
+                    ));
                 }
             }
             Some(ids)
@@ -356,7 +411,10 @@ pub fn select(params: &Params, ctx: &TenantContext, meta: &TenantMetadata, one_l
         None => None,
         Some(id) => {
             if meta.shift(id).is_none() {
-                return Err(ApiError::unknown("shift_id", format!("shift {id} does not exist")));
+                return Err(ApiError::unknown(
+                    "shift_id",
+                    format!("shift {id} does not exist"),
+                ));
             }
             Some(id)
         }
@@ -392,7 +450,13 @@ pub enum Input {
 /// tenant and its metadata, reads the parameters, calls `f` — which answers
 /// the response and how many rows it holds — and writes the `user_query`
 /// trace (also for refused requests, with 0 rows).
-pub async fn serve<F, Fut>(req: Request, state: AppState, endpoint: &'static str, input: Input, f: F) -> AppResult<Response>
+pub async fn serve<F, Fut>(
+    req: Request,
+    state: AppState,
+    endpoint: &'static str,
+    input: Input,
+    f: F,
+) -> AppResult<Response>
 where
     F: FnOnce(Call) -> Fut,
     Fut: Future<Output = ApiResult<(Response, u64)>>,
@@ -431,7 +495,16 @@ where
         Ok((resp, rows)) => (Ok(resp), rows),
         Err(e) => (e.into_response(), 0),
     };
-    crate::query::log_user_query(&state, user_id, tenant_id, endpoint, &logged, started.elapsed(), rows).await;
+    crate::query::log_user_query(
+        &state,
+        user_id,
+        tenant_id,
+        endpoint,
+        &logged,
+        started.elapsed(),
+        rows,
+    )
+    .await;
     result
 }
 
@@ -449,40 +522,65 @@ mod tests {
     #[test]
     fn ids_and_lists_name_their_field() {
         let p = query("line_id=3&line_ids=&area_ids=1,%202,2&product_id=x&shift_id=-1&limit=0");
-        assert_eq!(p.one_or_many("line_id", "line_ids").unwrap(), Some((vec![3], "line_id")));
+        assert_eq!(
+            p.one_or_many("line_id", "line_ids").unwrap(),
+            Some((vec![3], "line_id"))
+        );
         assert_eq!(p.ids("area_ids").unwrap(), Some(vec![1, 2]));
         assert_eq!(p.id("product_id").unwrap_err().field(), Some("product_id"));
         assert_eq!(p.id("shift_id").unwrap_err().field(), Some("shift_id"));
-        assert_eq!(p.limit("limit", 10, 100).unwrap_err().field(), Some("limit"));
+        assert_eq!(
+            p.limit("limit", 10, 100).unwrap_err().field(),
+            Some("limit")
+        );
         let both = query("line_id=1&line_ids=2");
-        assert_eq!(both.one_or_many("line_id", "line_ids").unwrap_err().field(), Some("line_ids"));
+        assert_eq!(
+            both.one_or_many("line_id", "line_ids").unwrap_err().field(),
+            Some("line_ids")
+        );
     }
 
     #[test]
     fn intervals_and_zones_are_validated() {
         let p = query("interval=minute&timezone=Mars/Olympus");
         let e = p.interval("interval").unwrap_err();
-        assert_eq!((e.status(), e.field()), (StatusCode::UNPROCESSABLE_ENTITY, Some("interval")));
+        assert_eq!(
+            (e.status(), e.field()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("interval"))
+        );
         assert_eq!(p.timezone().unwrap_err().field(), Some("timezone"));
-        assert_eq!(query("timezone=America/Mexico_City").timezone().unwrap(), Some(chrono_tz::America::Mexico_City));
+        assert_eq!(
+            query("timezone=America/Mexico_City").timezone().unwrap(),
+            Some(chrono_tz::America::Mexico_City)
+        );
     }
 
     #[test]
     fn bodies_read_like_query_strings() {
         let mut r = Request::new(Method::POST, "/x");
-        r.body = bytes::Bytes::from_static(br#"{"line_ids": [1, "2"], "group_by": "day", "shift_id": null}"#);
+        r.body = bytes::Bytes::from_static(
+            br#"{"line_ids": [1, "2"], "group_by": "day", "shift_id": null}"#,
+        );
         let p = Params::from_body(&r, &["line_ids", "group_by", "shift_id"]).unwrap();
         assert_eq!(p.ids("line_ids").unwrap(), Some(vec![1, 2]));
         assert_eq!(p.get("shift_id"), None);
         r.body = bytes::Bytes::from_static(br#"{"lines": [1]}"#);
-        assert_eq!(Params::from_body(&r, &["line_ids"]).unwrap_err().field(), Some("lines"));
+        assert_eq!(
+            Params::from_body(&r, &["line_ids"]).unwrap_err().field(),
+            Some("lines")
+        );
         r.body = bytes::Bytes::from_static(br#"{"line_ids": [{"a": 1}]}"#);
-        assert_eq!(Params::from_body(&r, &["line_ids"]).unwrap_err().field(), Some("line_ids"));
+        assert_eq!(
+            Params::from_body(&r, &["line_ids"]).unwrap_err().field(),
+            Some("line_ids")
+        );
     }
 
     #[test]
     fn unknown_ids_are_404_with_the_field() {
-        let resp = ApiError::unknown("line_id", "line 9 does not exist").into_response().unwrap();
+        let resp = ApiError::unknown("line_id", "line 9 does not exist")
+            .into_response()
+            .unwrap();
         assert_eq!(resp.status(), StatusCode::NOT_FOUND);
         let body: Value = serde_json::from_slice(resp.body()).unwrap();
         assert_eq!(body["error"]["field"], "line_id");

@@ -115,11 +115,17 @@ fn decode_day(text: &str) -> AppResult<DayCounts> {
         let (area, product) = key
             .split_once(':')
             .ok_or_else(|| AppError::internal("unreadable rollup key"))?;
-        let area: i64 = area.parse().map_err(|_| AppError::internal("unreadable rollup key"))?;
+        let area: i64 = area
+            .parse()
+            .map_err(|_| AppError::internal("unreadable rollup key"))?;
         let product: Option<i64> = if product.is_empty() {
             None
         } else {
-            Some(product.parse().map_err(|_| AppError::internal("unreadable rollup key"))?)
+            Some(
+                product
+                    .parse()
+                    .map_err(|_| AppError::internal("unreadable rollup key"))?,
+            )
         };
         let minutes = day.entry((area, product)).or_default();
         for run in runs {
@@ -127,7 +133,9 @@ fn decode_day(text: &str) -> AppResult<DayCounts> {
                 continue;
             };
             for (k, &n) in counts.iter().enumerate() {
-                let m = u32::try_from(first).unwrap_or(u32::MAX).saturating_add(k as u32);
+                let m = u32::try_from(first)
+                    .unwrap_or(u32::MAX)
+                    .saturating_add(k as u32);
                 *minutes.entry(m).or_insert(0) += n;
             }
         }
@@ -151,7 +159,9 @@ pub async fn watermark(conn: &mut Conn, table: &DetectionTable) -> AppResult<Opt
     let monitor = monitor_table(table)?;
     let row: Result<Option<Option<String>>, _> = conn
         .exec_first(
-            format!("SELECT CAST(value_json AS CHAR) FROM {monitor} WHERE metric = ? AND line_id = ?"),
+            format!(
+                "SELECT CAST(value_json AS CHAR) FROM {monitor} WHERE metric = ? AND line_id = ?"
+            ),
             (WATERMARK_METRIC, table.line_id),
         )
         .await;
@@ -306,20 +316,27 @@ fn lock_name(db_name: &str, line_id: i64) -> String {
 /// rollup, `batch_ids` ids per transaction (day rows and watermark together).
 /// Safe to run concurrently (a per-line lock makes the second run a no-op) and
 /// to kill half-way (the watermark only moves with the rows it covers).
-pub async fn refresh_line(conn: &mut Conn, table: &DetectionTable, batch_ids: i64) -> AppResult<RefreshReport> {
+pub async fn refresh_line(
+    conn: &mut Conn,
+    table: &DetectionTable,
+    batch_ids: i64,
+) -> AppResult<RefreshReport> {
     let started = Instant::now();
     let mut report = RefreshReport {
         line_id: table.line_id,
         ..RefreshReport::default()
     };
     let lock = lock_name(&table.db_name, table.line_id);
-    let got: Option<Option<i64>> = conn.exec_first("SELECT GET_LOCK(?, 0)", (lock.clone(),)).await?;
+    let got: Option<Option<i64>> = conn
+        .exec_first("SELECT GET_LOCK(?, 0)", (lock.clone(),))
+        .await?;
     if got.flatten() != Some(1) {
         report.busy = true;
         return Ok(report);
     }
     let result = refresh_locked(conn, table, batch_ids.max(1), &mut report).await;
-    let released: Result<Option<Option<i64>>, _> = conn.exec_first("SELECT RELEASE_LOCK(?)", (lock,)).await;
+    let released: Result<Option<Option<i64>>, _> =
+        conn.exec_first("SELECT RELEASE_LOCK(?)", (lock,)).await;
     if let Err(e) = released {
         tracing::warn!(error = %e, "could not release the rollup lock");
     }
@@ -339,7 +356,10 @@ async fn refresh_locked(
     report.from_id = w;
     report.to_id = w;
     let max_id: Option<Option<i64>> = conn
-        .query_first(format!("SELECT MAX(detection_id) FROM {}", table.sql_name()))
+        .query_first(format!(
+            "SELECT MAX(detection_id) FROM {}",
+            table.sql_name()
+        ))
         .await?;
     let Some(max_id) = max_id.flatten() else {
         return Ok(());
@@ -457,7 +477,14 @@ pub async fn refresh_tenant(
     let mut conn = state.db().client(&location).await?;
     let mut out = Vec::new();
     for line in &meta.lines {
-        let table = match DetectionTable::open(&mut conn, &location.db_name, line, tenant.data_timezone()).await {
+        let table = match DetectionTable::open(
+            &mut conn,
+            &location.db_name,
+            line,
+            tenant.data_timezone(),
+        )
+        .await
+        {
             Ok(t) => t,
             Err(AppError::ClientSchema { detail }) => {
                 tracing::warn!(line_id = line.line_id, %detail, "no detection table: rollup skipped");
@@ -513,7 +540,10 @@ mod tests {
         );
         // A cut minute outside every wanted range needs nothing.
         let p = partial_minute_ranges(&b, &[(b[2], b[3])]);
-        assert_eq!(p, vec![(naive("2026-01-01 07:00:00"), naive("2026-01-01 07:00:59"))]);
+        assert_eq!(
+            p,
+            vec![(naive("2026-01-01 07:00:00"), naive("2026-01-01 07:00:59"))]
+        );
     }
 
     #[test]

@@ -30,7 +30,9 @@ fn manifest() -> &'static Manifest {
     static MANIFEST: OnceLock<Manifest> = OnceLock::new();
     MANIFEST.get_or_init(|| {
         let Some(file) = DistFiles::get("manifest.json") else {
-            tracing::warn!("static/dist/manifest.json is missing: run `npm run build` before cargo build");
+            tracing::warn!(
+                "static/dist/manifest.json is missing: run `npm run build` before cargo build"
+            );
             return Manifest::default();
         };
         let doc: serde_json::Value = serde_json::from_slice(&file.data).unwrap_or_default();
@@ -97,12 +99,20 @@ fn content_type(path: &str) -> &'static str {
 pub fn serve(req: &Request) -> Response {
     let rel = req.path.strip_prefix(PREFIX).unwrap_or("");
     let not_found = || {
-        let mut r = http::response(StatusCode::NOT_FOUND, "text/plain; charset=utf-8", b"not found".to_vec());
+        let mut r = http::response(
+            StatusCode::NOT_FOUND,
+            "text/plain; charset=utf-8",
+            b"not found".to_vec(),
+        );
         r.headers_mut()
             .insert("cache-control", HeaderValue::from_static("no-store"));
         r
     };
-    if rel.is_empty() || rel.split('/').any(|s| s.is_empty() || s == "." || s == ".." || s.starts_with('.')) {
+    if rel.is_empty()
+        || rel
+            .split('/')
+            .any(|s| s.is_empty() || s == "." || s == ".." || s.starts_with('.'))
+    {
         return not_found();
     }
     let Some(file) = DistFiles::get(rel) else {
@@ -141,14 +151,21 @@ mod tests {
     #[test]
     fn hashed_names_are_recognised() {
         assert!(is_hashed_name("app.3f9c0a1b2d.css"));
-        assert!(is_hashed_name("fonts/inter-latin-400-normal.8909904ab6.woff2"));
+        assert!(is_hashed_name(
+            "fonts/inter-latin-400-normal.8909904ab6.woff2"
+        ));
         assert!(!is_hashed_name("manifest.json"));
         assert!(!is_hashed_name("app.css"));
     }
 
     #[test]
     fn traversal_and_unknown_files_are_404() {
-        for p in ["/static/dist/../Cargo.toml", "/static/dist/", "/static/dist/.x", "/static/dist/nope.css"] {
+        for p in [
+            "/static/dist/../Cargo.toml",
+            "/static/dist/",
+            "/static/dist/.x",
+            "/static/dist/nope.css",
+        ] {
             let req = Request::new(::http::Method::GET, p);
             assert_eq!(serve(&req).status(), StatusCode::NOT_FOUND, "{p}");
         }
@@ -163,11 +180,19 @@ mod tests {
         let req = Request::new(::http::Method::GET, format!("{PREFIX}{name}"));
         let resp = serve(&req);
         assert_eq!(resp.status(), StatusCode::OK);
-        assert_eq!(resp.headers()["cache-control"], "public, max-age=31536000, immutable");
-        assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/css"));
+        assert_eq!(
+            resp.headers()["cache-control"],
+            "public, max-age=31536000, immutable"
+        );
+        assert!(resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/css"));
         let etag = resp.headers()["etag"].to_str().unwrap().to_string();
         let mut again = Request::new(::http::Method::GET, format!("{PREFIX}{name}"));
-        again.headers.insert("if-none-match", HeaderValue::from_str(&etag).unwrap());
+        again
+            .headers
+            .insert("if-none-match", HeaderValue::from_str(&etag).unwrap());
         assert_eq!(serve(&again).status(), StatusCode::NOT_MODIFIED);
     }
 }

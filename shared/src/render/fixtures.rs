@@ -24,9 +24,24 @@ pub fn names() -> Names {
     n.areas.insert(1, "Llenadora".into());
     n.areas.insert(2, "Etiquetadora".into());
     n.areas.insert(3, "Salida".into());
-    n.failures.insert(4, ("ATASCO".into(), "Atasco".into(), "unplanned".into()));
-    n.failures.insert(5, ("FALTA-MAT".into(), "Falta de material".into(), "unplanned".into()));
-    n.failures.insert(1, ("CAMBIO".into(), "Cambio de formato".into(), "planned".into()));
+    n.failures
+        .insert(4, ("ATASCO".into(), "Atasco".into(), "unplanned".into()));
+    n.failures.insert(
+        5,
+        (
+            "FALTA-MAT".into(),
+            "Falta de material".into(),
+            "unplanned".into(),
+        ),
+    );
+    n.failures.insert(
+        1,
+        (
+            "CAMBIO".into(),
+            "Cambio de formato".into(),
+            "planned".into(),
+        ),
+    );
     n
 }
 
@@ -50,7 +65,12 @@ pub fn sample(widget_type: &str) -> Value {
         (0..n)
             .map(|i| {
                 let f = i as f64;
-                let mut b = oee(0.8 + (f * 0.7).sin() * 0.08, 0.88 + (f * 1.3).cos() * 0.05, 0.975 + (f * 0.5).sin() * 0.015, None);
+                let mut b = oee(
+                    0.8 + (f * 0.7).sin() * 0.08,
+                    0.88 + (f * 1.3).cos() * 0.05,
+                    0.975 + (f * 0.5).sin() * 0.015,
+                    None,
+                );
                 b["label"] = json!(format!("{:02}/04", i + 1));
                 b
             })
@@ -62,8 +82,12 @@ pub fn sample(widget_type: &str) -> Value {
             r["previous"] = oee(0.8, 0.93, 0.97, None);
             r
         }
-        "kpi_production" => json!({"units": 18432, "good": 18110, "rejects": 322, "previous_units": 17250, "rate_per_hour": 2304}),
-        "kpi_downtime" => json!({"count": 7, "total_seconds": 3840.0, "micro_stops": {"count": 23, "total_seconds": 610.0}, "previous_total_seconds": 4500.0, "longest_seconds": 1500.0}),
+        "kpi_production" => {
+            json!({"units": 18432, "good": 18110, "rejects": 322, "previous_units": 17250, "rate_per_hour": 2304})
+        }
+        "kpi_downtime" => {
+            json!({"count": 7, "total_seconds": 3840.0, "micro_stops": {"count": 23, "total_seconds": 610.0}, "previous_total_seconds": 4500.0, "longest_seconds": 1500.0})
+        }
         "production_over_time" => json!({"interval": "hour", "buckets": (0..12).map(|h| json!({
             "label": format!("{:02}:00", 6 + h), "good": 2000 + (h * 137) % 500, "rejects": 20 + (h * 7) % 30 })).collect::<Vec<_>>()}),
         "product_distribution" => json!({"items": [
@@ -98,8 +122,10 @@ pub fn sample(widget_type: &str) -> Value {
         "hourly_heatmap" => json!({"days": (0..5).map(|d| json!({
             "date": format!("2026-04-{:02}", d + 1),
             "hours": (0..24).map(|h| if (6..22).contains(&h) { 1500 + ((h * 97 + d * 31) % 900) } else { (h * 13 + d) % 200 }).collect::<Vec<_>>()})).collect::<Vec<_>>()}),
-        "line_status" => json!({"line_id": 2, "state": "stopped", "since": "2026-04-01T13:41:05.000+02:00", "stopped_seconds": 754.0,
-            "last_detection_at": "2026-04-01T13:41:05.000+02:00", "rate_per_hour": 1880, "ideal_rate_per_hour": 2400, "product_name": XSS_PRODUCT, "shift_name": "Mañana"}),
+        "line_status" => {
+            json!({"line_id": 2, "state": "stopped", "since": "2026-04-01T13:41:05.000+02:00", "stopped_seconds": 754.0,
+            "last_detection_at": "2026-04-01T13:41:05.000+02:00", "rate_per_hour": 1880, "ideal_rate_per_hour": 2400, "product_name": XSS_PRODUCT, "shift_name": "Mañana"})
+        }
         _ => json!({}),
     };
     let params = match widget_type {

@@ -44,7 +44,9 @@ pub fn number(lang: Lang, value: f64, digits: usize) -> String {
 }
 
 fn s_is_nonzero(int: &str, frac: Option<&str>) -> bool {
-    int.chars().chain(frac.unwrap_or("").chars()).any(|c| c.is_ascii_digit() && c != '0')
+    int.chars()
+        .chain(frac.unwrap_or("").chars())
+        .any(|c| c.is_ascii_digit() && c != '0')
 }
 
 /// A 0–1 ratio as a percentage with one decimal: `78,4 %` (es) / `78.4%` (en).
@@ -147,7 +149,10 @@ mod tests {
         assert_eq!(duration(330.0), "5 min 30 s");
         assert_eq!(duration(1500.0), "25 min");
         assert_eq!(duration(7500.0), "2 h 05 min");
-        assert_eq!(short_datetime("2026-04-01T06:05:00.000+02:00"), "01/04 06:05");
+        assert_eq!(
+            short_datetime("2026-04-01T06:05:00.000+02:00"),
+            "01/04 06:05"
+        );
         assert_eq!(short_time("2026-04-01T06:05:00+02:00"), "06:05");
         assert_eq!(short_date("2026-04-01"), "01/04/2026");
         assert_eq!(short_datetime("x"), "x");

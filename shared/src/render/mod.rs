@@ -24,6 +24,7 @@
 //! | `eq ne gt lt and or not len` | handlebars' built-ins |
 
 pub mod assets;
+pub mod data;
 pub mod fixtures;
 pub mod format;
 pub mod page;
@@ -33,7 +34,8 @@ use std::sync::{Arc, OnceLock};
 
 use ::http::StatusCode;
 use handlebars::{
-    Context, Handlebars, Helper, HelperResult, Output, RenderContext, RenderError, RenderErrorReason,
+    Context, Handlebars, Helper, HelperResult, Output, RenderContext, RenderError,
+    RenderErrorReason,
 };
 use rust_embed::RustEmbed;
 use serde::Serialize;
@@ -76,26 +78,54 @@ fn param_str(h: &Helper, i: usize) -> String {
     }
 }
 
-fn t_helper(h: &Helper, _: &Handlebars, ctx: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
+fn t_helper(
+    h: &Helper,
+    _: &Handlebars,
+    ctx: &Context,
+    _: &mut RenderContext,
+    out: &mut dyn Output,
+) -> HelperResult {
     let key: String = (0..h.params().len()).map(|i| param_str(h, i)).collect();
     out.write(&handlebars::html_escape(&i18n::t(lang_of(ctx), &key)))?;
     Ok(())
 }
 
-fn asset_helper(h: &Helper, _: &Handlebars, ctx: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
+fn asset_helper(
+    h: &Helper,
+    _: &Handlebars,
+    ctx: &Context,
+    _: &mut RenderContext,
+    out: &mut dyn Output,
+) -> HelperResult {
     let name = param_str(h, 0);
     let url = assets::url(&base_of(ctx), &name);
     out.write(&handlebars::html_escape(&url))?;
     Ok(())
 }
 
-fn url_helper(h: &Helper, _: &Handlebars, ctx: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
+fn url_helper(
+    h: &Helper,
+    _: &Handlebars,
+    ctx: &Context,
+    _: &mut RenderContext,
+    out: &mut dyn Output,
+) -> HelperResult {
     let path = param_str(h, 0);
-    out.write(&handlebars::html_escape(&format!("{}{}", base_of(ctx), path)))?;
+    out.write(&handlebars::html_escape(&format!(
+        "{}{}",
+        base_of(ctx),
+        path
+    )))?;
     Ok(())
 }
 
-fn icon_helper(h: &Helper, _: &Handlebars, _: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
+fn icon_helper(
+    h: &Helper,
+    _: &Handlebars,
+    _: &Context,
+    _: &mut RenderContext,
+    out: &mut dyn Output,
+) -> HelperResult {
     let name = param_str(h, 0);
     let class = param_str(h, 1);
     out.write("<span class=\"icon")?;
@@ -127,7 +157,13 @@ pub fn json_for_script(value: &Value) -> String {
     out
 }
 
-fn json_helper(h: &Helper, _: &Handlebars, _: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
+fn json_helper(
+    h: &Helper,
+    _: &Handlebars,
+    _: &Context,
+    _: &mut RenderContext,
+    out: &mut dyn Output,
+) -> HelperResult {
     let value = h.param(0).map(|p| p.value().clone()).unwrap_or(Value::Null);
     out.write(&json_for_script(&value))?;
     Ok(())
@@ -157,7 +193,8 @@ fn embedded_registry() -> Result<Handlebars<'static>, String> {
             continue;
         };
         let file = TemplateFiles::get(&path).ok_or_else(|| format!("template {path} vanished"))?;
-        let text = std::str::from_utf8(&file.data).map_err(|_| format!("template {path} is not UTF-8"))?;
+        let text =
+            std::str::from_utf8(&file.data).map_err(|_| format!("template {path} is not UTF-8"))?;
         hb.register_template_string(&name, text)
             .map_err(|e| format!("template {path}: {e}"))?;
     }
@@ -166,7 +203,11 @@ fn embedded_registry() -> Result<Handlebars<'static>, String> {
 
 /// Every template under `dir`, read now (the dev setting `TEMPLATES_DIR`).
 fn directory_registry(dir: &str) -> Result<Handlebars<'static>, String> {
-    fn walk(hb: &mut Handlebars<'static>, root: &std::path::Path, dir: &std::path::Path) -> Result<(), String> {
+    fn walk(
+        hb: &mut Handlebars<'static>,
+        root: &std::path::Path,
+        dir: &std::path::Path,
+    ) -> Result<(), String> {
         let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         for entry in entries.flatten() {
             let path = entry.path();
@@ -178,7 +219,8 @@ fn directory_registry(dir: &str) -> Result<Handlebars<'static>, String> {
                 .and_then(|r| r.to_str())
                 .and_then(template_name)
             {
-                let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
                 hb.register_template_string(&rel, text)
                     .map_err(|e| format!("template {rel}: {e}"))?;
             }
@@ -195,7 +237,9 @@ fn directory_registry(dir: &str) -> Result<Handlebars<'static>, String> {
 /// with `TEMPLATES_DIR`, a fresh one from disk.
 pub fn registry(state: &AppState) -> AppResult<Arc<Handlebars<'static>>> {
     if let Some(dir) = &state.config().templates_dir {
-        return directory_registry(dir).map(Arc::new).map_err(AppError::internal);
+        return directory_registry(dir)
+            .map(Arc::new)
+            .map_err(AppError::internal);
     }
     embedded()
 }
@@ -230,18 +274,32 @@ pub fn render_embedded<T: Serialize>(name: &str, data: &T) -> AppResult<String> 
 }
 
 /// A full page: `text/html`, never cached (pages carry the user's data).
-pub fn page_response(state: &AppState, status: StatusCode, name: &str, data: &Value) -> AppResult<Response> {
+pub fn page_response(
+    state: &AppState,
+    status: StatusCode,
+    name: &str,
+    data: &Value,
+) -> AppResult<Response> {
     let body = render(state, name, data)?;
     let mut resp = http::html(status, body);
-    resp.headers_mut()
-        .insert("cache-control", ::http::HeaderValue::from_static("no-store"));
-    resp.headers_mut()
-        .insert("vary", ::http::HeaderValue::from_static("Cookie, HX-Request"));
+    resp.headers_mut().insert(
+        "cache-control",
+        ::http::HeaderValue::from_static("no-store"),
+    );
+    resp.headers_mut().insert(
+        "vary",
+        ::http::HeaderValue::from_static("Cookie, HX-Request"),
+    );
     Ok(resp)
 }
 
 /// An HTML fragment for htmx.
-pub fn partial_response(state: &AppState, status: StatusCode, name: &str, data: &Value) -> AppResult<Response> {
+pub fn partial_response(
+    state: &AppState,
+    status: StatusCode,
+    name: &str,
+    data: &Value,
+) -> AppResult<Response> {
     page_response(state, status, name, data)
 }
 
@@ -253,7 +311,13 @@ mod tests {
     #[test]
     fn every_template_compiles() {
         let hb = embedded_registry().expect("templates compile");
-        for name in ["layouts/app", "pages/login", "pages/dashboard", "widgets/kpi_oee", "partials/sidebar"] {
+        for name in [
+            "layouts/app",
+            "pages/login",
+            "pages/dashboard",
+            "widgets/kpi_oee",
+            "partials/sidebar",
+        ] {
             assert!(hb.get_template(name).is_some(), "{name} missing");
         }
         for wt in crate::catalog::widget_types() {
@@ -297,17 +361,30 @@ mod tests {
                 let html = hb
                     .render(&format!("widgets/{}", wt.widget_type), &v)
                     .unwrap_or_else(|e| panic!("{}: {e}", wt.widget_type));
-                assert!(!html.contains("<img src"), "{}: raw <img> in {html}", wt.widget_type);
-                assert!(!html.contains("<script>alert"), "{}: raw <script>", wt.widget_type);
+                assert!(
+                    !html.contains("<img src"),
+                    "{}: raw <img> in {html}",
+                    wt.widget_type
+                );
+                assert!(
+                    !html.contains("<script>alert"),
+                    "{}: raw <script>",
+                    wt.widget_type
+                );
                 assert!(!html.contains("style="), "{}: inline style", wt.widget_type);
-                assert!(!html.contains("{{"), "{}: unrendered mustache", wt.widget_type);
+                assert!(
+                    !html.contains("{{"),
+                    "{}: unrendered mustache",
+                    wt.widget_type
+                );
             }
         }
     }
 
     #[test]
     fn json_islands_cannot_close_the_script() {
-        let v = json!({"name": "</script><script>alert(1)</script>", "amp": "a&b", "ls": "\u{2028}"});
+        let v =
+            json!({"name": "</script><script>alert(1)</script>", "amp": "a&b", "ls": "\u{2028}"});
         let s = json_for_script(&v);
         assert!(!s.contains('<') && !s.contains('>') && !s.contains('&'));
         let back: Value = serde_json::from_str(&s).unwrap();

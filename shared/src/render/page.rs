@@ -32,7 +32,11 @@ fn initials(username: &str) -> String {
         .flat_map(char::to_uppercase)
         .collect();
     if out.chars().count() < 2 {
-        out = username.chars().take(2).flat_map(char::to_uppercase).collect();
+        out = username
+            .chars()
+            .take(2)
+            .flat_map(char::to_uppercase)
+            .collect();
     }
     out
 }
@@ -95,7 +99,9 @@ impl PageContext {
             crumbs: Vec::new(),
         };
         if ctx.is_some() {
-            page.crumbs.push(json!({"label": i18n::t(lang, "nav.home"), "href": format!("{}{home}", page.base)}));
+            page.crumbs.push(
+                json!({"label": i18n::t(lang, "nav.home"), "href": format!("{}{home}", page.base)}),
+            );
         }
         page
     }
@@ -119,32 +125,39 @@ impl PageContext {
     }
 
     pub fn title(&mut self, title: impl Into<String>) -> &mut Self {
-        self.data.insert("title".into(), Value::String(title.into()));
+        self.data
+            .insert("title".into(), Value::String(title.into()));
         self
     }
 
     /// Adds a breadcrumb (`href` None for the current page). Labels are plain text.
     pub fn crumb(&mut self, label: impl Into<String>, href: Option<&str>) -> &mut Self {
         let href = href.map(|h| self.url(h));
-        self.crumbs.push(json!({"label": label.into(), "href": href}));
+        self.crumbs
+            .push(json!({"label": label.into(), "href": href}));
         self
     }
 
     pub fn set(&mut self, key: &str, value: impl serde::Serialize) -> &mut Self {
-        self.data
-            .insert(key.to_string(), serde_json::to_value(value).unwrap_or(Value::Null));
+        self.data.insert(
+            key.to_string(),
+            serde_json::to_value(value).unwrap_or(Value::Null),
+        );
         self
     }
 
     /// A message shown as a toast when the page opens.
     pub fn flash(&mut self, message: impl Into<String>, kind: &str) -> &mut Self {
-        self.data
-            .insert("flash".into(), json!({"message": message.into(), "kind": kind}));
+        self.data.insert(
+            "flash".into(),
+            json!({"message": message.into(), "kind": kind}),
+        );
         self
     }
 
     pub fn into_value(mut self) -> Value {
-        self.data.insert("breadcrumbs".into(), Value::Array(self.crumbs));
+        self.data
+            .insert("breadcrumbs".into(), Value::Array(self.crumbs));
         Value::Object(self.data)
     }
 }
@@ -154,12 +167,39 @@ fn item(lang: Lang, base: &str, key: &str, href: &str, icon: &str, active: bool)
 }
 
 /// The sidebar for this user: only what their role and permissions allow.
-fn nav(lang: Lang, base: &str, ctx: &TenantContext, meta: Option<&TenantMetadata>, active: &str) -> Value {
+fn nav(
+    lang: Lang,
+    base: &str,
+    ctx: &TenantContext,
+    meta: Option<&TenantMetadata>,
+    active: &str,
+) -> Value {
     let mut sections = Vec::new();
     if ctx.tenant_id.is_some() && ctx.has(Permission::DataRead) {
-        let mut ops = vec![item(lang, base, "nav.dashboard", "/dashboard", "dashboard", active == "dashboard")];
-        ops.push(item(lang, base, "nav.downtime", "/downtime", "timer_off", active == "downtime"));
-        ops.push(item(lang, base, "nav.reports", "/reports", "summarize", active == "reports"));
+        let mut ops = vec![item(
+            lang,
+            base,
+            "nav.dashboard",
+            "/dashboard",
+            "dashboard",
+            active == "dashboard",
+        )];
+        ops.push(item(
+            lang,
+            base,
+            "nav.downtime",
+            "/downtime",
+            "timer_off",
+            active == "downtime",
+        ));
+        ops.push(item(
+            lang,
+            base,
+            "nav.reports",
+            "/reports",
+            "summarize",
+            active == "reports",
+        ));
         sections.push(json!({"section": i18n::t(lang, "nav.operation"), "items": ops}));
         if let Some(meta) = meta {
             let lines: Vec<Value> = ctx
@@ -176,21 +216,52 @@ fn nav(lang: Lang, base: &str, ctx: &TenantContext, meta: Option<&TenantMetadata
                 })
                 .collect();
             if !lines.is_empty() {
-                sections.push(json!({"section": i18n::t(lang, "nav.lines_section"), "items": lines}));
+                sections
+                    .push(json!({"section": i18n::t(lang, "nav.lines_section"), "items": lines}));
             }
         }
     }
     let mut admin = Vec::new();
     if ctx.has(Permission::UsersRead) || ctx.has(Permission::UsersManage) {
-        admin.push(item(lang, base, "nav.users", "/admin/users", "group", active == "users"));
+        admin.push(item(
+            lang,
+            base,
+            "nav.users",
+            "/admin/users",
+            "group",
+            active == "users",
+        ));
     }
-    if ctx.tenant_id.is_some() && (ctx.has(Permission::ConfigManage) || ctx.has(Permission::LayoutManage)) {
-        admin.push(item(lang, base, "nav.config", "/admin/config", "tune", active == "config"));
+    if ctx.tenant_id.is_some()
+        && (ctx.has(Permission::ConfigManage) || ctx.has(Permission::LayoutManage))
+    {
+        admin.push(item(
+            lang,
+            base,
+            "nav.config",
+            "/admin/config",
+            "tune",
+            active == "config",
+        ));
     } else if ctx.tenant_id.is_some() && ctx.has(Permission::LayoutEditOwn) {
-        admin.push(item(lang, base, "nav.config", "/admin/config", "dashboard_customize", active == "config"));
+        admin.push(item(
+            lang,
+            base,
+            "nav.config",
+            "/admin/config",
+            "dashboard_customize",
+            active == "config",
+        ));
     }
     if ctx.role == Role::Superadmin && ctx.has(Permission::TenantsManage) {
-        admin.push(item(lang, base, "nav.tenants", "/admin/tenants", "domain", active == "tenants"));
+        admin.push(item(
+            lang,
+            base,
+            "nav.tenants",
+            "/admin/tenants",
+            "domain",
+            active == "tenants",
+        ));
     }
     if !admin.is_empty() {
         sections.push(json!({"section": i18n::t(lang, "nav.admin"), "items": admin}));

@@ -54,20 +54,40 @@ pub struct Names {
 impl Names {
     pub fn from_metadata(meta: &TenantMetadata) -> Names {
         Names {
-            lines: meta.lines.iter().map(|l| (l.line_id, l.line_name.clone())).collect(),
-            products: meta.products.iter().map(|p| (p.product_id, p.product_name.clone())).collect(),
-            areas: meta.areas.iter().map(|a| (a.area_id, a.area_name.clone())).collect(),
+            lines: meta
+                .lines
+                .iter()
+                .map(|l| (l.line_id, l.line_name.clone()))
+                .collect(),
+            products: meta
+                .products
+                .iter()
+                .map(|p| (p.product_id, p.product_name.clone()))
+                .collect(),
+            areas: meta
+                .areas
+                .iter()
+                .map(|a| (a.area_id, a.area_name.clone()))
+                .collect(),
             failures: meta
                 .failures
                 .iter()
                 .map(|f| {
                     (
                         f.failure_id,
-                        (f.failure_code.clone(), f.failure_name.clone(), f.failure_category.clone()),
+                        (
+                            f.failure_code.clone(),
+                            f.failure_name.clone(),
+                            f.failure_category.clone(),
+                        ),
                     )
                 })
                 .collect(),
-            shifts: meta.shifts.iter().map(|s| (s.shift_id, s.shift_name.clone())).collect(),
+            shifts: meta
+                .shifts
+                .iter()
+                .map(|s| (s.shift_id, s.shift_name.clone()))
+                .collect(),
         }
     }
 }
@@ -82,7 +102,10 @@ fn text<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.get(key).and_then(Value::as_str)
 }
 fn arr<'a>(v: &'a Value, key: &str) -> &'a [Value] {
-    v.get(key).and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[])
+    v.get(key)
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
 }
 
 struct Ctx<'a> {
@@ -96,10 +119,12 @@ impl Ctx<'_> {
         i18n::t(self.lang, key)
     }
     fn pct(&self, v: Option<f64>) -> String {
-        v.map(|v| format::percent(self.lang, v)).unwrap_or_else(|| "—".into())
+        v.map(|v| format::percent(self.lang, v))
+            .unwrap_or_else(|| "—".into())
     }
     fn n(&self, v: Option<f64>) -> String {
-        v.map(|v| format::number(self.lang, v, 0)).unwrap_or_else(|| "—".into())
+        v.map(|v| format::number(self.lang, v, 0))
+            .unwrap_or_else(|| "—".into())
     }
     fn dur(&self, v: Option<f64>) -> String {
         v.map(format::duration).unwrap_or_else(|| "—".into())
@@ -135,7 +160,12 @@ fn col(label: impl Into<String>, numeric: bool) -> Value {
 }
 
 /// KPI colouring: `good` at or past target, `bad` past the warning level, `warning` between.
-pub fn kpi_state(value: Option<f64>, target: Option<f64>, warning: Option<f64>, higher_is_better: bool) -> &'static str {
+pub fn kpi_state(
+    value: Option<f64>,
+    target: Option<f64>,
+    warning: Option<f64>,
+    higher_is_better: bool,
+) -> &'static str {
     let Some(v) = value else { return "none" };
     let Some(t) = target else { return "plain" };
     if higher_is_better {
@@ -165,23 +195,39 @@ fn clamp_pct(x: f64) -> i64 {
 
 /// The label of the window: the engine's, else the relative range, else the dates.
 fn window_label(c: &Ctx, data: &Value) -> Option<String> {
-    if let Some(l) = data.get("window").and_then(|w| text(w, "label")) {
+    if let Some(l) = data
+        .get("window")
+        .and_then(|w| text(w, "label"))
+        .filter(|l| !l.is_empty())
+    {
         return Some(l.to_string());
     }
     if let Some(r) = text(c.params, "range") {
         return Some(c.t(&format!("range.{r}")));
     }
     match (text(c.params, "start_date"), text(c.params, "end_date")) {
-        (Some(a), Some(b)) => Some(format!("{} – {}", format::short_datetime_or_date(a), format::short_datetime_or_date(b))),
+        (Some(a), Some(b)) => Some(format!(
+            "{} – {}",
+            format::short_datetime_or_date(a),
+            format::short_datetime_or_date(b)
+        )),
         _ => None,
     }
 }
 
 fn scope_label(c: &Ctx) -> String {
     if let Some(id) = int(c.params, "line_id") {
-        return c.names.lines.get(&id).cloned().unwrap_or_else(|| format!("#{id}"));
+        return c
+            .names
+            .lines
+            .get(&id)
+            .cloned()
+            .unwrap_or_else(|| format!("#{id}"));
     }
-    let ids: Vec<i64> = arr(c.params, "line_ids").iter().filter_map(Value::as_i64).collect();
+    let ids: Vec<i64> = arr(c.params, "line_ids")
+        .iter()
+        .filter_map(Value::as_i64)
+        .collect();
     if ids.is_empty() {
         return c.t("widget.all_lines");
     }
@@ -189,7 +235,13 @@ fn scope_label(c: &Ctx) -> String {
         return format!("{} {}", ids.len(), c.t("widget.lines"));
     }
     ids.iter()
-        .map(|id| c.names.lines.get(id).cloned().unwrap_or_else(|| format!("#{id}")))
+        .map(|id| {
+            c.names
+                .lines
+                .get(id)
+                .cloned()
+                .unwrap_or_else(|| format!("#{id}"))
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -199,9 +251,15 @@ pub fn view(lang: Lang, names: &Names, widget_type: &str, data: &Value) -> Value
     let empty = json!({});
     let params = data.get("params").unwrap_or(&empty);
     let result = data.get("result").unwrap_or(&empty);
-    let c = Ctx { lang, names, params };
+    let c = Ctx {
+        lang,
+        names,
+        params,
+    };
     let mut v = match widget_type {
-        "kpi_oee" | "kpi_availability" | "kpi_performance" | "kpi_quality" => kpi_ratio(&c, widget_type, result),
+        "kpi_oee" | "kpi_availability" | "kpi_performance" | "kpi_quality" => {
+            kpi_ratio(&c, widget_type, result)
+        }
         "kpi_production" => kpi_production(&c, result),
         "kpi_downtime" => kpi_downtime(&c, result),
         "production_over_time" => production_over_time(&c, result),
@@ -226,16 +284,31 @@ pub fn view(lang: Lang, names: &Names, widget_type: &str, data: &Value) -> Value
     if widget_type != "line_status" && widget_type != "line_comparison" {
         v["scope_label"] = json!(scope_label(&c));
     }
-    v["show_table"] = json!(params.get("show_table").and_then(Value::as_bool).unwrap_or(false));
+    v["show_table"] = json!(params
+        .get("show_table")
+        .and_then(Value::as_bool)
+        .unwrap_or(false));
     v
 }
 
-fn delta_parts(c: &Ctx, value: Option<f64>, previous: Option<f64>, ratio: bool, higher_is_better: bool) -> (Option<String>, &'static str, &'static str) {
+fn delta_parts(
+    c: &Ctx,
+    value: Option<f64>,
+    previous: Option<f64>,
+    ratio: bool,
+    higher_is_better: bool,
+) -> (Option<String>, &'static str, &'static str) {
     let (Some(v), Some(p)) = (value, previous) else {
         return (None, "none", "");
     };
     let d = v - p;
-    let icon = if d > 0.0 { "trending_up" } else if d < 0.0 { "trending_down" } else { "trending_flat" };
+    let icon = if d > 0.0 {
+        "trending_up"
+    } else if d < 0.0 {
+        "trending_down"
+    } else {
+        "trending_flat"
+    };
     let better = if higher_is_better { d >= 0.0 } else { d <= 0.0 };
     let text = if ratio {
         format::points(c.lang, d)
@@ -306,7 +379,8 @@ fn kpi_production(c: &Ctx, r: &Value) -> Value {
     });
     let target = num(c.params, "target");
     let state = kpi_state(value, target, num(c.params, "warning"), true);
-    let (delta_text, delta_state, delta_icon) = delta_parts(c, value, num(r, "previous_units"), false, true);
+    let (delta_text, delta_state, delta_icon) =
+        delta_parts(c, value, num(r, "previous_units"), false, true);
     json!({
         "value_text": c.n(value),
         "unit": c.t("kpi.units"),
@@ -396,7 +470,10 @@ fn product_distribution(c: &Ctx, r: &Value) -> Value {
                 .unwrap_or_else(|| "—".into())
         })
         .collect();
-    let mut values: Vec<f64> = items.iter().map(|i| num(i, "units").unwrap_or(0.0)).collect();
+    let mut values: Vec<f64> = items
+        .iter()
+        .map(|i| num(i, "units").unwrap_or(0.0))
+        .collect();
     if let Some(o) = num(r, "other_units").filter(|o| *o > 0.0) {
         labels.push(c.t("widget.other"));
         values.push(o);
@@ -431,7 +508,10 @@ fn production_by_area(c: &Ctx, r: &Value) -> Value {
             .map(str::to_string)
             .or_else(|| int(i, "area_id").and_then(|id| c.names.areas.get(&id).cloned()))
             .unwrap_or_else(|| "—".into());
-        match (text(i, "line_name"), int(i, "line_id").and_then(|id| c.names.lines.get(&id))) {
+        match (
+            text(i, "line_name"),
+            int(i, "line_id").and_then(|id| c.names.lines.get(&id)),
+        ) {
             (Some(l), _) => format!("{l} · {area}"),
             (None, Some(l)) if int(c.params, "line_id").is_none() => format!("{l} · {area}"),
             _ => area,
@@ -452,7 +532,9 @@ fn production_by_area(c: &Ctx, r: &Value) -> Value {
 }
 
 fn line_comparison(c: &Ctx, r: &Value) -> Value {
-    let metric = text(r, "metric").or_else(|| text(c.params, "metric")).unwrap_or("oee");
+    let metric = text(r, "metric")
+        .or_else(|| text(c.params, "metric"))
+        .unwrap_or("oee");
     let items = arr(r, "items");
     let ratio = matches!(metric, "oee" | "availability" | "performance" | "quality");
     let fmt = match metric {
@@ -475,7 +557,12 @@ fn line_comparison(c: &Ctx, r: &Value) -> Value {
             if !ratio {
                 return "c0".to_string();
             }
-            match kpi_state(num(i, "value"), num(c.params, "target").or(Some(0.85)), Some(0.6), true) {
+            match kpi_state(
+                num(i, "value"),
+                num(c.params, "target").or(Some(0.85)),
+                Some(0.6),
+                true,
+            ) {
                 "good" => "success".into(),
                 "bad" => "error".into(),
                 _ => "warning".into(),
@@ -506,7 +593,8 @@ fn line_comparison(c: &Ctx, r: &Value) -> Value {
 fn oee_trend(c: &Ctx, r: &Value) -> Value {
     let buckets = arr(r, "buckets");
     let labels: Vec<String> = buckets.iter().map(bucket_label).collect();
-    let series_of = |key: &str| -> Vec<Value> { buckets.iter().map(|b| json!(num(b, key))).collect() };
+    let series_of =
+        |key: &str| -> Vec<Value> { buckets.iter().map(|b| json!(num(b, key))).collect() };
     let rows: Vec<Value> = buckets
         .iter()
         .map(|b| {
@@ -598,7 +686,9 @@ fn oee_losses(c: &Ctx, r: &Value) -> Value {
     let mut labels = vec![c.t("losses.planned")];
     let mut data = vec![json!([0.0, planned])];
     let mut colors = vec!["primary".to_string()];
-    let mut rows = vec![json!({"cells": [cell(c.t("losses.planned")), num_cell(c.dur(Some(planned))), num_cell("100 %")]})];
+    let mut rows = vec![
+        json!({"cells": [cell(c.t("losses.planned")), num_cell(c.dur(Some(planned))), num_cell("100 %")]}),
+    ];
     let mut level = planned;
     for (label, s, color) in &steps {
         let next = (level - s).max(0.0);
@@ -630,11 +720,25 @@ fn downtime_pareto(c: &Ctx, r: &Value) -> Value {
             .unwrap_or_else(|| c.reason_label(int(p, "id").or_else(|| int(p, "failure_id"))))
     };
     let labels: Vec<String> = shown.iter().map(|p| label(p)).collect();
-    let secs: Vec<Value> = shown.iter().map(|p| json!(num(p, "total_seconds"))).collect();
-    let cum: Vec<Value> = shown.iter().map(|p| json!(num(p, "cumulative_share"))).collect();
+    let secs: Vec<Value> = shown
+        .iter()
+        .map(|p| json!(num(p, "total_seconds")))
+        .collect();
+    let cum: Vec<Value> = shown
+        .iter()
+        .map(|p| json!(num(p, "cumulative_share")))
+        .collect();
     let colors: Vec<&str> = shown
         .iter()
-        .map(|p| if text(p, "category") == Some("planned") { "info" } else if p.get("id").map(Value::is_null).unwrap_or(false) { "muted" } else { "error" })
+        .map(|p| {
+            if text(p, "category") == Some("planned") {
+                "info"
+            } else if p.get("id").map(Value::is_null).unwrap_or(false) {
+                "muted"
+            } else {
+                "error"
+            }
+        })
         .collect();
     let rows: Vec<Value> = shown
         .iter()
@@ -665,8 +769,14 @@ fn downtime_pareto(c: &Ctx, r: &Value) -> Value {
 
 fn downtime_table(c: &Ctx, r: &Value) -> Value {
     let items = arr(r, "items");
-    let pending = items.iter().filter(|s| s.get("failure_id").map(Value::is_null).unwrap_or(true)).count();
-    let total: f64 = items.iter().filter_map(|s| num(s, "duration_seconds")).sum();
+    let pending = items
+        .iter()
+        .filter(|s| s.get("failure_id").map(Value::is_null).unwrap_or(true))
+        .count();
+    let total: f64 = items
+        .iter()
+        .filter_map(|s| num(s, "duration_seconds"))
+        .sum();
     let rows: Vec<Value> = items
         .iter()
         .map(|s| {
@@ -675,7 +785,7 @@ fn downtime_table(c: &Ctx, r: &Value) -> Value {
                 .get("reason")
                 .and_then(|r| text(r, "failure_name").or_else(|| text(r, "name")))
                 .map(str::to_string)
-                .unwrap_or_else(|| c.reason_label(fid));
+                .unwrap_or_else(|| if fid.is_some() { c.reason_label(fid) } else { c.t("js.unjustified") });
             let state = if fid.is_some() { "state-good" } else { "state-warning" };
             json!({"cells": [
                 cell(text(s, "start_time").map(format::short_datetime).unwrap_or_default()),
@@ -702,7 +812,11 @@ fn downtime_table(c: &Ctx, r: &Value) -> Value {
 }
 
 fn shift_summary(c: &Ctx, r: &Value) -> Value {
-    let items: &[Value] = if !arr(r, "buckets").is_empty() { arr(r, "buckets") } else { arr(r, "items") };
+    let items: &[Value] = if !arr(r, "buckets").is_empty() {
+        arr(r, "buckets")
+    } else {
+        arr(r, "items")
+    };
     let rows: Vec<Value> = items
         .iter()
         .map(|b| {
@@ -785,23 +899,49 @@ fn line_status(c: &Ctx, r: &Value) -> Value {
         .or_else(|| line_id.and_then(|id| c.names.lines.get(&id).cloned()))
         .unwrap_or_else(|| "—".into());
     let (status_text, icon, bg, fg, pulsing) = match state {
-        "running" => (c.t("status.running"), "play_circle", "bg-success/15", "state-good", true),
-        "stopped" => (c.t("status.stopped"), "pause_circle", "bg-error/15", "state-bad", false),
-        _ => (c.t("status.no_data"), "help", "bg-slate-500/15", "state-none", false),
+        "running" => (
+            c.t("status.running"),
+            "play_circle",
+            "bg-success/15",
+            "state-good",
+            true,
+        ),
+        "stopped" => (
+            c.t("status.stopped"),
+            "pause_circle",
+            "bg-error/15",
+            "state-bad",
+            false,
+        ),
+        _ => (
+            c.t("status.no_data"),
+            "help",
+            "bg-slate-500/15",
+            "state-none",
+            false,
+        ),
     };
-    let since_text = text(r, "since").map(|s| format!("{} {}", c.t("status.since"), format::short_datetime(s)));
+    let since_text =
+        text(r, "since").map(|s| format!("{} {}", c.t("status.since"), format::short_datetime(s)));
     let rate = num(r, "rate_per_hour");
     let ideal = num(r, "ideal_rate_per_hour");
     let ratio = match (rate, ideal) {
         (Some(a), Some(b)) if b > 0.0 => Some(a / b),
         _ => None,
     };
-    let mut stats = vec![json!({"label": c.t("status.last_detection"), "value": text(r, "last_detection_at").map(format::short_datetime).unwrap_or_else(|| "—".into())})];
+    let mut stats = vec![
+        json!({"label": c.t("status.last_detection"), "value": text(r, "last_detection_at").map(format::short_datetime).unwrap_or_else(|| "—".into())}),
+    ];
     if state == "stopped" {
-        stats.push(json!({"label": c.t("status.stopped_for"), "value": c.dur(num(r, "stopped_seconds"))}));
+        stats.push(
+            json!({"label": c.t("status.stopped_for"), "value": c.dur(num(r, "stopped_seconds"))}),
+        );
     }
-    stats.push(json!({"label": c.t("status.product"), "value": text(r, "product_name").unwrap_or("—")}));
-    stats.push(json!({"label": c.t("status.shift"), "value": text(r, "shift_name").unwrap_or("—")}));
+    stats.push(
+        json!({"label": c.t("status.product"), "value": text(r, "product_name").unwrap_or("—")}),
+    );
+    stats
+        .push(json!({"label": c.t("status.shift"), "value": text(r, "shift_name").unwrap_or("—")}));
     json!({
         "line_name": line_name,
         "status_text": status_text, "status_icon": icon, "status_bg": bg, "status_fg": fg, "pulsing": pulsing,
@@ -840,7 +980,12 @@ mod tests {
     #[test]
     fn waterfall_steps_down_to_valuable_time() {
         let r = json!({"planned_seconds": 1000.0, "losses": {"downtime_by_reason": [{"failure_id": null, "seconds": 100.0}], "micro_stop_seconds": 50.0, "speed_loss_seconds": 50.0, "quality_loss_seconds": 0.0}});
-        let v = view(Lang::En, &Names::default(), "oee_losses", &json!({"result": r}));
+        let v = view(
+            Lang::En,
+            &Names::default(),
+            "oee_losses",
+            &json!({"result": r}),
+        );
         let data = v["chart"]["series"][0]["data"].as_array().unwrap().clone();
         assert_eq!(data.first().unwrap(), &json!([0.0, 1000.0]));
         assert_eq!(data.last().unwrap(), &json!([0.0, 800.0]));

@@ -73,6 +73,7 @@ fn fold_char(c: char) -> Option<&'static str> {
 }
 
 /// U+00C0 … U+00FF.
+#[rustfmt::skip]
 const LATIN1: [Option<&str>; 64] = [
     Some("A"), Some("A"), Some("A"), Some("A"), Some("A"), Some("A"), Some("AE"), Some("C"), // C0-C7
     Some("E"), Some("E"), Some("E"), Some("E"), Some("I"), Some("I"), Some("I"), Some("I"), // C8-CF
@@ -85,6 +86,7 @@ const LATIN1: [Option<&str>; 64] = [
 ];
 
 /// U+0100 … U+017F.
+#[rustfmt::skip]
 const LATIN_EXT_A: [&str; 128] = [
     "A", "a", "A", "a", "A", "a", "C", "c", "C", "c", "C", "c", "C", "c", "D", "d", // 100-10F
     "D", "d", "E", "e", "E", "e", "E", "e", "E", "e", "E", "e", "G", "g", "G", "g", // 110-11F
@@ -102,16 +104,28 @@ mod tests {
 
     #[test]
     fn spec_example() {
-        assert_eq!(line_code("Línea 1 – Envasado").as_deref(), Some("linea_1_envasado"));
+        assert_eq!(
+            line_code("Línea 1 – Envasado").as_deref(),
+            Some("linea_1_envasado")
+        );
     }
 
     #[test]
     fn folding_and_separators() {
-        assert_eq!(line_code("  Línea 2 -- Etiquetado!! ").as_deref(), Some("linea_2_etiquetado"));
-        assert_eq!(line_code("Paletizado Ñandú (Zona Sur)").as_deref(), Some("paletizado_nandu_zona_sur"));
+        assert_eq!(
+            line_code("  Línea 2 -- Etiquetado!! ").as_deref(),
+            Some("linea_2_etiquetado")
+        );
+        assert_eq!(
+            line_code("Paletizado Ñandú (Zona Sur)").as_deref(),
+            Some("paletizado_nandu_zona_sur")
+        );
         assert_eq!(line_code("Straße/Größe").as_deref(), Some("strasse_grosse"));
         assert_eq!(line_code("Łódź Œuvre ĳ").as_deref(), Some("lodz_oeuvre_ij"));
-        assert_eq!(line_code("ÀÉÎÕÜ àéîõü Çç").as_deref(), Some("aeiou_aeiou_cc"));
+        assert_eq!(
+            line_code("ÀÉÎÕÜ àéîõü Çç").as_deref(),
+            Some("aeiou_aeiou_cc")
+        );
         assert_eq!(line_code("LINE_7").as_deref(), Some("line_7"));
         assert_eq!(line_code("a___b").as_deref(), Some("a_b"));
     }

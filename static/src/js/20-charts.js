@@ -159,12 +159,12 @@
         border: { display: false },
         ticks: {
           color: t.text,
-          maxRotation: 0,
-          autoSkip: (spec.labels || []).length > 12,
+          maxRotation: 40,
+          autoSkip: true,
           autoSkipPadding: 12,
           callback: function (value) {
             var l = String(this.getLabelForValue(value));
-            return l.length > 22 ? l.slice(0, 21) + '…' : l;
+            return l.length > 18 ? l.slice(0, 17) + '…' : l;
           },
         },
       };

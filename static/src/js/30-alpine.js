@@ -621,6 +621,14 @@
   // ------------------------------------------------------------ shared formatting
   Dash.fmtDateTime = function (iso) {
     if (!iso) return '—';
+    if (/Z$/.test(iso)) {
+      // UTC instants (sign-in times): the browser's clock, which is the plant's.
+      var d = new Date(iso);
+      if (!isNaN(d)) {
+        var p2 = function (n) { return (n < 10 ? '0' : '') + n; };
+        return p2(d.getDate()) + '/' + p2(d.getMonth() + 1) + ' ' + p2(d.getHours()) + ':' + p2(d.getMinutes());
+      }
+    }
     // Times carry the plant's offset: show the plant-local wall clock as written.
     var m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(iso);
     if (!m) return iso;

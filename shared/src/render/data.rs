@@ -1,0 +1,430 @@
+//! Widget data (the W of [`super::widgets`]) from the engines: the OEE engine
+//! ([`crate::metrics`]) for the OEE, production-count, trend, shift, loss and
+//! comparison widgets, the stored stops and [`crate::downtime::summary`] for
+//! the downtime widgets, and the open stop for `line_status`.
+//!
+//! `Ok(None)` means no engine computes this type yet (production by product,
+//! by area, per hour and the heatmap wait for the data layer): the widget
+//! shows its "not available yet" card.
+//!
+//! Counts come from the OEE engine, i.e. detections inside planned time; the
+//! widgets say so by their window label. Every line list goes through
+//! `TenantContext::resolve_lines` (a line outside the user's scope is a 404).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use mysql_async::prelude::Queryable;
+use serde_json::{json, Value};
+
+use crate::auth::TenantContext;
+use crate::downtime::summary::{self, Labels, ReasonInfo, SummaryInput, SummaryStop};
+use crate::error::{AppError, AppResult};
+use crate::metadata::TenantMetadata;
+use crate::metrics::{self, Plant};
+use crate::query::{self, CountSource};
+use crate::schema;
+use crate::state::AppState;
+use crate::timeutil::{self, Interval, Window, WindowQuery};
+
+fn ids(params: &Value, key: &str) -> Option<Vec<i64>> {
+    params
+        .get(key)
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_i64).collect())
+}
+
+/// The lines a widget asks for, checked against the user's scope.
+fn lines(ctx: &TenantContext, meta: &TenantMetadata, params: &Value) -> AppResult<Vec<i64>> {
+    let requested: Option<Vec<i64>> = params
+        .get("line_id")
+        .and_then(Value::as_i64)
+        .map(|id| vec![id])
+        .or_else(|| ids(params, "line_ids"));
+    let mut out = ctx.resolve_lines(meta, requested.as_deref())?;
+    if requested.is_none() {
+        out.retain(|id| meta.line(*id).map(|l| l.is_active).unwrap_or(false));
+    }
+    Ok(out)
+}
+
+/// The widget's window. `current_shift` / `last_shift` when no shift runs
+/// (a weekend) fall back to today, so a line screen still shows the day.
+fn window(plant: &Plant<'_>, params: &Value) -> AppResult<(Window, Option<&'static str>)> {
+    let s = |k: &str| params.get(k).and_then(Value::as_str);
+    let q = WindowQuery {
+        start_date: s("start_date"),
+        end_date: s("end_date"),
+        range: s("range"),
+    };
+    match plant.resolve_window(&q, None) {
+        Ok(w) => Ok((w, None)),
+        Err(e) if e.code() == "no_shift" => {
+            let today = WindowQuery {
+                range: Some("today"),
+                ..Default::default()
+            };
+            plant
+                .resolve_window(&today, None)
+                .map(|w| (w, Some("range.today")))
+                .map_err(query::params::window_error)
+        }
+        Err(e) => Err(query::params::window_error(e)),
+    }
+}
+
+fn window_json(w: &(Window, Option<&'static str>), plant: &Plant<'_>) -> Value {
+    let lang = crate::i18n::Lang::parse(plant.tenant.language()).unwrap_or(crate::i18n::Lang::Es);
+    json!({
+        "start": timeutil::format_instant(w.0.start, plant.tz()),
+        "end": timeutil::format_instant(w.0.end, plant.tz()),
+        "label": w.1.map(|k| crate::i18n::t(lang, k)),
+    })
+}
+
+/// Summary of the stored stops of `line_ids` overlapping `w`.
+async fn downtime_summary(
+    conn: &mut mysql_async::Conn,
+    plant: &Plant<'_>,
+    line_ids: &[i64],
+    w: &Window,
+    include_micro: bool,
+    lang_en: bool,
+) -> AppResult<(summary::Summary, f64)> {
+    let mut stops = Vec::new();
+    let mut longest = 0.0_f64;
+    for &id in line_ids {
+        let line = plant.meta.line(id).ok_or(AppError::NotFound)?;
+        for s in metrics::load_stops(conn, plant, &line.line_code, w).await? {
+            if !s.is_micro {
+                let secs = summary::clipped_ms(s.start, s.end, w) as f64 / 1000.0;
+                longest = longest.max(secs);
+            }
+            stops.push(SummaryStop {
+                line_id: id,
+                start: s.start,
+                end: s.end,
+                is_micro: s.is_micro,
+                failure_id: s.failure_id,
+            });
+        }
+    }
+    let reasons: BTreeMap<i64, ReasonInfo> = plant
+        .meta
+        .failures
+        .iter()
+        .map(|f| {
+            (
+                f.failure_id,
+                ReasonInfo {
+                    code: f.failure_code.clone(),
+                    name: f.failure_name.clone(),
+                    category: f.failure_category.clone(),
+                },
+            )
+        })
+        .collect();
+    let labels = if lang_en {
+        Labels {
+            unjustified: "Not justified",
+            no_shift: "Outside shifts",
+        }
+    } else {
+        Labels::default()
+    };
+    let s = summary::summarize(&SummaryInput {
+        window: *w,
+        now: plant.now,
+        lines: line_ids.len(),
+        stops: &stops,
+        include_micro,
+        reasons: &reasons,
+        shifts: &plant.shifts,
+        tz: plant.tz(),
+        labels,
+    });
+    Ok((s, longest))
+}
+
+/// The newest stops of the lines in the window, for `downtime_table`.
+async fn stop_rows(
+    conn: &mut mysql_async::Conn,
+    plant: &Plant<'_>,
+    line_ids: &[i64],
+    w: &Window,
+    include_micro: bool,
+) -> AppResult<Vec<Value>> {
+    const LIMIT: usize = 50;
+    let db = schema::quote_ident(&plant.db_name()).map_err(query::schema_err)?;
+    let data_tz = plant.tenant.data_timezone();
+    let tz = plant.tz();
+    let mut rows: Vec<(DateTime<Utc>, Value)> = Vec::new();
+    type Row = (
+        i64,
+        NaiveDateTime,
+        NaiveDateTime,
+        f64,
+        bool,
+        Option<i64>,
+        Option<String>,
+    );
+    for &id in line_ids {
+        let line = plant.meta.line(id).ok_or(AppError::NotFound)?;
+        let name = schema::downtime_table(&line.line_code).map_err(query::schema_err)?;
+        query::verify_table(conn, &plant.db_name(), &name).await?;
+        let micro = if include_micro {
+            ""
+        } else {
+            " AND is_micro = 0"
+        };
+        let found: Vec<Row> = conn
+            .exec(
+                format!(
+                    "SELECT downtime_id, start_time, end_time, CAST(duration_seconds AS DOUBLE), is_micro, failure_id, justification \
+                     FROM {db}.`{name}` WHERE start_time < ? AND end_time > ?{micro} ORDER BY start_time DESC LIMIT {LIMIT}"
+                ),
+                (
+                    query::naive_bound(w.end, data_tz),
+                    query::naive_bound(w.start, data_tz),
+                ),
+            )
+            .await?;
+        for (downtime_id, start, end, duration, is_micro, failure_id, justification) in found {
+            let s = timeutil::data_naive_to_utc(start, data_tz);
+            let e = timeutil::data_naive_to_utc(end, data_tz);
+            rows.push((
+                s,
+                json!({
+                    "downtime_id": downtime_id, "line_id": id,
+                    "start_time": timeutil::format_instant(s, tz), "end_time": timeutil::format_instant(e, tz),
+                    "duration_seconds": duration, "is_micro": is_micro,
+                    "failure_id": failure_id, "justification": justification,
+                }),
+            ));
+        }
+    }
+    rows.sort_by_key(|r| std::cmp::Reverse(r.0));
+    rows.truncate(LIMIT);
+    Ok(rows.into_iter().map(|(_, v)| v).collect())
+}
+
+/// Computes W for `widget_type` with validated, effective `params`;
+/// `Ok(None)` when no engine computes this type yet.
+pub async fn compute(
+    state: &AppState,
+    ctx: &TenantContext,
+    meta: &TenantMetadata,
+    widget_type: &str,
+    params: &Value,
+) -> AppResult<Option<Value>> {
+    let tenant = ctx.tenant()?;
+    let plant = Plant::new(&tenant, meta, state.now());
+    let tz = plant.tz();
+    let line_ids = lines(ctx, meta, params)?;
+    let lang_en = tenant.language() == "en";
+    let interval = |default: Interval| -> AppResult<Interval> {
+        match params.get("interval").and_then(Value::as_str) {
+            Some(s) => Interval::parse(s).map_err(query::params::window_error),
+            None => Ok(default),
+        }
+    };
+    let result = match widget_type {
+        "kpi_oee" | "kpi_availability" | "kpi_performance" | "kpi_quality" | "kpi_production"
+        | "oee_losses" | "oee_trend" | "quality_trend" | "shift_summary" | "line_comparison" => {
+            let wl = window(&plant, params)?;
+            let w = wl.0;
+            let buckets = match widget_type {
+                "oee_trend" | "quality_trend" => plant
+                    .buckets(&w, interval(Interval::Day)?)
+                    .map_err(query::params::window_error)?,
+                "shift_summary" => plant
+                    .buckets(&w, Interval::Shift)
+                    .map_err(query::params::window_error)?,
+                _ => Vec::new(),
+            };
+            let mut conn = state.db().client(&tenant.db_location()).await?;
+            let c = metrics::compute(
+                &mut conn,
+                &plant,
+                &line_ids,
+                &w,
+                &buckets,
+                CountSource::Auto,
+            )
+            .await?;
+            let mut r = serde_json::to_value(c.to_result(tz, !buckets.is_empty()))
+                .map_err(AppError::internal)?;
+            match widget_type {
+                "kpi_oee" | "kpi_availability" | "kpi_performance" | "kpi_quality"
+                | "kpi_production" => {
+                    if let Some(prev) = metrics::previous_window(&plant, &w) {
+                        let p = metrics::compute(
+                            &mut conn,
+                            &plant,
+                            &line_ids,
+                            &prev,
+                            &[],
+                            CountSource::Auto,
+                        )
+                        .await?;
+                        let pv = serde_json::to_value(p.to_result(tz, false))
+                            .map_err(AppError::internal)?;
+                        if widget_type == "kpi_production" {
+                            let units = |v: &Value| {
+                                v["good"].as_f64().unwrap_or(0.0)
+                                    + v["rejects"].as_f64().unwrap_or(0.0)
+                            };
+                            r["previous_units"] = json!(units(&pv));
+                        }
+                        r["previous"] = pv;
+                    }
+                    if widget_type == "kpi_production" {
+                        let units = r["good"].as_f64().unwrap_or(0.0)
+                            + r["rejects"].as_f64().unwrap_or(0.0);
+                        r["units"] = json!(units);
+                        let run_h = r["run_seconds"].as_f64().unwrap_or(0.0) / 3600.0;
+                        if run_h > 0.0 {
+                            r["rate_per_hour"] = json!((units / run_h).round());
+                        }
+                    }
+                }
+                "line_comparison" => {
+                    let metric = params
+                        .get("metric")
+                        .and_then(Value::as_str)
+                        .unwrap_or("oee");
+                    let items: Vec<Value> = line_ids
+                        .iter()
+                        .filter_map(|id| c.line_result(*id, tz, false).map(|lr| (*id, lr)))
+                        .map(|(id, lr)| {
+                            let value = match metric {
+                                "availability" => json!(lr.availability),
+                                "performance" => json!(lr.performance),
+                                "quality" => json!(lr.quality),
+                                "production" => json!(lr.good + lr.rejects),
+                                "downtime" => json!(lr.downtime_seconds),
+                                _ => json!(lr.oee),
+                            };
+                            json!({"line_id": id, "value": value})
+                        })
+                        .collect();
+                    r = json!({"metric": metric, "items": items});
+                }
+                _ => {}
+            }
+            (r, window_json(&wl, &plant))
+        }
+        "kpi_downtime" | "downtime_pareto" => {
+            let wl = window(&plant, params)?;
+            let w = wl.0;
+            let include_micro = params
+                .get("include_micro")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            let mut conn = state.db().client(&tenant.db_location()).await?;
+            let (s, longest) =
+                downtime_summary(&mut conn, &plant, &line_ids, &w, include_micro, lang_en).await?;
+            let mut r = serde_json::to_value(&s).map_err(AppError::internal)?;
+            r["longest_seconds"] = json!(longest);
+            if widget_type == "kpi_downtime" {
+                if let Some(prev) = metrics::previous_window(&plant, &w) {
+                    let (p, _) = downtime_summary(
+                        &mut conn,
+                        &plant,
+                        &line_ids,
+                        &prev,
+                        include_micro,
+                        lang_en,
+                    )
+                    .await?;
+                    r["previous_total_seconds"] = json!(p.total_seconds);
+                }
+            }
+            (r, window_json(&wl, &plant))
+        }
+        "downtime_table" => {
+            let wl = window(&plant, params)?;
+            let w = wl.0;
+            let include_micro = params
+                .get("include_micro")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            let mut conn = state.db().client(&tenant.db_location()).await?;
+            let items = stop_rows(&mut conn, &plant, &line_ids, &w, include_micro).await?;
+            (json!({"items": items}), window_json(&wl, &plant))
+        }
+        "line_status" => {
+            let id = *line_ids.first().ok_or(AppError::NotFound)?;
+            let minutes = params
+                .get("rate_window_minutes")
+                .and_then(Value::as_i64)
+                .unwrap_or(15)
+                .clamp(1, 240);
+            let now = state.now();
+            let mut conn = state.db().client(&tenant.db_location()).await?;
+            let spec = crate::downtime::LineSpec::from_metadata(meta, &tenant, id)?;
+            let open = crate::downtime::open_stop(&mut conn, &plant.db_name(), &spec, now).await?;
+            let last = if spec.output_areas.is_empty() {
+                None
+            } else {
+                let t = spec.tables(&plant.db_name())?;
+                crate::downtime::store::max_detected_at(&mut conn, &t).await?
+            };
+            let rate_window = Window {
+                start: now - chrono::Duration::minutes(minutes),
+                end: now,
+            };
+            let c = metrics::compute(
+                &mut conn,
+                &plant,
+                &[id],
+                &rate_window,
+                &[],
+                CountSource::Auto,
+            )
+            .await?;
+            let lr = c.to_result(tz, false);
+            let units = (lr.good + lr.rejects) as f64;
+            let rate = units * 60.0 / minutes as f64;
+            let ideal = lr
+                .performance
+                .filter(|p| *p > 0.0)
+                .map(|p| (rate / p).round());
+            let shift = crate::oee::current_shift(&plant.shifts, now, tz).and_then(|o| {
+                meta.shifts
+                    .iter()
+                    .find(|s| s.shift_id == o.shift_id)
+                    .map(|s| s.shift_name.clone())
+            });
+            let state_name = match (&open, last) {
+                (Some(_), _) => "stopped",
+                (None, Some(_)) => "running",
+                (None, None) => "no_data",
+            };
+            let r = json!({
+                "line_id": id,
+                "state": state_name,
+                "since": open.map(|o| timeutil::format_instant(o.since, tz)),
+                "stopped_seconds": open.map(|o| o.duration_ms as f64 / 1000.0),
+                "last_detection_at": last.map(|n| timeutil::format_instant(timeutil::data_naive_to_utc(n, tenant.data_timezone()), tz)),
+                "rate_per_hour": if last.is_some() { Some(rate.round()) } else { None },
+                "ideal_rate_per_hour": ideal,
+                "shift_name": shift,
+            });
+            (
+                r,
+                json!({"start": timeutil::format_instant(rate_window.start, tz), "end": timeutil::format_instant(now, tz)}),
+            )
+        }
+        _ => return Ok(None),
+    };
+    let (result, window) = result;
+    Ok(Some(json!({
+        "widget_type": widget_type,
+        "params": params,
+        "window": window,
+        "generated_at": timeutil::format_instant(state.now(), tz),
+        "result": result,
+        "warnings": [],
+    })))
+}
