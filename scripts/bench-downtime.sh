@@ -79,7 +79,8 @@ if [ "${BENCH_RELOAD:-0}" = 1 ] || [ "$loaded" = 0 ]; then
 fi
 
 # Line codes and the number of output detections (what the engine reads).
-mapfile -t CODES < <(sql "$CLIENT" -e "SELECT COALESCE(NULLIF(line_code, ''), CONCAT('linea_', line_id)) FROM production_line ORDER BY line_id")
+mapfile -t CODES < <(sql "$CLIENT" -e "SELECT SUBSTRING(TABLE_NAME, 16) FROM information_schema.TABLES
+    WHERE TABLE_SCHEMA = '$CLIENT' AND TABLE_NAME LIKE 'detection\\_line\\_%' ORDER BY TABLE_NAME")
 total_rows=0
 output_rows=0
 for code in "${CODES[@]}"; do

@@ -20,20 +20,20 @@
 #      a trivial C CGI then the real binaries as CGI (mod_cgid), then FastCGI (mod_fcgid):
 #      wrk on a metadata route and on a static file, the 30-day data/metrics calls, the
 #      year-long OEE and the dashboard page with 8 widgets; stopped at the end;
-#   5. scripts/bench-data.sh (when present: bare-SQL baselines of the data/metrics calls);
-#   6. stripped binary sizes, peak RSS of each binary run as CGI, Lambda cold start against
-#      a local Runtime API (scripts/bench/benchtool.py).
+#   5. stripped binary sizes, peak RSS of each binary run as CGI, Lambda cold start against
+#      a local Runtime API (scripts/bench/benchtool.py);
+#   6. scripts/bench-data.sh (when present: bare-SQL baselines of the data/metrics calls).
 # Figures that cannot be measured (route missing, step failed) print "n/a (reason)".
 #
 # Environment: BENCH_PORT (18080), BENCH_GLOBAL_DB, BENCH_CLIENT_DB, BENCH_PASSWORD,
 #   BENCH_CGI_REQUESTS (200), BENCH_WRK_DURATION (10s), BENCH_RUNS (7: medians of the
 #   data/metrics calls), BENCH_LAMBDA_RUNS (10), BENCH_SKIP_BUILD=1, BENCH_RELOAD=1 (reload
-#   the data set), BENCH_DATA=0 (skip scripts/bench-data.sh), BENCH_DATA_TIMEOUT (900 s),
+#   the data set), BENCH_DATA=0 (skip scripts/bench-data.sh), BENCH_DATA_RUNS (3: its
+#   BENCH_RUNS; its slowest statements take seconds each), BENCH_DATA_TIMEOUT (480 s),
 #   BENCH_OUT (bench-results/latest.json).
-# scripts/bench-downtime.sh, when it exists, is run with DATABASE_URL, BENCH_GLOBAL_DB,
-#   BENCH_CLIENT_DB, BENCH_TENANT and BENCH_JSON=1; the last stdout line that is a JSON
-#   object with backfill_detections_per_s, backfill_peak_rss_kib and incremental_ms
-#   supplies the downtime figures; without it this script measures them itself.
+# scripts/bench-downtime.sh, when it exists and the databases are <prefix>_global and
+#   <prefix>_client, measures the downtime job (BENCH_DB_PREFIX=<prefix>, same data set;
+#   its text summary is parsed); otherwise, or when it fails, this script measures it.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -63,6 +63,7 @@ BIN="$TARGET_DIR/release"
 TOOL="$REPO_ROOT/scripts/bench/benchtool.py"
 BASE="http://127.0.0.1:$PORT"
 NOTES=()
+BENCH_DATA_TIMEOUT="${BENCH_DATA_TIMEOUT:-480}"
 T_START="$(now_ms)"
 
 step() { printf 'bench: %s\n' "$*" >&2; }
@@ -84,6 +85,9 @@ cleanup() {
 trap cleanup EXIT
 
 LOAD_START="$(cut -d' ' -f1-3 /proc/loadavg)"
+if awk -v l="${LOAD_START%% *}" -v n="$(nproc)" 'BEGIN { exit !(l > n) }'; then
+    note "load average ${LOAD_START%% *} on $(nproc) cores when the bench started: other processes compete for the CPU, so the timings are pessimistic"
+fi
 
 # ------------------------------------------------------------------ 1. build, database
 if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
@@ -134,9 +138,6 @@ fi
 dashctl() {
     env -i PATH="$PATH" DASHBOARD_ENV_FILE=/dev/null DATABASE_URL="$DB_URL" DB_GLOBAL_NAME="$GLOBAL" \
         "$BIN/dashctl" "$@"
-}
-jobs_bin() {
-    env -i PATH="$PATH" DASHBOARD_ENV_FILE="$ENV_FILE" "$BIN/jobs" "$@"
 }
 
 # ------------------------------------------------------------------ 2. the data set
@@ -193,26 +194,11 @@ timed_job() {      # timed_job NAME ARGS... → $WORK/NAME.json (summary), NAME.
     echo $(( (t1 - t0) / 1000 )) >"$WORK/$name.us"
 }
 
-downtime_self() {
-    local first_rows kind
-    step "downtime: catching up (jobs downtime --tenant $TENANT)"
-    timed_job dt_first downtime --tenant "$TENANT" || { json_na "jobs downtime failed: $(tail -n 3 "$WORK/dt_first.err" | tr '\n' ' ')" >"$WORK/downtime.json"; return 0; }
-    first_rows="$(python3 -c 'import json,sys; print(sum(i.get("rows") or 0 for i in json.load(open(sys.argv[1]))["items"]))' "$WORK/dt_first.json")"
-    if [ "${first_rows:-0}" -ge 1000000 ]; then
-        kind="first run after loading: every stop computed from scratch"
-        cp "$WORK/dt_first.json" "$WORK/dt_backfill.json"; cp "$WORK/dt_first.time" "$WORK/dt_backfill.time"
-        cp "$WORK/dt_first.us" "$WORK/dt_backfill.us"
-    else
-        kind="full recompute: jobs downtime --from $FROM_DAY, every stored stop reconciled"
-        step "downtime: full backfill (jobs downtime --tenant $TENANT --from $FROM_DAY; about a minute)"
-        timed_job dt_backfill downtime --tenant "$TENANT" --from "$FROM_DAY" \
-            || { json_na "jobs downtime --from failed: $(tail -n 3 "$WORK/dt_backfill.err" | tr '\n' ' ')" >"$WORK/downtime.json"; return 0; }
-    fi
-    timed_job dt_idle downtime --tenant "$TENANT" || true
-
-    # Baseline: the same detections read by the mariadb client, in the engine's order.
-    step "downtime: baseline (reading the same detections with the mariadb client)"
+# Baseline of the backfill rate: the same output-area detections read with the mariadb
+# client in the engine's order (detected_at, detection_id) and thrown away.
+downtime_read_baseline() {
     local t line outs rows=0 t0 t1 n
+    step "downtime: baseline (reading the same detections with the mariadb client)"
     t0="$(date +%s%N)"
     for t in "${DET_TABLES[@]}"; do
         line="$(sql "$CLIENT" "SELECT a.line_id FROM area a JOIN (SELECT area_id FROM \`$t\` LIMIT 1) x USING (area_id)")"
@@ -224,11 +210,30 @@ downtime_self() {
     done
     t1="$(date +%s%N)"
     echo "$rows $(( (t1 - t0) / 1000 ))" >"$WORK/dt_read.txt"
+}
+
+downtime_self() {
+    local first_rows kind
+    step "downtime: catching up (jobs downtime --tenant $TENANT)"
+    timed_job dt_first downtime --tenant "$TENANT" || { json_na "jobs downtime failed: $(tail -n 3 "$WORK/dt_first.err" | tr '\n' ' ')" >"$WORK/downtime.json"; return 0; }
+    first_rows="$(python3 -c 'import json,sys; print(sum(i.get("rows") or 0 for i in json.load(open(sys.argv[1]))["items"]))' "$WORK/dt_first.json")"
+    if [ "${first_rows:-0}" -ge 1000000 ]; then
+        kind="first jobs downtime over the loaded data (no stops stored yet)"
+        cp "$WORK/dt_first.json" "$WORK/dt_backfill.json"; cp "$WORK/dt_first.time" "$WORK/dt_backfill.time"
+        cp "$WORK/dt_first.us" "$WORK/dt_backfill.us"
+    else
+        kind="jobs downtime --from $FROM_DAY (recompute of every stop)"
+        step "downtime: full backfill (jobs downtime --tenant $TENANT --from $FROM_DAY; about a minute)"
+        timed_job dt_backfill downtime --tenant "$TENANT" --from "$FROM_DAY" \
+            || { json_na "jobs downtime --from failed: $(tail -n 3 "$WORK/dt_backfill.err" | tr '\n' ' ')" >"$WORK/downtime.json"; return 0; }
+    fi
+    timed_job dt_idle downtime --tenant "$TENANT" || true
+    downtime_read_baseline
 
     # 15 minutes of new detections per line: the same minutes of the day before, moved on
     # by one day (strictly after the newest detection, so after the job's watermark).
     step "downtime: 15 minutes of new detections, then the incremental run"
-    local inserted=0 c
+    local inserted=0 c t
     for t in "${DET_TABLES[@]}"; do
         c="$(sql "$CLIENT" "SET @m = (SELECT detected_at FROM \`$t\` ORDER BY detection_id DESC LIMIT 1);
             INSERT INTO \`$t\` (detected_at, area_id, product_id)
@@ -240,13 +245,32 @@ downtime_self() {
     done
     echo "$inserted" >"$WORK/dt_inserted.txt"
     timed_job dt_incr downtime --tenant "$TENANT" || true
+    downtime_json "$kind" self
+}
 
-    python3 - "$WORK" "$kind" >"$WORK/downtime.json" <<'PY'
+# scripts/bench-downtime.sh (another helper's script): it keeps its data set in
+# <BENCH_DB_PREFIX>_global / _client, so it runs only when ours follow that pattern (one
+# data set, never two). Its text summary is parsed; 1 when it fails or is not understood.
+downtime_script() {
+    local prefix="${GLOBAL%_global}"
+    [ "$GLOBAL" = "${prefix}_global" ] && [ "$CLIENT" = "${prefix}_client" ] || return 1
+    step "downtime: scripts/bench-downtime.sh (BENCH_DB_PREFIX=$prefix; about three minutes)"
+    DATABASE_URL="$DB_URL" BENCH_DB_PREFIX="$prefix" BENCH_SKIP_BUILD=1 BENCH_GLOBAL_DB="$GLOBAL" \
+        BENCH_CLIENT_DB="$CLIENT" BENCH_TENANT="$TENANT" \
+        scripts/bench-downtime.sh >"$WORK/bench_downtime.txt" 2>"$WORK/bench_downtime.err" || return 1
+    grep -q 'end to end (process)' "$WORK/bench_downtime.txt" || return 1
+    timed_job dt_idle downtime --tenant "$TENANT" || true
+    downtime_read_baseline
+    downtime_json "scripts/bench-downtime.sh: every stop deleted, then jobs downtime" script
+}
+
+downtime_json() {      # downtime_json KIND self|script → $WORK/downtime.json
+    python3 - "$WORK" "$1" "$2" >"$WORK/downtime.json" <<'PY'
 import json, os, re, sys
-w, kind = sys.argv[1], sys.argv[2]
+w, kind, source = sys.argv[1:4]
 def rd(n):
     p = os.path.join(w, n)
-    return open(p).read() if os.path.exists(p) else ""
+    return open(p, encoding="utf-8", errors="replace").read() if os.path.exists(p) else ""
 def run(name):
     try:
         doc = json.loads(rd(name + ".json"))
@@ -264,37 +288,45 @@ def run(name):
     if bad:
         out["na"] = "job items not ok: %s" % [(i.get("line_id"), i.get("status")) for i in bad]
     return out
-res = {"backfill": run("dt_backfill"), "idle": run("dt_idle"), "incremental": run("dt_incr")}
+res = {"idle": run("dt_idle")}
+if source == "self":
+    res["backfill"] = run("dt_backfill")
+    res["incremental"] = run("dt_incr")
+    res["incremental"]["inserted"] = int(rd("dt_inserted.txt").strip() or 0)
+    res["flat_baseline"] = dict(res["idle"], how="a run with nothing new (same binary)")
+else:
+    txt = rd("bench_downtime.txt")
+    res["script_output"] = txt.strip().splitlines()[-12:]
+    def f(rx, conv=float):
+        m = re.search(rx, txt)
+        return tuple(conv(g) for g in m.groups()) if m else None
+    det = f(r"full backfill\s+(\d+) output detections", int)
+    e2e = f(r"end to end \(process\)\s+([\d.]+) s\s+\S+\s+(\d+) detections/s")
+    rss = f(r"peak RSS\s+\d+ MB \((\d+) kB\)", int)
+    flat = f(r"memory stays flat\s+(\d+) detections: (\d+) MB; (\d+) detections \(one line\): (\d+) MB", int)
+    inc = f(r"incremental \(15 min of data\)\s+(\d+) detections; slowest line (\d+) ms; whole job (\d+) ms; process ([\d.]+) s")
+    res["backfill"] = {"detections": det[0] if det else None, "wall_s": e2e[0] if e2e else None,
+                       "rss_kib": rss[0] if rss else None}
+    if not (det and e2e):
+        res["backfill"]["na"] = "bench-downtime.sh output not understood"
+    res["flat_baseline"] = ({"rss_kib": flat[3] * 1024, "detections": flat[2],
+                             "how": "the same backfill of one line only (%s detections; bench-downtime.sh, whole MB)" % format(flat[2], ",")}
+                            if flat else {"na": "not printed"})
+    res["incremental"] = ({"inserted": int(inc[0]), "wall_ms": inc[3] * 1000, "job_ms": inc[2], "slowest_line_ms": inc[1],
+                           "wall_resolution_ms": 10} if inc else {"na": "bench-downtime.sh output not understood"})
 res["backfill"]["kind"] = kind
-res["incremental"]["inserted"] = int(rd("dt_inserted.txt").strip() or 0)
 r = rd("dt_read.txt").split()
 res["read_sql"] = {"detections": int(r[0]), "wall_s": int(r[1]) / 1e6} if len(r) == 2 else {"na": "not measured"}
 print(json.dumps(res))
 PY
 }
 
-downtime_script() {      # scripts/bench-downtime.sh; 1 when its output is not usable
-    local line
-    step "downtime: scripts/bench-downtime.sh"
-    DATABASE_URL="$DB_URL" BENCH_GLOBAL_DB="$GLOBAL" BENCH_CLIENT_DB="$CLIENT" BENCH_TENANT="$TENANT" \
-        BENCH_JSON=1 scripts/bench-downtime.sh >"$WORK/bench_downtime.txt" 2>"$WORK/bench_downtime.err" || return 1
-    line="$(grep '^{.*}$' "$WORK/bench_downtime.txt" | tail -n 1)" || return 1
-    python3 - "$line" >"$WORK/downtime.json" <<'PY' || return 1
-import json, sys
-d = json.loads(sys.argv[1])
-rate, rss, inc = d["backfill_detections_per_s"], d.get("backfill_peak_rss_kib"), d["incremental_ms"]
-det = d.get("backfill_detections") or rate
-print(json.dumps({
-    "backfill": {"kind": "scripts/bench-downtime.sh", "detections": det, "wall_s": det / rate, "rss_kib": rss},
-    "idle": {"rss_kib": d.get("idle_peak_rss_kib"), "wall_ms": d.get("idle_ms")},
-    "incremental": {"wall_ms": inc, "inserted": d.get("incremental_detections")},
-    "read_sql": {"na": "not measured by scripts/bench-downtime.sh"}, "source": d}))
-PY
-}
-
-if [ -x scripts/bench-downtime.sh ]; then
-    downtime_script || { note "scripts/bench-downtime.sh gave no usable JSON line: bench.sh measured the downtime job itself"; downtime_self; }
+if [ -x scripts/bench-downtime.sh ] && downtime_script; then
+    :
 else
+    if [ -x scripts/bench-downtime.sh ]; then
+        note "scripts/bench-downtime.sh was not usable here (see bench-results/work/bench_downtime.*): bench.sh measured the downtime job itself"
+    fi
     downtime_self
 fi
 
@@ -414,21 +446,7 @@ else
 fi
 apache stop || true
 
-# ------------------------------------------------------------------ 5. bench-data.sh
-if [ "${BENCH_DATA:-1}" != 0 ] && [ -x scripts/bench-data.sh ]; then
-    step "bare-SQL baselines: scripts/bench-data.sh (log: $WORK/bench_data.txt)"
-    if ! DATABASE_URL="$DB_URL" BENCH_GLOBAL_DB="$GLOBAL" BENCH_CLIENT_DB="$CLIENT" BENCH_LINE="$LINE_ID" \
-            BENCH_RUNS="$RUNS" CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-1}" \
-            timeout "${BENCH_DATA_TIMEOUT:-900}" scripts/bench-data.sh >"$WORK/bench_data.txt" 2>&1; then
-        na bench_data.na "scripts/bench-data.sh failed: $(grep -E 'panicked|error' "$WORK/bench_data.txt" | head -n 2 | tr '\n' ' ' | cut -c1-200)"
-    fi
-elif [ "${BENCH_DATA:-1}" = 0 ]; then
-    na bench_data.na "skipped (BENCH_DATA=0)"
-else
-    na bench_data.na "scripts/bench-data.sh does not exist"
-fi
-
-# ------------------------------------------------------------------ 6. binaries
+# ------------------------------------------------------------------ 5. binaries
 step "binaries: stripped sizes, peak RSS as CGI, Lambda cold start"
 python3 - "$BIN" >"$WORK/sizes.json" <<'PY'
 import json, os, subprocess, sys, tempfile
@@ -464,6 +482,24 @@ cgi_rss() {      # cgi_rss BINARY URI [BEARER] [COOKIE] [BODY] → {"route","kib
     python3 -c 'import json,sys; print(json.dumps({"route": sys.argv[1], "kib": int(sys.argv[2]) if sys.argv[2] else None, "status": sys.argv[3] or "200"}))' \
         "$method ${path}" "$kib" "$st"
 }
+# A fresh login (the tokens of the Apache phase may have expired), itself measured.
+login_body="{\"username\":\"$BENCH_USER\",\"password\":\"$PASSWORD\"}"
+login_rss="$(cgi_rss auth /api/v1/auth/login "" "" "$login_body")"
+if fresh="$(python3 - "$WORK/rss.out" <<'PY'
+import json, sys
+raw = open(sys.argv[1], "rb").read().replace(b"\r\n", b"\n")
+head, _, body = raw.partition(b"\n\n")
+cookies = [l.split(b":", 1)[1].strip().split(b";")[0].decode() for l in head.split(b"\n")
+           if l.lower().startswith(b"set-cookie:")]
+print(json.loads(body)["access_token"])
+print("; ".join(cookies))
+PY
+)"; then
+    TOKEN="$(sed -n 1p <<<"$fresh")"
+    COOKIE="$(sed -n 2p <<<"$fresh")"
+else
+    note "the CGI login for the peak RSS figures failed: requests with a token will answer 401"
+fi
 {
     triv_kib=null
     if [ -x "$TRIVIAL_DIR/production" ]; then
@@ -472,9 +508,7 @@ cgi_rss() {      # cgi_rss BINARY URI [BEARER] [COOKIE] [BODY] → {"route","kib
     fi
     printf '{'
     printf '"_trivial_cgi": {"kib": %s},' "$triv_kib"
-    login_body="{\"username\":\"$BENCH_USER\",\"password\":\"$PASSWORD\"}"
-    printf '"auth": {"health": %s, "request": %s},' "$(cgi_rss auth /api/v1/auth/health)" \
-        "$(cgi_rss auth /api/v1/auth/login "" "" "$login_body")"
+    printf '"auth": {"health": %s, "request": %s},' "$(cgi_rss auth /api/v1/auth/health)" "$login_rss"
     printf '"production": {"health": %s, "request": %s},' "$(cgi_rss production /api/v1/production/health)" \
         "$(cgi_rss production /api/v1/production/lines "${TOKEN:-}")"
     printf '"data": {"health": %s, "request": %s},' "$(cgi_rss data /api/v1/data/health)" \
@@ -492,6 +526,24 @@ python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$WORK/rss.json" 2>/d
 
 python3 "$TOOL" lambda --bin "$BIN/production" --env-file "$ENV_FILE" --runs "$LAMBDA_RUNS" \
     --path /api/v1/production/health >"$WORK/lambda.json" 2>>"$LOG" || json_na "lambda harness failed" >"$WORK/lambda.json"
+
+# ------------------------------------------------------------------ 6. bench-data.sh (last: it may rebuild; binaries were measured above)
+if [ "${BENCH_DATA:-1}" != 0 ] && [ -x scripts/bench-data.sh ]; then
+    step "bare-SQL baselines: scripts/bench-data.sh (log: $WORK/bench_data.txt)"
+    rc=0
+    DATABASE_URL="$DB_URL" BENCH_GLOBAL_DB="$GLOBAL" BENCH_CLIENT_DB="$CLIENT" BENCH_LINE="$LINE_ID" \
+        BENCH_RUNS="${BENCH_DATA_RUNS:-3}" CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-1}" \
+        timeout "$BENCH_DATA_TIMEOUT" scripts/bench-data.sh >"$WORK/bench_data.txt" 2>&1 || rc=$?
+    if [ "$rc" = 124 ]; then
+        na bench_data.na "scripts/bench-data.sh timed out after ${BENCH_DATA_TIMEOUT} s (BENCH_DATA_TIMEOUT; its cargo test build counts)"
+    elif [ "$rc" != 0 ]; then
+        na bench_data.na "scripts/bench-data.sh failed (exit $rc): $(grep -E 'panicked|^error' "$WORK/bench_data.txt" | awk '!seen[$0]++' | head -n 2 | tr '\n' ' ' | cut -c1-200)"
+    fi
+elif [ "${BENCH_DATA:-1}" = 0 ]; then
+    na bench_data.na "skipped (BENCH_DATA=0)"
+else
+    na bench_data.na "scripts/bench-data.sh does not exist"
+fi
 
 # ------------------------------------------------------------------ 7. the table
 LOAD_END="$(cut -d' ' -f1-3 /proc/loadavg)"

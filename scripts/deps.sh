@@ -67,6 +67,10 @@ OPTIONAL_PKGS=(          # the demo and the unit tests run without them
 command -v cc >/dev/null 2>&1 || REQUIRED_PKGS+=(gcc:cc)      # Rust's linker
 command -v git >/dev/null 2>&1 || REQUIRED_PKGS+=(git:git)
 command -v make >/dev/null 2>&1 || REQUIRED_PKGS+=(make:make)
+command -v objdump >/dev/null 2>&1 || REQUIRED_PKGS+=(binutils:objdump)   # glibc check of the cPanel bundle
+# Python venvs hold the tools installed on first use: Zig (cargo zigbuild, make cpanel-bundle),
+# cfn-lint, aws-sam-cli and openapi-spec-validator (make lint-aws); see .run/pytools.
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || REQUIRED_PKGS+=(python3-venv:)
 if [ -f "$REPO_ROOT/package.json" ] && ! command -v npm >/dev/null 2>&1; then
     REQUIRED_PKGS+=(nodejs:node npm:npm)
 fi

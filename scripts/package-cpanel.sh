@@ -63,7 +63,7 @@ ensure_zig() {
 }
 
 ensure_zigbuild() {
-    cargo zigbuild --version >/dev/null 2>&1 && return 0
+    cargo zigbuild --help >/dev/null 2>&1 && return 0
     log "installing cargo-zigbuild (cargo install --locked; several minutes, once)"
     cargo install --locked cargo-zigbuild >&2 || die "cargo install cargo-zigbuild failed"
 }

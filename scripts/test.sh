@@ -142,9 +142,14 @@ step_deny() {
     return 1
 }
 
+# The browser test drives the real demo: Apache (FastCGI) over the demo tenants.
 step_browser() {
     export DASHBOARD_BIN_DIR="$TARGET_DIR/release"
-    node tests/browser/run.mjs
+    local port="${BROWSER_PORT:-18090}" rc=0
+    DEMO_SKIP_DEPS=1 DEMO_SKIP_BUILD=1 DEMO_PORT="$port" DEMO_MODE=fcgid scripts/demo.sh >/dev/null || return 1
+    BASE_URL="http://127.0.0.1:$port" node tests/browser/run.mjs || rc=$?
+    scripts/apache.sh stop >/dev/null 2>&1 || true
+    return "$rc"
 }
 
 run_step deps scripts/deps.sh || finish

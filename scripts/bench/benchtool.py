@@ -636,20 +636,28 @@ def fmt_int(v):
 class Rows:
     def __init__(self):
         self.rows = []
+        self.section = None
 
-    def add(self, section, figure, value=None, shown=None, unit=None, baseline=None,
-            baseline_shown=None, how=None, ratio=None, target=None, ok=None, na=None, extra=None):
-        r = {"section": section, "figure": figure, "value": value, "unit": unit,
-             "shown": shown if value is not None else None,
-             "baseline": baseline, "baseline_shown": baseline_shown, "baseline_how": how,
-             "ratio": None if ratio is None else round(ratio, 3), "target": target,
-             "status": "n/a" if na or value is None else ("ok" if ok else ("MISSED" if ok is False else "")),
-             "na": na if (na or value is None) else None}
-        if r["status"] == "n/a" and not r["na"]:
-            r["na"] = "not measured"
+    def sec(self, title):
+        self.section = title
+
+    def add(self, figure, value=None, shown=None, unit=None, baseline=None, baseline_shown=None,
+            how=None, ratio=None, target=None, ok=None, na=None, note=None, extra=None):
+        """One figure. `ok`: True/False against the target, None when there is none."""
+        if value is None and not na:
+            na = "not measured"
+        r = {"section": self.section, "figure": figure, "value": None if na else value, "unit": unit,
+             "shown": None if na else shown, "baseline": baseline, "baseline_shown": baseline_shown,
+             "baseline_how": how, "ratio": None if (ratio is None or na) else round(ratio, 3),
+             "target": target, "status": "n/a" if na else ("ok" if ok else ("MISSED" if ok is False else "")),
+             "na": na, "note": note}
         if extra:
             r["extra"] = extra
         self.rows.append(r)
+
+
+def ratio_of(a, b):
+    return (a / b) if (a is not None and b) else None
 
 
 def cmd_report(a):
@@ -658,227 +666,244 @@ def cmd_report(a):
     R = Rows()
 
     # ---- 1. metadata request as CGI -----------------------------------------
-    sec = "metadata request as CGI (mod_cgid)"
     triv = load(W, "cgi_trivial.json") or {}
     rtt = load(W, "mysql_rtt.json") or {}
     cgi = load(W, "cgi_lines.json") or {}
-    base_p50 = base_p99 = None
-    if triv.get("p50_ms") is not None and rtt.get("p50_ms") is not None:
-        base_p50 = triv["p50_ms"] + rtt["p50_ms"]
-        base_p99 = triv["p99_ms"] + rtt["p50_ms"]
-    how = ("trivial C CGI (scripts/bench/trivial_cgi.c, cc -O2) served as "
-           "/api/v1/production/lines by the same Apache + one MySQL round trip "
-           "(fresh TCP connect + SELECT 1, %s)" % (rtt.get("how") or "?"))
-    n_ok = cgi.get("ok")
-    na = cgi.get("na") or triv.get("na")
-    if not na and cgi.get("n") and n_ok != cgi.get("n"):
-        na = "only %s of %s requests answered 200: %s" % (n_ok, cgi.get("n"), cgi.get("statuses"))
+    R.sec("metadata request as CGI (mod_cgid): GET /api/v1/production/lines with a Bearer token, "
+          "%s sequential requests" % cgi.get("n", "?"))
+    na = cgi.get("na")
+    if not na and cgi.get("n") and cgi.get("ok") != cgi.get("n"):
+        na = "only %s of %s requests answered 200: %s" % (cgi.get("ok"), cgi.get("n"), cgi.get("statuses"))
     base_na = triv.get("na") or rtt.get("na")
-    for q, base in (("p50", base_p50), ("p99", base_p99)):
-        v = cgi.get(q + "_ms") if not na else None
-        R.add(sec, "GET /api/v1/production/lines (Bearer), %s of %s sequential" % (q, cgi.get("n", "?")),
-              v, fmt_ms(v), "ms", base, fmt_ms(base) if base else ("n/a (%s)" % base_na if base_na else None),
-              how if q == "p50" else "trivial CGI %s + MySQL round trip p50" % q,
-              (v / base) if (v and base) else None,
-              "p50 <= 3x baseline" if q == "p50" else None,
-              ((v / base) <= 3.0) if (q == "p50" and v and base) else None, na)
-    R.add(sec, "  baseline part: trivial C CGI through the same Apache, p50", triv.get("p50_ms"),
-          fmt_ms(triv.get("p50_ms")), "ms", na=triv.get("na"),
-          extra={"p99_ms": triv.get("p99_ms"), "statuses": triv.get("statuses")})
-    R.add(sec, "  baseline part: one MySQL round trip (fresh connection + SELECT 1), p50", rtt.get("p50_ms"),
-          fmt_ms(rtt.get("p50_ms")), "ms", na=rtt.get("na"), extra={"how": rtt.get("how")})
+    b50 = None if base_na else triv["p50_ms"] + rtt["p50_ms"]
+    b99 = None if base_na else triv["p99_ms"] + rtt["p50_ms"]
+    how = ("a trivial C program (scripts/bench/trivial_cgi.c, cc -O2) started as CGI by the same Apache at the "
+           "same URL, plus one MySQL round trip: fresh TCP connection + login + SELECT 1 (%s)" % (rtt.get("how") or "?"))
+    R.add("CGI p50", cgi.get("p50_ms"), fmt_ms(cgi.get("p50_ms")), "ms", b50,
+          fmt_ms(b50) if b50 else "n/a (%s)" % base_na, how, ratio_of(cgi.get("p50_ms"), b50),
+          "p50 <= 3x baseline", (cgi["p50_ms"] <= 3 * b50) if (b50 and not na) else None, na)
+    R.add("CGI p99", cgi.get("p99_ms"), fmt_ms(cgi.get("p99_ms")), "ms", b99,
+          fmt_ms(b99) if b99 else None, "trivial CGI p99 + MySQL round trip p50", ratio_of(cgi.get("p99_ms"), b99),
+          None, None, na)
+    R.add("  baseline part: trivial C CGI, p50", triv.get("p50_ms"), fmt_ms(triv.get("p50_ms")), "ms",
+          na=triv.get("na"), extra={"p99_ms": triv.get("p99_ms"), "statuses": triv.get("statuses")})
+    R.add("  baseline part: MySQL connect + SELECT 1, p50", rtt.get("p50_ms"), fmt_ms(rtt.get("p50_ms")), "ms",
+          na=rtt.get("na"), extra={"how": rtt.get("how")})
 
     # ---- 2. the same as FastCGI ---------------------------------------------
-    sec = "metadata request as FastCGI (mod_fcgid), wrk -t2 -c8 -d10s"
+    R.sec("the same request as FastCGI (mod_fcgid): wrk -t2 -c8 --latency, after a 3 s warm-up")
     wl = parse_wrk(load(W, "wrk_lines.txt"))
     ws = parse_wrk(load(W, "wrk_static.txt"))
     wna = (load(W, "wrk_lines.na") or "").strip() or None
     if wl is None and not wna:
         wna = "wrk printed no result"
     if wl and wl.get("non_2xx"):
-        wna = "%d of %d responses were not 2xx (see bench-results/work/wrk_lines.txt)" % (
-            wl["non_2xx"], wl.get("requests", 0))
-    static_how = "wrk against the same Apache serving the same bytes as a static file (/static/)"
-    R.add(sec, "GET /api/v1/production/lines: requests/s", wl and wl.get("rps") if not wna else None,
-          fmt_int(wl and wl.get("rps")) + " req/s" if wl and not wna else None, "req/s",
-          ws and ws.get("rps"), (fmt_int(ws["rps"]) + " req/s") if ws else None, static_how,
-          (wl["rps"] / ws["rps"]) if (wl and ws and not wna) else None, ">= 2,000 req/s",
-          (wl["rps"] >= 2000) if (wl and not wna) else None, wna,
-          extra={"wrk": wl, "static": ws})
-    R.add(sec, "GET /api/v1/production/lines: p99 latency", wl and wl.get("p99_ms") if not wna else None,
-          fmt_ms(wl and wl.get("p99_ms")), "ms", ws and ws.get("p99_ms"), fmt_ms(ws and ws.get("p99_ms")),
-          static_how, (wl["p99_ms"] / ws["p99_ms"]) if (wl and ws and not wna and ws.get("p99_ms")) else None,
-          None, None, wna)
+        wna = "%d of %d responses were not 2xx (bench-results/work/wrk_lines.txt)" % (wl["non_2xx"], wl.get("requests", 0))
+    wl = wl or {}
+    ws = ws or {}
+    static_how = "the same wrk against the same Apache serving the same bytes as a static file (/static/lines.json)"
+    R.add("FastCGI requests/s", wl.get("rps"), (fmt_int(wl.get("rps")) or "") + " req/s", "req/s", ws.get("rps"),
+          (fmt_int(ws["rps"]) + " req/s") if ws.get("rps") else None, static_how, ratio_of(wl.get("rps"), ws.get("rps")),
+          ">= 2,000 req/s", (wl["rps"] >= 2000) if wl.get("rps") else None, wna, extra={"wrk": wl, "static": ws})
+    R.add("FastCGI p99 latency", wl.get("p99_ms"), fmt_ms(wl.get("p99_ms")), "ms", ws.get("p99_ms"),
+          fmt_ms(ws.get("p99_ms")), static_how, ratio_of(wl.get("p99_ms"), ws.get("p99_ms")), None, None, wna)
 
-    # ---- 3. data / metrics over 30 days, a year-long OEE --------------------
-    sec = "data / metrics over 30 days of one line (FastCGI, warm), median"
+    # ---- 3. data / metrics --------------------------------------------------
     db = parse_data_bench(load(W, "bench_data.txt"))
     db_na = (load(W, "bench_data.na") or "").strip() or None
     if not db and not db_na:
         db_na = "scripts/bench-data.sh printed no rows"
+    s30 = load(W, "api_oee30.json") or {}
+    R.sec("data / metrics for one line, FastCGI (warm process), median of %s; bare SQL from scripts/bench-data.sh"
+          % (s30.get("n") or "?"))
     _, sql_prod = find_row(db, "by-product 30 d", "warm")
     _, sql_oee = find_row(db, "metrics/oee 30 d (warm")
     _, sql_year = find_row(db, "metrics/oee 365 d", "warm")
-    sql_how = ("bare SQL the call runs, timed from a client on the same server "
-               "(tests/tests/data_bench.rs via scripts/bench-data.sh)")
-    routes = [
-        ("api_summary.json", "GET /api/v1/data/production/summary, 30 d", sql_prod, "<= 1.2x bare SQL and < 300 ms", 300,
-         "bare SQL: the same counts for 30 d, all areas (data_bench: by-product SQL)"),
-        ("api_oee30.json", "GET /api/v1/metrics/oee, 30 d", sql_oee, "<= 1.2x bare SQL and < 300 ms", 300, None),
-        ("api_oee365.json", "GET /api/v1/metrics/oee, 365 d (year-long OEE)", sql_year, "< 1 s", 1000, None),
-    ]
-    for fname, label, sqlrow, target, limit, how2 in routes:
+    sql_how = ("the bare SQL the call runs, timed from a client of the same server "
+               "(tests/tests/data_bench.rs, run by scripts/bench-data.sh)")
+    for fname, label, sqlrow, target, limit, how2 in (
+        ("api_summary.json", "GET /data/production/summary, 30 d", sql_prod, "<= 1.2x SQL, < 300 ms", 300,
+         sql_how + "; for summary: data_bench's by-product SQL, the same 30-day counts"),
+        ("api_oee30.json", "GET /metrics/oee, 30 d", sql_oee, "<= 1.2x SQL, < 300 ms", 300, sql_how),
+        ("api_oee365.json", "GET /metrics/oee, 365 d (year-long OEE)", sql_year, "< 1 s", 1000, sql_how),
+    ):
         m = load(W, fname) or {}
         na = m.get("na")
         if not na and m.get("n") and m.get("ok") != m.get("n"):
             na = "answered %s" % m.get("statuses")
-        v = m.get("p50_ms") if not na else None
+        v = m.get("p50_ms")
         base = sqlrow["sql_ms"] if sqlrow else None
-        ratio = (v / base) if (v and base) else None
-        if limit == 1000:
-            ok = (v < limit) if v is not None else None
+        ratio = ratio_of(v, base)
+        if v is None or na:
+            ok = None
+        elif limit == 1000:
+            ok = v < limit
+        elif v >= limit:
+            ok = False
         else:
-            ok = (v < limit and (ratio is None or ratio <= 1.2)) if v is not None else None
-            if ratio is None and v is not None:
-                ok = None if v < limit else False
-        R.add(sec, label, v, fmt_ms(v), "ms", base,
-              fmt_ms(base) if base is not None else "n/a (%s)" % (db_na or "no matching bench-data row"),
-              how2 or sql_how, ratio, target, ok, na, extra={"runs": m.get("n"), "p90_ms": m.get("p90_ms")})
-    for needles, label in ((("metrics/oee 30 d (warm",), "metrics/oee 30 d, warm process in-process (data_bench.rs)"),
-                           (("by-product 30 d", "warm"), "data/production/by-product 30 d, in-process (data_bench.rs)"),
-                           (("metrics/oee 365 d", "warm"), "metrics/oee 365 d, in-process (data_bench.rs)"),
-                           (("oee 30 d as cgi",), "metrics/oee 30 d as CGI, process start incl. (data_bench.rs)")):
-        k, row = find_row(db, *needles)
-        R.add(sec, label, row and row["call_ms"], fmt_ms(row and row["call_ms"]), "ms",
-              row and row["sql_ms"], fmt_ms(row and row["sql_ms"]), "bare SQL (data_bench.rs)",
+            ok = (ratio <= 1.2) if ratio is not None else None
+        R.add(label, v, fmt_ms(v), "ms", base,
+              fmt_ms(base) if base is not None else "n/a (%s)" % (db_na or "no bench-data row"),
+              how2, ratio, target, ok, na, extra={"runs": m.get("n"), "p90_ms": m.get("p90_ms")})
+    for needles, label in ((("metrics/oee 30 d (warm",), "metrics/oee 30 d, in-process (data_bench)"),
+                           (("by-product 30 d", "warm"), "data/production/by-product 30 d, in-process (data_bench)"),
+                           (("metrics/oee 365 d", "warm"), "metrics/oee 365 d, in-process (data_bench)"),
+                           (("oee 30 d as cgi",), "metrics/oee 30 d as CGI (data_bench)")):
+        _, row = find_row(db, *needles)
+        R.add(label, row and row["call_ms"], fmt_ms(row and row["call_ms"]), "ms",
+              row and row["sql_ms"], fmt_ms(row and row["sql_ms"]), sql_how,
               row and row["ratio"], None, None,
-              None if row else "n/a: %s" % (db_na or "row not found in scripts/bench-data.sh output"))
+              None if row else (db_na or "row not found in the output of scripts/bench-data.sh"))
 
     # ---- 4. downtime job ----------------------------------------------------
-    sec = "downtime job (jobs downtime)"
     dt = load(W, "downtime.json") or {}
     bf = dt.get("backfill") or {}
     inc = dt.get("incremental") or {}
     idle = dt.get("idle") or {}
+    flat = dt.get("flat_baseline") or {}
     read = dt.get("read_sql") or {}
-    rate = (bf["detections"] / bf["wall_s"]) if bf.get("detections") and bf.get("wall_s") else None
-    read_rate = (read["detections"] / read["wall_s"]) if read.get("detections") and read.get("wall_s") else None
-    R.add(sec, "full backfill, detections/s end to end (%s; %s detections)" % (
-              bf.get("kind", "?"), fmt_int(bf.get("detections")) or "?"),
-          rate, (fmt_int(rate) + "/s") if rate else None, "detections/s",
-          read_rate, (fmt_int(read_rate) + "/s") if read_rate else (("n/a (%s)" % read.get("na")) if read.get("na") else None),
-          "reading the same output-area detections in (detected_at, detection_id) order with the mariadb client, "
-          "discarding them",
-          (rate / read_rate) if (rate and read_rate) else None, ">= 500,000/s",
-          (rate >= 500000) if rate else None, bf.get("na") or dt.get("na"),
+    R.sec("downtime job (jobs downtime, all 3 lines): %s" % (bf.get("kind") or "?"))
+    rate = ratio_of(bf.get("detections"), bf.get("wall_s"))
+    read_rate = ratio_of(read.get("detections"), read.get("wall_s"))
+    R.add("full backfill, detections/s end to end", rate, (fmt_int(rate) or "") + "/s", "detections/s",
+          read_rate, (fmt_int(read_rate) + "/s") if read_rate else ("n/a (%s)" % read.get("na") if read.get("na") else None),
+          "the same output-area detections read with the mariadb client in (detected_at, detection_id) order, "
+          "thrown away", ratio_of(rate, read_rate), ">= 500,000/s", (rate >= 500000) if rate else None,
+          bf.get("na") or dt.get("na"),
+          note="%s output detections in %.1f s" % (fmt_int(bf.get("detections")), bf["wall_s"]) if rate else None,
           extra={"wall_s": bf.get("wall_s"), "per_line": bf.get("per_line")})
-    R.add(sec, "full backfill, peak RSS", bf.get("rss_kib"), fmt_mb(bf.get("rss_kib")), "KiB",
-          idle.get("rss_kib"), fmt_mb(idle.get("rss_kib")), "peak RSS of a run with nothing new (same binary)",
-          (bf["rss_kib"] / idle["rss_kib"]) if bf.get("rss_kib") and idle.get("rss_kib") else None,
-          "flat (streaming)", None, bf.get("na") or dt.get("na"))
-    R.add(sec, "incremental run over 15 min of new data (%s detections), wall incl. process start" % (
-              fmt_int(inc.get("inserted")) or "?"),
-          inc.get("wall_ms"), fmt_ms(inc.get("wall_ms")), "ms",
-          idle.get("wall_ms"), fmt_ms(idle.get("wall_ms")), "the same command with nothing new",
-          (inc["wall_ms"] / idle["wall_ms"]) if inc.get("wall_ms") and idle.get("wall_ms") else None,
-          "< 100 ms", (inc["wall_ms"] < 100) if inc.get("wall_ms") is not None else None,
-          inc.get("na") or dt.get("na"), extra={"job_ms": inc.get("job_ms"), "rss_kib": inc.get("rss_kib")})
+    R.add("full backfill, peak RSS", bf.get("rss_kib"), fmt_mb(bf.get("rss_kib")), "KiB",
+          flat.get("rss_kib"), fmt_mb(flat.get("rss_kib")), flat.get("how") or "n/a",
+          ratio_of(bf.get("rss_kib"), flat.get("rss_kib")), "flat (streaming)",
+          (bf["rss_kib"] <= 1.5 * flat["rss_kib"]) if bf.get("rss_kib") and flat.get("rss_kib") else None,
+          bf.get("na") or dt.get("na"))
+    inc_label = "incremental run over 15 min of new data, process wall"
+    R.add(inc_label, inc.get("wall_ms"), fmt_ms(inc.get("wall_ms")), "ms", idle.get("wall_ms"),
+          fmt_ms(idle.get("wall_ms")), "the same command with nothing new (process start, config, DB connections)",
+          ratio_of(inc.get("wall_ms"), idle.get("wall_ms")), "< 100 ms",
+          (inc["wall_ms"] < 100) if inc.get("wall_ms") is not None else None, inc.get("na") or dt.get("na"),
+          note=("%s new detections" % fmt_int(inc.get("inserted"))) +
+               ("; GNU time, 10 ms resolution" if inc.get("wall_resolution_ms") else ""),
+          extra={"rss_kib": inc.get("rss_kib")})
+    R.add("incremental run, the job's own time (in-process)", inc.get("job_ms"), fmt_ms(inc.get("job_ms")), "ms",
+          idle.get("job_ms"), fmt_ms(idle.get("job_ms")), "the job's own time with nothing new",
+          ratio_of(inc.get("job_ms"), idle.get("job_ms")), "< 100 ms",
+          (inc["job_ms"] < 100) if inc.get("job_ms") is not None else None, inc.get("na") or dt.get("na"))
 
     # ---- 5. dashboard -------------------------------------------------------
-    sec = "dashboard page (FastCGI, warm)"
     d = load(W, "dashboard.json") or {}
-    na = d.get("na")
-    if not na and d.get("widgets") is not None and d.get("widgets") != 8:
-        na = None  # still shown; the label says how many widgets there were
-    label = "GET /dashboard + its %s widget partials, server time summed (median of %s)" % (
-        d.get("widgets", "?"), d.get("runs", "?"))
-    bad = [w for w in d.get("per_widget", []) if w.get("status") != 200]
-    R.add(sec, label, d.get("total_median_ms") if not na else None, fmt_ms(d.get("total_median_ms")), "ms",
-          d.get("page_median_ms"), fmt_ms(d.get("page_median_ms")), "the page alone (no widget)",
-          None, "<= 300 ms", (d["total_median_ms"] <= 300) if d.get("total_median_ms") is not None and not na else None,
-          na, extra={"per_widget": d.get("per_widget"),
-                     "widgets_not_200": ["%s=%s" % (w["type"], w["status"]) for w in bad]})
+    R.sec("dashboard page, FastCGI (warm), as a browser loads it (filters: 7 days ending with the data)")
+    bad = ["%s=%s" % (w["type"], w["status"]) for w in d.get("per_widget", []) if w.get("status") != 200]
+    na = d.get("na") or (("widgets not 200: %s" % ", ".join(bad)) if bad else None)
+    per = ", ".join("%s %s" % (w["type"], fmt_ms(w["median_ms"])) for w in d.get("per_widget", []))
+    R.add("GET /dashboard + its %s widgets, server time summed" % d.get("widgets", "?"),
+          d.get("total_median_ms"), fmt_ms(d.get("total_median_ms")), "ms",
+          d.get("page_median_ms"), fmt_ms(d.get("page_median_ms")), "the page alone, without its widgets",
+          ratio_of(d.get("total_median_ms"), d.get("page_median_ms")), "<= 300 ms",
+          (d["total_median_ms"] <= 300) if d.get("total_median_ms") is not None else None, na,
+          note=("median of %s page loads; per widget: %s" % (d.get("runs"), per)) if per else None,
+          extra={"per_widget": d.get("per_widget")})
 
     # ---- 6. binaries --------------------------------------------------------
-    sec = "binaries (release profile)"
+    R.sec("binaries (target/release): stripped size; peak RSS run once as CGI (GNU time, max RSS)")
     sizes = load(W, "sizes.json") or {}
     rss = load(W, "rss.json") or {}
-    triv_rss = rss.get("_trivial_cgi", {}).get("kib")
+    triv_rss = (rss.get("_trivial_cgi") or {}).get("kib")
     for name, s in sizes.items():
-        R.add(sec, "%s: stripped size" % name, s.get("stripped"), fmt_mb(s["stripped"] / 1024.0) if s.get("stripped") else None,
-              "bytes", None, None, None, None, "<= 15 MB",
-              (s["stripped"] <= 15 * 1024 * 1024) if s.get("stripped") else None, s.get("na"),
-              extra={"file_bytes": s.get("file")})
+        st = s.get("stripped")
+        R.add("%-10s stripped size" % name, st, fmt_mb(st / 1024.0) if st else None, "bytes", None, None, None, None,
+              "<= 15 MB", (st <= 15 * 1024 * 1024) if st else None, s.get("na"), extra={"file_bytes": s.get("file")})
     for name, r in rss.items():
         if name.startswith("_"):
             continue
-        h = r.get("health") or {}
-        q = r.get("request") or {}
-        R.add(sec, "%s: peak RSS as CGI, %s" % (name, h.get("route", "health")), h.get("kib"), fmt_mb(h.get("kib")),
-              "KiB", triv_rss, fmt_mb(triv_rss), "the trivial C CGI", (h["kib"] / triv_rss) if h.get("kib") and triv_rss else None,
-              "<= 30 MB", (h["kib"] <= 30 * 1024) if h.get("kib") else None,
-              h.get("na") or (None if str(h.get("status")) == "200" else "answered %s" % h.get("status")))
-        if q:
-            R.add(sec, "%s: peak RSS as CGI, %s" % (name, q.get("route")), q.get("kib"), fmt_mb(q.get("kib")),
-                  "KiB", None, None, None, None, "<= 30 MB", (q["kib"] <= 30 * 1024) if q.get("kib") else None,
-                  q.get("na") or (None if str(q.get("status")) == "200" else "answered %s" % q.get("status")))
+        for kind in ("health", "request"):
+            h = r.get(kind) or {}
+            if not h:
+                continue
+            na = h.get("na") or (None if str(h.get("status")) == "200" else "answered %s" % h.get("status"))
+            R.add("%-10s peak RSS, %s" % (name, h.get("route", "?").replace("/api/v1", "")), h.get("kib"),
+                  fmt_mb(h.get("kib")), "KiB", triv_rss if kind == "health" else None,
+                  fmt_mb(triv_rss) if kind == "health" else None,
+                  "the trivial C CGI run the same way" if kind == "health" else None,
+                  ratio_of(h.get("kib"), triv_rss) if kind == "health" else None,
+                  "<= 30 MB", (h["kib"] <= 30 * 1024) if h.get("kib") else None, na)
 
     # ---- 7. Lambda ----------------------------------------------------------
-    sec = "AWS Lambda runtime interface (local Runtime API, scripts/bench/benchtool.py)"
     lam = load(W, "lambda.json") or {}
     cold = lam.get("cold") or {}
     warm = lam.get("warm") or {}
+    R.sec("AWS Lambda runtime interface: local Runtime API (scripts/bench/benchtool.py), API Gateway v2 event")
     na = lam.get("na")
     if not na and lam.get("statuses") and set(lam["statuses"]) != {"200"}:
         na = "the function answered %s" % lam["statuses"]
-    R.add(sec, "production: cold start, process spawn to first response (GET %s), median of %s" % (
-              lam.get("path", "/api/v1/production/health"), cold.get("n", "?")),
-          cold.get("p50_ms") if not na else None, fmt_ms(cold.get("p50_ms")), "ms",
-          warm.get("p50_ms"), fmt_ms(warm.get("p50_ms")), "a warm invocation of the same process",
-          (cold["p50_ms"] / warm["p50_ms"]) if cold.get("p50_ms") and warm.get("p50_ms") else None,
-          None, None, na, extra={"cold": cold, "warm": warm})
+    R.add("production cold start: spawn to first response, median",
+          cold.get("p50_ms"), fmt_ms(cold.get("p50_ms")), "ms", warm.get("p50_ms"), fmt_ms(warm.get("p50_ms")),
+          "a second (warm) invocation of the same process", ratio_of(cold.get("p50_ms"), warm.get("p50_ms")),
+          None, None, na, extra={"cold": cold, "warm": warm},
+          note="GET %s, %s cold starts; min %s, max %s" % (lam.get("path") or "?", cold.get("n", "?"),
+                                                        fmt_ms(cold.get("min_ms")), fmt_ms(cold.get("max_ms"))) if cold else None)
 
     # ---- print --------------------------------------------------------------
     out = {"generated_at": meta.get("finished_at") or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
            "meta": meta, "rows": R.rows}
-    lines = []
-    hdr = ("figure", "measured", "baseline (same run)", "ratio", "target", "")
-    table = []
-    section = None
+    cells = []
     for r in R.rows:
-        if r["section"] != section:
-            section = r["section"]
-            table.append(("## " + section,))
         measured = r["shown"] if r["status"] != "n/a" else "n/a (%s)" % r["na"]
-        table.append((r["figure"], measured or "", r["baseline_shown"] or "—",
+        cells.append([r["figure"], measured or "", r["baseline_shown"] or "—",
                       ("%.2fx" % r["ratio"]) if r["ratio"] is not None else "",
-                      r["target"] or "", r["status"] if r["status"] in ("ok", "MISSED") else ""))
-    w0 = min(96, max(len(t[0]) for t in table if len(t) > 1))
-    w1 = min(40, max(len(t[1]) for t in table if len(t) > 1))
-    w2 = min(22, max(len(t[2]) for t in table if len(t) > 1))
-    lines.append("make bench — %s" % out["generated_at"])
-    for k in ("machine", "data_set", "apache", "git"):
+                      r["target"] or "", r["status"] if r["status"] in ("ok", "MISSED") else ""])
+    w = [max(len(c[i]) for c in cells) for i in range(6)]
+    w[0] = min(max(w[0], 6), 62)
+    w[1] = min(w[1], 14)
+    w[2] = min(w[2], 14)
+    fmt = "  %%-%ds  %%%ds  %%%ds  %%7s  %%-%ds  %%s" % (w[0], w[1], w[2], w[4])
+    lines = ["make bench — %s (%s s)" % (out["generated_at"], meta.get("duration_s", "?"))]
+    for k in ("machine", "data_set", "database", "apache", "git"):
         if meta.get(k):
             lines.append("  %-9s %s" % (k + ":", meta[k]))
     lines.append("")
-    lines.append("%-*s  %-*s  %-*s  %6s  %-30s %s" % (w0, hdr[0], w1, hdr[1], w2, hdr[2], hdr[3], hdr[4], hdr[5]))
-    lines.append("-" * (w0 + w1 + w2 + 48))
-    for t in table:
-        if len(t) == 1:
+    lines.append(fmt % ("figure", "measured", "baseline", "ratio", "target", ""))
+    section = None
+    footnotes = []
+    said = set()
+    for r, c in zip(R.rows, cells):
+        if r["section"] != section:
+            section = r["section"]
             lines.append("")
-            lines.append(t[0])
-            continue
-        lines.append("%-*s  %-*s  %-*s  %6s  %-30s %s" % (w0, t[0], w1, t[1], w2, t[2], t[3], t[4], t[5]))
+            lines.append(section)
+        if r.get("note"):
+            footnotes.append(r["note"])
+            c[0] += " [%d]" % len(footnotes)
+        overflow = []
+        for i, what in ((1, "measured"), (2, "baseline")):
+            if len(c[i]) > w[i]:      # a long n/a reason: on a line of its own, once
+                if c[i] in said:
+                    overflow.append("%s: n/a, as above" % what)
+                else:
+                    said.add(c[i])
+                    overflow.append("%s: %s" % (what, c[i]))
+                c[i] = "n/a" if c[i].startswith("n/a") else c[i][:w[i]]
+        lines.append((fmt % tuple(c)).rstrip())
+        for o in overflow:
+            lines.append("      " + o)
     lines.append("")
-    lines.append("Baselines:")
+    if footnotes:
+        for i, n in enumerate(footnotes, 1):
+            lines.append("  [%d] %s" % (i, n))
+        lines.append("")
+    lines.append("How each baseline was made (same run):")
     seen = set()
     for r in R.rows:
         hw = r.get("baseline_how")
-        if hw and hw not in seen:
+        if hw and hw not in seen and r["baseline_shown"]:
             seen.add(hw)
-            lines.append("  - %s: %s" % (r["figure"].strip(), hw))
-    for note in meta.get("notes", []):
-        lines.append("Note: " + note)
+            lines.append("  - %s: %s" % (" ".join(r["figure"].split()), hw))
+    for n in meta.get("notes", []):
+        lines.append("Note: " + n)
+    counts = {}
+    for r in R.rows:
+        counts[r["status"] or "info"] = counts.get(r["status"] or "info", 0) + 1
+    lines.append("Summary: %s" % ", ".join("%d %s" % (v, k) for k, v in sorted(counts.items())))
     text = "\n".join(lines)
     print(text)
     out["table"] = text

@@ -47,7 +47,11 @@ impl App {
         let method = req.method.clone();
         if !self.base_path.is_empty() {
             if let Some(rest) = req.path.strip_prefix(&self.base_path) {
-                req.path = if rest.is_empty() { "/".into() } else { rest.to_string() };
+                req.path = if rest.is_empty() {
+                    "/".into()
+                } else {
+                    rest.to_string()
+                };
             }
         }
         let path = req.path.clone();
@@ -55,7 +59,8 @@ impl App {
         let mut resp = self.dispatch(req).await;
         // Set here so every host sends the same header set.
         if let Ok(len) = HeaderValue::from_str(&resp.body().len().to_string()) {
-            resp.headers_mut().insert(::http::header::CONTENT_LENGTH, len);
+            resp.headers_mut()
+                .insert(::http::header::CONTENT_LENGTH, len);
         }
         if method == ::http::Method::HEAD {
             resp.body_mut().clear();
@@ -86,7 +91,10 @@ impl App {
         }
         let (handler, params) = match self.router.find(&req.method, &req.path) {
             Ok((route, params)) => (route.handler.clone(), params),
-            Err(e) => return render_error(&req, &e),
+            Err(e) => match self.router.html_error_renderer() {
+                Some(render) if accepts_html(&req) => return render(&req, &state, &e),
+                _ => return render_error(&req, &e),
+            },
         };
         req.path_params = params;
         let wants_html = accepts_html(&req);
@@ -181,11 +189,17 @@ fn add_security_headers(resp: &mut Response, is_https: bool) {
     set("x-content-type-options", "nosniff");
     set("x-frame-options", "DENY");
     set("referrer-policy", "strict-origin-when-cross-origin");
-    set("permissions-policy", "camera=(), microphone=(), geolocation=()");
+    set(
+        "permissions-policy",
+        "camera=(), microphone=(), geolocation=()",
+    );
     set("cross-origin-opener-policy", "same-origin");
     set("cache-control", "no-store");
     if is_https {
-        set("strict-transport-security", "max-age=63072000; includeSubDomains");
+        set(
+            "strict-transport-security",
+            "max-age=63072000; includeSubDomains",
+        );
     }
     if resp.status() == StatusCode::NOT_MODIFIED {
         resp.body_mut().clear();
@@ -224,12 +238,16 @@ mod tests {
     #[tokio::test]
     async fn a_panic_is_a_500_and_the_app_keeps_serving() {
         let app = app();
-        let resp = app.handle(Request::new(::http::Method::GET, "/api/v1/test/boom")).await;
+        let resp = app
+            .handle(Request::new(::http::Method::GET, "/api/v1/test/boom"))
+            .await;
         assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
         let body: serde_json::Value = serde_json::from_slice(resp.body()).unwrap();
         assert_eq!(body["error"]["code"], "internal_error");
         assert!(!String::from_utf8_lossy(resp.body()).contains("handler bug"));
-        let resp = app.handle(Request::new(::http::Method::GET, "/api/v1/test/fine")).await;
+        let resp = app
+            .handle(Request::new(::http::Method::GET, "/api/v1/test/fine"))
+            .await;
         assert_eq!(resp.status(), StatusCode::OK);
     }
 
@@ -238,7 +256,10 @@ mod tests {
         let app = app();
         let mut req = Request::new(::http::Method::POST, "/api/v1/test/fine");
         req.body = bytes::Bytes::from(vec![b'x'; MAX_BODY_BYTES + 1]);
-        assert_eq!(app.handle(req).await.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(
+            app.handle(req).await.status(),
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
     }
 
     #[tokio::test]

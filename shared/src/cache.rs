@@ -50,7 +50,11 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
                 .filter(|(at, _)| at.elapsed() < self.ttl)
                 .map(|(_, v)| v.clone())
         });
-        let counter = if found.is_some() { &self.hits } else { &self.misses };
+        let counter = if found.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
         counter.fetch_add(1, Ordering::Relaxed);
         found
     }
@@ -133,7 +137,10 @@ mod tests {
     #[tokio::test]
     async fn loads_once_then_hits() {
         let cache: TtlCache<i64, String> = TtlCache::new(Duration::from_secs(60));
-        let v = cache.get_or_load(1, || async { Ok("a".to_string()) }).await.unwrap();
+        let v = cache
+            .get_or_load(1, || async { Ok("a".to_string()) })
+            .await
+            .unwrap();
         assert_eq!(v, "a");
         let v = cache
             .get_or_load(1, || async { Ok("b".to_string()) })

@@ -151,7 +151,11 @@ impl Config {
             access_token_ttl: secs("ACCESS_TOKEN_TTL_SECONDS", 15 * 60)?,
             refresh_token_ttl: secs("REFRESH_TOKEN_TTL_SECONDS", 7 * 24 * 3600)?,
             idle_timeout: secs("IDLE_TIMEOUT_SECONDS", 30 * 60)?,
-            max_sessions_per_user: parse_num("MAX_SESSIONS_PER_USER", var("MAX_SESSIONS_PER_USER"), 3)?,
+            max_sessions_per_user: parse_num(
+                "MAX_SESSIONS_PER_USER",
+                var("MAX_SESSIONS_PER_USER"),
+                3,
+            )?,
             cookie_secure,
             log_format,
             cache_ttl: secs("CACHE_TTL_SECONDS", 3600)?,
@@ -160,10 +164,18 @@ impl Config {
             db_pool_max: parse_num("DB_POOL_MAX", var("DB_POOL_MAX"), 10)?,
             db_connect_timeout: secs("DB_CONNECT_TIMEOUT_SECONDS", 2)?,
             password_min_length: parse_num("PASSWORD_MIN_LENGTH", var("PASSWORD_MIN_LENGTH"), 8)?,
-            lockout_max_failures: parse_num("LOCKOUT_MAX_FAILURES", var("LOCKOUT_MAX_FAILURES"), 5)?,
+            lockout_max_failures: parse_num(
+                "LOCKOUT_MAX_FAILURES",
+                var("LOCKOUT_MAX_FAILURES"),
+                5,
+            )?,
             lockout_window: secs("LOCKOUT_WINDOW_SECONDS", 15 * 60)?,
             lockout_duration: secs("LOCKOUT_DURATION_SECONDS", 15 * 60)?,
-            rate_limit_user_per_min: parse_num("RATE_LIMIT_USER_PER_MIN", var("RATE_LIMIT_USER_PER_MIN"), 100)?,
+            rate_limit_user_per_min: parse_num(
+                "RATE_LIMIT_USER_PER_MIN",
+                var("RATE_LIMIT_USER_PER_MIN"),
+                100,
+            )?,
             rate_limit_auth_ip_per_min: parse_num(
                 "RATE_LIMIT_AUTH_IP_PER_MIN",
                 var("RATE_LIMIT_AUTH_IP_PER_MIN"),
@@ -213,7 +225,11 @@ mod tests {
 
     #[test]
     fn minimal_config_gets_defaults() {
-        let c = parse(&[("DATABASE_URL", "mysql://root@127.0.0.1:3306"), ("JWT_SECRET", SECRET)]).unwrap();
+        let c = parse(&[
+            ("DATABASE_URL", "mysql://root@127.0.0.1:3306"),
+            ("JWT_SECRET", SECRET),
+        ])
+        .unwrap();
         assert_eq!(c.global_db_name, "dashboard_global");
         assert_eq!(c.client_db_url, c.database_url);
         assert_eq!(c.access_token_ttl, Duration::from_secs(900));
@@ -222,7 +238,11 @@ mod tests {
 
     #[test]
     fn short_jwt_secret_is_refused() {
-        let err = parse(&[("DATABASE_URL", "mysql://root@127.0.0.1:3306"), ("JWT_SECRET", "short")]).unwrap_err();
+        let err = parse(&[
+            ("DATABASE_URL", "mysql://root@127.0.0.1:3306"),
+            ("JWT_SECRET", "short"),
+        ])
+        .unwrap_err();
         assert!(err.to_string().contains("JWT_SECRET"));
     }
 
@@ -234,12 +254,21 @@ mod tests {
 
     #[test]
     fn bad_numbers_and_names_are_named() {
-        let base = [("DATABASE_URL", "mysql://root@127.0.0.1:3306"), ("JWT_SECRET", SECRET)];
+        let base = [
+            ("DATABASE_URL", "mysql://root@127.0.0.1:3306"),
+            ("JWT_SECRET", SECRET),
+        ];
         let mut with = base.to_vec();
         with.push(("DB_POOL_MAX", "many"));
-        assert!(parse(&with).unwrap_err().to_string().contains("DB_POOL_MAX"));
+        assert!(parse(&with)
+            .unwrap_err()
+            .to_string()
+            .contains("DB_POOL_MAX"));
         let mut with = base.to_vec();
         with.push(("DB_GLOBAL_NAME", "x; DROP TABLE user"));
-        assert!(parse(&with).unwrap_err().to_string().contains("DB_GLOBAL_NAME"));
+        assert!(parse(&with)
+            .unwrap_err()
+            .to_string()
+            .contains("DB_GLOBAL_NAME"));
     }
 }

@@ -171,7 +171,10 @@ pub fn map_err(e: mysql_async::Error) -> AppError {
             message: "a record with the same unique value already exists".into(),
         },
         E::Server(server)
-            if matches!(server.code, ER_NO_SUCH_TABLE | ER_BAD_FIELD_ERROR | ER_BAD_DB_ERROR) =>
+            if matches!(
+                server.code,
+                ER_NO_SUCH_TABLE | ER_BAD_FIELD_ERROR | ER_BAD_DB_ERROR
+            ) =>
         {
             AppError::ClientSchema {
                 detail: server.message.clone(),

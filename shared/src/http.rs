@@ -2,9 +2,9 @@
 //! adapters translate Lambda events, FastCGI records and CGI environments into a
 //! [`Request`] and write a [`Response`] back, so a handler is written once.
 
-use bytes::Bytes;
 use ::http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use ::http::{HeaderMap, Method, StatusCode};
+use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -92,7 +92,9 @@ impl Request {
             }
         }
         if self.body.is_empty() {
-            return Err(AppError::bad_request("the request body is empty; JSON expected"));
+            return Err(AppError::bad_request(
+                "the request body is empty; JSON expected",
+            ));
         }
         let text = std::str::from_utf8(&self.body)
             .map_err(|_| AppError::bad_request("the request body is not valid UTF-8"))?;
@@ -193,7 +195,11 @@ pub fn html(status: StatusCode, body: String) -> Response {
 }
 
 pub fn redirect(location: &str) -> Response {
-    let mut resp = response(StatusCode::SEE_OTHER, "text/plain; charset=utf-8", Vec::new());
+    let mut resp = response(
+        StatusCode::SEE_OTHER,
+        "text/plain; charset=utf-8",
+        Vec::new(),
+    );
     set_header(&mut resp, "location", location);
     resp
 }
@@ -245,7 +251,10 @@ mod tests {
         let err = r.json::<Login>().unwrap_err();
         assert_eq!(err.field(), Some("username"));
         r.body = Bytes::from_static(b"{not json");
-        assert!(matches!(r.json::<Login>(), Err(AppError::BadRequest { .. })));
+        assert!(matches!(
+            r.json::<Login>(),
+            Err(AppError::BadRequest { .. })
+        ));
         r.body = Bytes::from_static(b"\xff\xfe");
         assert!(r.json::<Login>().is_err());
     }
@@ -253,8 +262,10 @@ mod tests {
     #[test]
     fn cookies_are_found_by_name() {
         let mut r = Request::new(Method::GET, "/");
-        r.headers
-            .insert(::http::header::COOKIE, HeaderValue::from_static("a=1; session=xyz; b=2"));
+        r.headers.insert(
+            ::http::header::COOKIE,
+            HeaderValue::from_static("a=1; session=xyz; b=2"),
+        );
         assert_eq!(r.cookie("session").as_deref(), Some("xyz"));
         assert_eq!(r.cookie("missing"), None);
     }

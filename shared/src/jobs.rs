@@ -142,8 +142,11 @@ pub fn parse_args(args: &[String]) -> Result<Command, String> {
             "--tenant" => tenant = Some(parse_id("--tenant", value().as_ref())?),
             "--line" => line = Some(parse_id("--line", value().as_ref())?),
             "--from" => {
-                let v = value().filter(|v| !v.trim().is_empty()).ok_or("--from needs a time")?;
-                crate::timeutil::parse_instant(&v, chrono_tz::UTC, "from").map_err(|e| format!("--from: {e}"))?;
+                let v = value()
+                    .filter(|v| !v.trim().is_empty())
+                    .ok_or("--from needs a time")?;
+                crate::timeutil::parse_instant(&v, chrono_tz::UTC, "from")
+                    .map_err(|e| format!("--from: {e}"))?;
                 from = Some(v);
             }
             "--months" => {
@@ -203,7 +206,8 @@ fn job_named(name: &str, opts: &Value) -> Result<Job, String> {
             let from = match opts.get("from") {
                 None | Some(Value::Null) => None,
                 Some(Value::String(s)) => {
-                    crate::timeutil::parse_instant(s, chrono_tz::UTC, "from").map_err(|e| e.to_string())?;
+                    crate::timeutil::parse_instant(s, chrono_tz::UTC, "from")
+                        .map_err(|e| e.to_string())?;
                     Some(s.clone())
                 }
                 Some(_) => return Err("from must be an ISO 8601 string".into()),
@@ -223,7 +227,9 @@ fn job_named(name: &str, opts: &Value) -> Result<Job, String> {
             },
         }),
         "housekeeping" => Ok(Job::Housekeeping),
-        other => Err(format!("unknown job {other:?}: use downtime, partitions or housekeeping")),
+        other => Err(format!(
+            "unknown job {other:?}: use downtime, partitions or housekeeping"
+        )),
     }
 }
 
@@ -236,13 +242,17 @@ pub fn job_from_event(event: &Value) -> Result<Job, String> {
     let is_eventbridge = event.get("detail-type").is_some() && event.get("source").is_some();
     if is_eventbridge {
         let parsed: aws_lambda_events::eventbridge::EventBridgeEvent<Value> =
-            serde_json::from_value(event.clone()).map_err(|e| format!("not an EventBridge event: {e}"))?;
+            serde_json::from_value(event.clone())
+                .map_err(|e| format!("not an EventBridge event: {e}"))?;
         if let Some(name) = parsed.detail.get("job").and_then(Value::as_str) {
             return job_named(name, &parsed.detail);
         }
         let resources = parsed.resources.unwrap_or_default();
         for name in JOB_NAMES {
-            if resources.iter().any(|r| r.to_ascii_lowercase().contains(name)) {
+            if resources
+                .iter()
+                .any(|r| r.to_ascii_lowercase().contains(name))
+            {
                 return job_named(name, &parsed.detail);
             }
         }
@@ -308,7 +318,12 @@ pub struct JobSummary {
 }
 
 impl JobSummary {
-    fn new(job: &'static str, started_at: DateTime<Utc>, started: Instant, items: Vec<ItemResult>) -> Self {
+    fn new(
+        job: &'static str,
+        started_at: DateTime<Utc>,
+        started: Instant,
+        items: Vec<ItemResult>,
+    ) -> Self {
         let count = |s: ItemStatus| items.iter().filter(|i| i.status == s).count();
         JobSummary {
             job,
@@ -355,7 +370,12 @@ impl JobSummary {
     }
 }
 
-fn failed(tenant_id: Option<i64>, line_id: Option<i64>, started: Instant, err: &AppError) -> ItemResult {
+fn failed(
+    tenant_id: Option<i64>,
+    line_id: Option<i64>,
+    started: Instant,
+    err: &AppError,
+) -> ItemResult {
     ItemResult {
         tenant_id,
         line_id,
@@ -370,7 +390,12 @@ fn failed(tenant_id: Option<i64>, line_id: Option<i64>, started: Instant, err: &
 // Recording: job_run (global) and logs
 // ---------------------------------------------------------------------------
 
-async fn job_run_start(state: &AppState, job: &str, tenant_id: Option<i64>, line_id: Option<i64>) -> Option<i64> {
+async fn job_run_start(
+    state: &AppState,
+    job: &str,
+    tenant_id: Option<i64>,
+    line_id: Option<i64>,
+) -> Option<i64> {
     let result: AppResult<i64> = async {
         let mut conn = state.db().global().await?;
         conn.exec_drop(
@@ -453,12 +478,17 @@ fn log_item(job: &str, item: &ItemResult) {
 pub async fn tenants_to_run(state: &AppState, only: Option<i64>) -> AppResult<Vec<Tenant>> {
     let mut conn = state.db().global().await?;
     let ids: Vec<i64> = match only {
-        Some(id) => conn
-            .exec("SELECT tenant_id FROM tenant WHERE tenant_id = ? AND is_active = 1", (id,))
-            .await?,
-        None => conn
-            .query("SELECT tenant_id FROM tenant WHERE is_active = 1 ORDER BY tenant_id")
-            .await?,
+        Some(id) => {
+            conn.exec(
+                "SELECT tenant_id FROM tenant WHERE tenant_id = ? AND is_active = 1",
+                (id,),
+            )
+            .await?
+        }
+        None => {
+            conn.query("SELECT tenant_id FROM tenant WHERE is_active = 1 ORDER BY tenant_id")
+                .await?
+        }
     };
     drop(conn);
     if let (Some(id), true) = (only, ids.is_empty()) {
@@ -478,7 +508,11 @@ pub async fn tenants_to_run(state: &AppState, only: Option<i64>) -> AppResult<Ve
 
 /// Runs `per_tenant` for every tenant, a few at a time; a tenant's failure is
 /// its own items' business.
-async fn for_each_tenant<F, Fut>(state: &AppState, tenants: Vec<Tenant>, per_tenant: F) -> Vec<ItemResult>
+async fn for_each_tenant<F, Fut>(
+    state: &AppState,
+    tenants: Vec<Tenant>,
+    per_tenant: F,
+) -> Vec<ItemResult>
 where
     F: Fn(AppState, Tenant) -> Fut,
     Fut: std::future::Future<Output = Vec<ItemResult>> + Send + 'static,
@@ -502,7 +536,12 @@ where
                 tracing::error!(panic = e.is_panic(), "a tenant's job task ended abnormally");
                 results.push((
                     usize::MAX,
-                    vec![failed(None, None, Instant::now(), &AppError::internal("task ended abnormally"))],
+                    vec![failed(
+                        None,
+                        None,
+                        Instant::now(),
+                        &AppError::internal("task ended abnormally"),
+                    )],
                 ));
             }
         }
@@ -536,7 +575,11 @@ pub async fn run_downtime(state: &AppState, args: &DowntimeArgs) -> JobSummary {
     JobSummary::new("downtime", started_at, started, items)
 }
 
-async fn downtime_for_tenant(state: &AppState, tenant: &Tenant, args: &DowntimeArgs) -> Vec<ItemResult> {
+async fn downtime_for_tenant(
+    state: &AppState,
+    tenant: &Tenant,
+    args: &DowntimeArgs,
+) -> Vec<ItemResult> {
     let started = Instant::now();
     let tid = Some(tenant.tenant_id);
     let location = tenant.db_location();
@@ -558,7 +601,12 @@ async fn downtime_for_tenant(state: &AppState, tenant: &Tenant, args: &DowntimeA
         Some(text) => match crate::timeutil::parse_instant(text, tenant.timezone(), "from") {
             Ok(t) => Some(t),
             Err(e) => {
-                let item = failed(tid, args.line, started, &AppError::validation("from", e.message()));
+                let item = failed(
+                    tid,
+                    args.line,
+                    started,
+                    &AppError::validation("from", e.message()),
+                );
                 record_failed(state, "downtime", &item).await;
                 return vec![item];
             }
@@ -571,12 +619,20 @@ async fn downtime_for_tenant(state: &AppState, tenant: &Tenant, args: &DowntimeA
                 tid,
                 Some(id),
                 started,
-                &AppError::validation("line", format!("line {id} does not exist in tenant {}", tenant.tenant_id)),
+                &AppError::validation(
+                    "line",
+                    format!("line {id} does not exist in tenant {}", tenant.tenant_id),
+                ),
             );
             record_failed(state, "downtime", &item).await;
             return vec![item];
         }
-        None => meta.lines.iter().filter(|l| l.is_active).map(|l| l.line_id).collect(),
+        None => meta
+            .lines
+            .iter()
+            .filter(|l| l.is_active)
+            .map(|l| l.line_id)
+            .collect(),
     };
     let mut items = Vec::with_capacity(line_ids.len());
     for line_id in line_ids {
@@ -752,7 +808,10 @@ async fn partitions_for_tenant(state: &AppState, tenant: &Tenant, months: u32) -
         let item = partitions_for_line(state, &location, &line, months, started)
             .await
             .unwrap_or_else(|e| failed(tid, Some(line.line_id), started, &e));
-        let item = ItemResult { tenant_id: tid, ..item };
+        let item = ItemResult {
+            tenant_id: tid,
+            ..item
+        };
         log_item("partitions", &item);
         job_run_finish(state, run_id, &item).await;
         items.push(item);
@@ -777,7 +836,10 @@ async fn partitions_for_line(
         detail: json!({ "reason": reason }),
     };
     let Some(code) = line.line_code.as_deref() else {
-        return Ok(skipped(format!("line {} has no usable line code", line.line_id)));
+        return Ok(skipped(format!(
+            "line {} has no usable line code",
+            line.line_id
+        )));
     };
     let table = crate::schema::detection_table(code).map_err(crate::downtime::store::schema_err)?;
     let mut conn = state.db().client(location).await?;
@@ -817,15 +879,21 @@ pub async fn run_housekeeping(state: &AppState) -> JobSummary {
         let mut conn = state.db().global().await?;
         let mut job_runs = 0u64;
         loop {
-            conn.exec_drop("DELETE FROM job_run WHERE started_at < ? LIMIT 5000", (cutoff,))
-                .await?;
+            conn.exec_drop(
+                "DELETE FROM job_run WHERE started_at < ? LIMIT 5000",
+                (cutoff,),
+            )
+            .await?;
             let n = conn.affected_rows();
             job_runs += n;
             if n < 5000 {
                 break;
             }
         }
-        let rows = auth.rate_limit_rows_deleted + auth.sessions_expired + auth.refresh_hashes_cleared + job_runs;
+        let rows = auth.rate_limit_rows_deleted
+            + auth.sessions_expired
+            + auth.refresh_hashes_cleared
+            + job_runs;
         Ok(ItemResult {
             tenant_id: None,
             line_id: None,
@@ -868,11 +936,14 @@ pub async fn run_job(state: &AppState, job: &Job) -> JobSummary {
 fn build_state(host: HostKind) -> Result<AppState, String> {
     config::load_env_file();
     let config = Config::from_env().map_err(|e| e.to_string());
-    let log_format = config.as_ref().map(|c| c.log_format).unwrap_or(if host == HostKind::Lambda {
-        config::LogFormat::Json
-    } else {
-        config::LogFormat::Text
-    });
+    let log_format = config
+        .as_ref()
+        .map(|c| c.log_format)
+        .unwrap_or(if host == HostKind::Lambda {
+            config::LogFormat::Json
+        } else {
+            config::LogFormat::Text
+        });
     crate::telemetry::init(log_format);
     crate::telemetry::install_panic_hook();
     AppState::new("jobs", host, config?).map_err(|e| e.to_string())
@@ -965,9 +1036,13 @@ fn lambda_main() -> ExitCode {
 /// failed are in the summary (`failed`); only an invocation that could not run
 /// at all (bad event, configuration) is an error, so EventBridge does not
 /// retry a run that did its work.
-pub async fn handle_invocation(state: Result<AppState, String>, payload: Value) -> Result<Value, String> {
+pub async fn handle_invocation(
+    state: Result<AppState, String>,
+    payload: Value,
+) -> Result<Value, String> {
     let state = state.map_err(|e| format!("configuration error: {e}"))?;
-    let job = job_from_event(&payload).inspect_err(|e| tracing::error!(error = %e, "bad invocation"))?;
+    let job =
+        job_from_event(&payload).inspect_err(|e| tracing::error!(error = %e, "bad invocation"))?;
     let summary = run_job(&state, &job).await;
     serde_json::to_value(&summary).map_err(|e| e.to_string())
 }
@@ -990,7 +1065,9 @@ mod tests {
             })
         );
         assert_eq!(
-            parse_args(&args("downtime --tenant 3 --line=4 --from 2026-04-01T06:00 --json")),
+            parse_args(&args(
+                "downtime --tenant 3 --line=4 --from 2026-04-01T06:00 --json"
+            )),
             Ok(Command::Run {
                 job: Job::Downtime(DowntimeArgs {
                     tenant: Some(3),
@@ -1003,7 +1080,10 @@ mod tests {
         assert_eq!(
             parse_args(&args("partitions --months 6")),
             Ok(Command::Run {
-                job: Job::Partitions { tenant: None, months: 6 },
+                job: Job::Partitions {
+                    tenant: None,
+                    months: 6
+                },
                 json: false
             })
         );
@@ -1054,14 +1134,20 @@ mod tests {
             Ok(Job::Housekeeping)
         );
         assert_eq!(
-            job_from_event(&scheduled(&[], json!({"job": "downtime", "tenant_id": 2, "line_id": "5"}))),
+            job_from_event(&scheduled(
+                &[],
+                json!({"job": "downtime", "tenant_id": 2, "line_id": "5"})
+            )),
             Ok(Job::Downtime(DowntimeArgs {
                 tenant: Some(2),
                 line: Some(5),
                 from: None
             }))
         );
-        assert_eq!(job_from_event(&json!({"job": "housekeeping"})), Ok(Job::Housekeeping));
+        assert_eq!(
+            job_from_event(&json!({"job": "housekeeping"})),
+            Ok(Job::Housekeeping)
+        );
         assert!(job_from_event(&scheduled(&["arn:rule/other"], json!({}))).is_err());
         assert!(job_from_event(&json!({})).is_err());
         assert!(job_from_event(&json!({"job": "rm -rf"})).is_err());

@@ -119,7 +119,9 @@ impl TenantMetadata {
     }
     /// A `system_config` value parsed as a number, if set and numeric.
     pub fn config_number(&self, key: &str) -> Option<f64> {
-        self.system_config.get(key).and_then(|v| v.trim().parse().ok())
+        self.system_config
+            .get(key)
+            .and_then(|v| v.trim().parse().ok())
     }
     pub fn product_name(&self, id: i64) -> String {
         self.product(id)
@@ -215,12 +217,17 @@ pub async fn load(conn: &mut Conn, db_name: &str) -> AppResult<TenantMetadata> {
         opt("product", "ideal_cycle_time_seconds", "NULL"),
     );
     let products = conn
-        .query_map(sql, |(product_id, product_name, product_code, ict): (i64, String, String, Option<f64>)| Product {
-            product_id,
-            product_name,
-            product_code,
-            ideal_cycle_time_seconds: ict,
-        })
+        .query_map(
+            sql,
+            |(product_id, product_name, product_code, ict): (i64, String, String, Option<f64>)| {
+                Product {
+                    product_id,
+                    product_name,
+                    product_code,
+                    ideal_cycle_time_seconds: ict,
+                }
+            },
+        )
         .await?;
 
     let sql = format!(
@@ -230,14 +237,17 @@ pub async fn load(conn: &mut Conn, db_name: &str) -> AppResult<TenantMetadata> {
     );
     type ShiftRow = (i64, String, NaiveTime, NaiveTime, Option<String>, bool);
     let shifts = conn
-        .query_map(sql, |(shift_id, shift_name, start_time, end_time, days, is_active): ShiftRow| Shift {
-            shift_id,
-            shift_name,
-            start_time,
-            end_time,
-            days_of_week: parse_days(days),
-            is_active,
-        })
+        .query_map(
+            sql,
+            |(shift_id, shift_name, start_time, end_time, days, is_active): ShiftRow| Shift {
+                shift_id,
+                shift_name,
+                start_time,
+                end_time,
+                days_of_week: parse_days(days),
+                is_active,
+            },
+        )
         .await?;
 
     let breaks = if has_table("shift_break") {
@@ -263,17 +273,20 @@ pub async fn load(conn: &mut Conn, db_name: &str) -> AppResult<TenantMetadata> {
     );
     type FilterRow = (i64, String, Option<String>, Option<String>, i64);
     let filters = conn
-        .query_map(sql, |(filter_id, filter_name, dv, af, display_order): FilterRow| Filter {
-            filter_id,
-            filter_name,
-            default_value: dv
-                .and_then(|v| serde_json::from_str(&v).ok())
-                .unwrap_or(serde_json::Value::Null),
-            additional_filter: af
-                .and_then(|v| serde_json::from_str(&v).ok())
-                .unwrap_or(serde_json::Value::Null),
-            display_order,
-        })
+        .query_map(
+            sql,
+            |(filter_id, filter_name, dv, af, display_order): FilterRow| Filter {
+                filter_id,
+                filter_name,
+                default_value: dv
+                    .and_then(|v| serde_json::from_str(&v).ok())
+                    .unwrap_or(serde_json::Value::Null),
+                additional_filter: af
+                    .and_then(|v| serde_json::from_str(&v).ok())
+                    .unwrap_or(serde_json::Value::Null),
+                display_order,
+            },
+        )
         .await?;
 
     let failures = conn

@@ -411,6 +411,31 @@ pub async fn line_totals(
     })
 }
 
+/// The statement reading a line's stops overlapping `window` (its
+/// downtime table checked against `information_schema`).
+pub async fn stops_sql(
+    conn: &mut Conn,
+    plant: &Plant<'_>,
+    line_code: &str,
+    window: &Window,
+) -> AppResult<(String, Vec<mysql_async::Value>)> {
+    let db_name = plant.db_name();
+    let name = schema::downtime_table(line_code).map_err(query::schema_err)?;
+    query::verify_table(conn, &db_name, &name).await?;
+    let db = schema::quote_ident(&db_name).map_err(query::schema_err)?;
+    let data_tz = plant.tenant.data_timezone();
+    Ok((
+        format!(
+            "SELECT start_time, end_time, is_micro, failure_id FROM {db}.`{name}` \
+             WHERE start_time < ? AND end_time >= ?"
+        ),
+        vec![
+            query::naive_bound(window.end, data_tz).into(),
+            query::naive_bound(window.start, data_tz).into(),
+        ],
+    ))
+}
+
 /// Stops of a line overlapping `window` (micro-stops included), with their
 /// reasons' categories.
 pub async fn load_stops(
@@ -419,24 +444,10 @@ pub async fn load_stops(
     line_code: &str,
     window: &Window,
 ) -> AppResult<Vec<Stop>> {
-    let db_name = plant.db_name();
-    let name = schema::downtime_table(line_code).map_err(query::schema_err)?;
-    query::verify_table(conn, &db_name, &name).await?;
-    let db = schema::quote_ident(&db_name).map_err(query::schema_err)?;
-    let data_tz = plant.tenant.data_timezone();
-    let rows: Vec<(NaiveDateTime, NaiveDateTime, bool, Option<i64>)> = conn
-        .exec(
-            format!(
-                "SELECT start_time, end_time, is_micro, failure_id FROM {db}.`{name}` \
-                 WHERE start_time < ? AND end_time >= ?"
-            ),
-            (
-                query::naive_bound(window.end, data_tz),
-                query::naive_bound(window.start, data_tz),
-            ),
-        )
-        .await?;
-    let mut clock = DataClock::new(data_tz);
+    let (sql, params) = stops_sql(conn, plant, line_code, window).await?;
+    let rows: Vec<(NaiveDateTime, NaiveDateTime, bool, Option<i64>)> =
+        conn.exec(sql, params).await?;
+    let mut clock = DataClock::new(plant.tenant.data_timezone());
     Ok(rows
         .into_iter()
         .map(|(start, end, is_micro, failure_id)| Stop {

@@ -14,6 +14,9 @@ use crate::state::AppState;
 
 pub type HandlerFuture = Pin<Box<dyn Future<Output = AppResult<Response>> + Send>>;
 pub type Handler = Arc<dyn Fn(Request, AppState) -> HandlerFuture + Send + Sync>;
+/// Renders routing errors (unknown path, wrong method) as an HTML page for
+/// browsers; groups with pages (the dashboard) set one for their themed pages.
+pub type HtmlErrorRenderer = fn(&Request, &AppState, &AppError) -> Response;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Segment {
@@ -34,6 +37,7 @@ pub struct Router {
     /// The function group (`auth`, `production`, …): names the binary and its health route.
     pub group: &'static str,
     routes: Vec<Route>,
+    html_errors: Option<HtmlErrorRenderer>,
 }
 
 fn parse_pattern(pattern: &'static str) -> Vec<Segment> {
@@ -41,10 +45,12 @@ fn parse_pattern(pattern: &'static str) -> Vec<Segment> {
         .trim_matches('/')
         .split('/')
         .filter(|s| !s.is_empty())
-        .map(|s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-            Some(name) => Segment::Param(name),
-            None => Segment::Literal(s),
-        })
+        .map(
+            |s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                Some(name) => Segment::Param(name),
+                None => Segment::Literal(s),
+            },
+        )
         .collect()
 }
 
@@ -54,6 +60,7 @@ impl Router {
         let router = Router {
             group,
             routes: Vec::new(),
+            html_errors: None,
         };
         let pattern: &'static str = Box::leak(format!("/api/v1/{group}/health").into_boxed_str());
         router.route(Method::GET, pattern, crate::health::health)
@@ -106,6 +113,16 @@ impl Router {
         self.route(Method::DELETE, pattern, handler)
     }
 
+    /// Sets the renderer of routing errors for browsers.
+    pub fn html_errors(mut self, renderer: HtmlErrorRenderer) -> Self {
+        self.html_errors = Some(renderer);
+        self
+    }
+
+    pub fn html_error_renderer(&self) -> Option<HtmlErrorRenderer> {
+        self.html_errors
+    }
+
     /// Every `(method, pattern)` this router serves, for the OpenAPI comparison.
     pub fn routes(&self) -> impl Iterator<Item = (&Method, &'static str)> {
         self.routes.iter().map(|r| (&r.method, r.pattern))
@@ -118,7 +135,11 @@ impl Router {
         method: &Method,
         path: &str,
     ) -> AppResult<(&Route, Vec<(&'static str, String)>)> {
-        let parts: Vec<&str> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
+        let parts: Vec<&str> = path
+            .trim_matches('/')
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .collect();
         let mut allowed = Vec::new();
         for route in &self.routes {
             let Some(params) = match_segments(&route.segments, &parts) else {
@@ -202,7 +223,10 @@ mod tests {
     #[test]
     fn unknown_is_404_and_wrong_method_405() {
         let r = router();
-        assert!(matches!(r.find(&Method::GET, "/api/v1/nope"), Err(AppError::NotFound)));
+        assert!(matches!(
+            r.find(&Method::GET, "/api/v1/nope"),
+            Err(AppError::NotFound)
+        ));
         match r.find(&Method::DELETE, "/api/v1/production/lines/1") {
             Err(AppError::MethodNotAllowed { allowed }) => {
                 assert_eq!(allowed, vec![Method::GET, Method::PUT])

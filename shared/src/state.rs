@@ -49,7 +49,11 @@ struct Inner {
 impl AppState {
     pub fn new(group: &'static str, host: HostKind, config: Config) -> AppResult<Self> {
         // One request per CGI process: a second connection would only cost a handshake.
-        let pool_max = if host == HostKind::Cgi { 1 } else { config.db_pool_max };
+        let pool_max = if host == HostKind::Cgi {
+            1
+        } else {
+            config.db_pool_max
+        };
         let db = Db::new(&config, pool_max)?;
         let cache = MetadataCache::new(config.cache_ttl);
         // Tests move the clock forward (idle timeouts, token expiry) through the

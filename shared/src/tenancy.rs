@@ -104,7 +104,10 @@ pub fn validate_config(config: &TenantConfig) -> AppResult<()> {
     }
     if let Some(lang) = &config.language {
         if lang != "es" && lang != "en" {
-            return Err(AppError::validation("language", "language must be es or en"));
+            return Err(AppError::validation(
+                "language",
+                "language must be es or en",
+            ));
         }
     }
     if let Some(theme) = &config.theme {
@@ -127,7 +130,10 @@ pub fn validate_config(config: &TenantConfig) -> AppResult<()> {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b':');
         if !ok {
-            return Err(AppError::validation("db_host", "db_host must be a host name or IP address"));
+            return Err(AppError::validation(
+                "db_host",
+                "db_host must be a host name or IP address",
+            ));
         }
     }
     if let Some(start) = &config.production_day_start {
@@ -153,14 +159,16 @@ pub async fn load_tenant(state: &AppState, tenant_id: i64) -> AppResult<Option<T
             (tenant_id,),
         )
         .await?;
-    Ok(row.map(|(tenant_id, company_name, is_active, config)| Tenant {
-        tenant_id,
-        company_name,
-        is_active,
-        config: config
-            .and_then(|c| serde_json::from_str(&c).ok())
-            .unwrap_or_default(),
-    }))
+    Ok(
+        row.map(|(tenant_id, company_name, is_active, config)| Tenant {
+            tenant_id,
+            company_name,
+            is_active,
+            config: config
+                .and_then(|c| serde_json::from_str(&c).ok())
+                .unwrap_or_default(),
+        }),
+    )
 }
 
 /// The tenant from the warm cache (refreshed every 30 s), or `NotFound`.

@@ -35,7 +35,14 @@ pub fn bin(name: &str) -> PathBuf {
 }
 
 /// The HTTP groups, each a binary with a `/api/v1/<group>/health` route.
-pub const HTTP_GROUPS: [&str; 6] = ["auth", "production", "data", "downtime", "metrics", "dashboard"];
+pub const HTTP_GROUPS: [&str; 6] = [
+    "auth",
+    "production",
+    "data",
+    "downtime",
+    "metrics",
+    "dashboard",
+];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawResponse {
@@ -86,7 +93,12 @@ pub fn parse_cgi_output(out: &[u8]) -> RawResponse {
         .position(|w| w == b"\r\n\r\n")
         .map(|p| (p, 4))
         .or_else(|| out.windows(2).position(|w| w == b"\n\n").map(|p| (p, 2)))
-        .unwrap_or_else(|| panic!("no header/body separator in: {}", String::from_utf8_lossy(out)));
+        .unwrap_or_else(|| {
+            panic!(
+                "no header/body separator in: {}",
+                String::from_utf8_lossy(out)
+            )
+        });
     let head = String::from_utf8_lossy(&out[..split.0]).into_owned();
     let body = out[split.0 + split.1..].to_vec();
     let mut status = 200;
@@ -98,7 +110,11 @@ pub fn parse_cgi_output(out: &[u8]) -> RawResponse {
         let k = k.trim().to_ascii_lowercase();
         let v = v.trim().to_string();
         if k == "status" {
-            status = v.split_whitespace().next().and_then(|s| s.parse().ok()).unwrap_or(0);
+            status = v
+                .split_whitespace()
+                .next()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
         } else {
             headers.push((k, v));
         }
@@ -249,7 +265,11 @@ impl FcgiApp {
             .arg("-connect")
             .arg(&self.socket)
             .env_clear()
-            .envs(req.cgi_vars().into_iter().filter(|(k, _)| k != "GATEWAY_INTERFACE"))
+            .envs(
+                req.cgi_vars()
+                    .into_iter()
+                    .filter(|(k, _)| k != "GATEWAY_INTERFACE"),
+            )
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -355,7 +375,10 @@ impl LambdaRuntime {
             .env_clear()
             .env("PATH", "/usr/bin:/bin")
             .env("AWS_LAMBDA_RUNTIME_API", &self.addr)
-            .env("AWS_LAMBDA_FUNCTION_NAME", binary.file_name().unwrap_or_default())
+            .env(
+                "AWS_LAMBDA_FUNCTION_NAME",
+                binary.file_name().unwrap_or_default(),
+            )
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
             .env("AWS_LAMBDA_LOG_STREAM_NAME", "test-stream")
@@ -383,7 +406,9 @@ impl LambdaRuntime {
         let mut st = lock.lock().expect("runtime state");
         loop {
             if let Some(result) = st.results.remove(&id) {
-                return result.map(|body| serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body)));
+                return result.map(|body| {
+                    serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body))
+                });
             }
             if let Some(err) = &st.init_error {
                 return Err(format!("init error: {err}"));
@@ -464,7 +489,13 @@ fn serve_runtime_connection(stream: TcpStream, shared: Arc<(Mutex<RuntimeState>,
             }
         } else if method == "POST" && path.contains("/runtime/invocation/") {
             let segments: Vec<&str> = path.split('/').collect();
-            let id = segments.iter().rev().nth(1).copied().unwrap_or("").to_string();
+            let id = segments
+                .iter()
+                .rev()
+                .nth(1)
+                .copied()
+                .unwrap_or("")
+                .to_string();
             let mut st = lock.lock().expect("runtime state");
             let result = if path.ends_with("/response") {
                 Ok(body)
@@ -619,12 +650,13 @@ pub fn http_request(port: u16, req: &TestRequest) -> RawResponse {
 
 fn dechunk(mut data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    loop {
-        let Some(pos) = data.windows(2).position(|w| w == b"\r\n") else {
-            break;
-        };
+    while let Some(pos) = data.windows(2).position(|w| w == b"\r\n") {
         let size = usize::from_str_radix(
-            String::from_utf8_lossy(&data[..pos]).trim().split(';').next().unwrap_or("0"),
+            String::from_utf8_lossy(&data[..pos])
+                .trim()
+                .split(';')
+                .next()
+                .unwrap_or("0"),
             16,
         )
         .unwrap_or(0);
@@ -754,7 +786,8 @@ impl Apache {
     }
 
     pub fn error_log(&self) -> String {
-        std::fs::read_to_string(self.run_dir.path().join("apache/logs/error.log")).unwrap_or_default()
+        std::fs::read_to_string(self.run_dir.path().join("apache/logs/error.log"))
+            .unwrap_or_default()
     }
 }
 

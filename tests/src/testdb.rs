@@ -53,12 +53,14 @@ pub fn test_server_url() -> String {
 }
 
 async fn connect(url: &str, db: Option<&str>) -> Result<Conn> {
-    let opts = OptsBuilder::from_opts(Opts::from_url(url).context("TEST_DATABASE_URL is not a mysql:// URL")?)
-        .db_name(db.map(str::to_string))
-        .prefer_socket(false);
-    Conn::new(opts)
-        .await
-        .with_context(|| format!("cannot connect to the test database server {url} (set TEST_DATABASE_URL)"))
+    let opts = OptsBuilder::from_opts(
+        Opts::from_url(url).context("TEST_DATABASE_URL is not a mysql:// URL")?,
+    )
+    .db_name(db.map(str::to_string))
+    .prefer_socket(false);
+    Conn::new(opts).await.with_context(|| {
+        format!("cannot connect to the test database server {url} (set TEST_DATABASE_URL)")
+    })
 }
 
 impl TestDb {
@@ -99,9 +101,16 @@ impl TestDb {
 
     /// Like [`with_demo_tenant`](Self::with_demo_tenant) with explicit demo
     /// options; their `timezone` is replaced by `tz`.
-    pub async fn with_demo_tenant_opts(mut self, name: &str, tz: &str, mut opts: DemoOptions) -> Result<Self> {
+    pub async fn with_demo_tenant_opts(
+        mut self,
+        name: &str,
+        tz: &str,
+        mut opts: DemoOptions,
+    ) -> Result<Self> {
         let (tenant_id, db_name) = self.register(name, tz).await?;
-        opts.timezone = tz.parse().map_err(|_| anyhow!("{tz} is not an IANA zone"))?;
+        opts.timezone = tz
+            .parse()
+            .map_err(|_| anyhow!("{tz} is not an IANA zone"))?;
         let mut server = self.server_conn().await?;
         let report = demo::load_demo(&mut server, &db_name, &opts)
             .await
@@ -219,7 +228,10 @@ impl Drop for TestDb {
         let prefix = self.prefix.clone();
         // Drop may run inside a runtime: use a thread with its own.
         let handle = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
                 return;
             };
             rt.block_on(async move {

@@ -9,13 +9,28 @@ async fn every_group_answers_through_apache(mode: &str) {
     let apache = Apache::start(mode, &db.env());
     for group in HTTP_GROUPS {
         let resp = apache.request(&TestRequest::get(&format!("/api/v1/{group}/health")));
-        assert_eq!(resp.status, 200, "{mode} {group}: {} {}", resp.text(), apache.error_log());
-        assert_eq!(resp.json()["group"], group, "{mode}: routed to the wrong binary");
+        assert_eq!(
+            resp.status,
+            200,
+            "{mode} {group}: {} {}",
+            resp.text(),
+            apache.error_log()
+        );
+        assert_eq!(
+            resp.json()["group"],
+            group,
+            "{mode}: routed to the wrong binary"
+        );
         assert_eq!(resp.json()["database"], "ok");
     }
     // Users and tenants live in the auth binary; system in dashboard.
     let resp = apache.request(&TestRequest::get("/api/v1/users/me"));
-    assert_eq!(resp.status, 401, "{mode}: /users goes to auth: {}", resp.text());
+    assert_eq!(
+        resp.status,
+        401,
+        "{mode}: /users goes to auth: {}",
+        resp.text()
+    );
 
     let resp = apache.request(&TestRequest::get("/api/v1/production/no-such-route"));
     assert_eq!(resp.status, 404);
@@ -30,7 +45,11 @@ async fn every_group_answers_through_apache(mode: &str) {
     over.body = vec![b' '; 1024 * 1024 + 10];
     let resp = apache.request(&over);
     assert_eq!(resp.status, 413, "{mode}: just over 1 MiB: {}", resp.text());
-    assert!(!apache.error_log().contains("panicked"), "{}", apache.error_log());
+    assert!(
+        !apache.error_log().contains("panicked"),
+        "{}",
+        apache.error_log()
+    );
 }
 
 #[tokio::test]

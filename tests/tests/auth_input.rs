@@ -253,11 +253,10 @@ async fn user_fields_on_create_and_update() {
             let r =
                 w.auth(&raw_request("POST", "/api/v1/users", encode(&body)).bearer(&admin.access));
             let accepted = check(&r, field, &what);
-            let expect_accept = match (field, kind) {
-                ("password", Kind::Emoji | Kind::Sql | Kind::Script) => true,
-                ("email", Kind::Empty) => true,
-                _ => false,
-            };
+            let expect_accept = matches!(
+                (field, kind),
+                ("password", Kind::Emoji | Kind::Sql | Kind::Script) | ("email", Kind::Empty)
+            );
             assert_eq!(
                 accepted,
                 expect_accept,

@@ -257,16 +257,11 @@ pub fn raw_request(method: &str, uri: &str, body: Vec<u8>) -> TestRequest {
 
 pub trait Bearer {
     fn bearer(self, token: &str) -> TestRequest;
-    fn from_ip(self, ip: &str) -> (TestRequest, String);
 }
 
 impl Bearer for TestRequest {
     fn bearer(self, token: &str) -> TestRequest {
         self.header("Authorization", &format!("Bearer {token}"))
-    }
-
-    fn from_ip(self, ip: &str) -> (TestRequest, String) {
-        (self, ip.to_string())
     }
 }
 

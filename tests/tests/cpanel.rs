@@ -17,7 +17,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use integration_tests::hosts::{bin_dir, free_port, http_request, RawResponse, TempDir, TestRequest};
+use integration_tests::hosts::{
+    bin_dir, free_port, http_request, RawResponse, TempDir, TestRequest,
+};
 use integration_tests::testdb::TestDb;
 use mysql_async::prelude::Queryable;
 use serde_json::{json, Value};
@@ -53,7 +55,9 @@ fn is_root() -> bool {
 }
 
 fn run(cmd: &mut Command) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     assert!(
         out.status.success(),
         "{cmd:?} failed:\n{}{}",
@@ -67,7 +71,11 @@ fn run(cmd: &mut Command) {
 fn bundle(work: &Path) -> PathBuf {
     if let Some(path) = std::env::var_os("DASHBOARD_CPANEL_BUNDLE").filter(|p| !p.is_empty()) {
         let path = PathBuf::from(path);
-        assert!(path.is_file(), "DASHBOARD_CPANEL_BUNDLE={} does not exist", path.display());
+        assert!(
+            path.is_file(),
+            "DASHBOARD_CPANEL_BUNDLE={} does not exist",
+            path.display()
+        );
         return path;
     }
     let out_dir = work.join("package");
@@ -84,7 +92,11 @@ fn bundle(work: &Path) -> PathBuf {
         String::from_utf8_lossy(&out.stderr)
     );
     let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-    assert!(path.is_file(), "package-cpanel.sh printed {}", path.display());
+    assert!(
+        path.is_file(),
+        "package-cpanel.sh printed {}",
+        path.display()
+    );
     path
 }
 
@@ -117,9 +129,14 @@ impl Apache {
                 sock_dir.display()
             ),
         };
-        let user_block = if is_root() { "User www-data\nGroup www-data" } else { "" };
-        let template = std::fs::read_to_string(repo_root().join("infra/apache/cpanel-sim.conf.tmpl"))
-            .expect("infra/apache/cpanel-sim.conf.tmpl");
+        let user_block = if is_root() {
+            "User www-data\nGroup www-data"
+        } else {
+            ""
+        };
+        let template =
+            std::fs::read_to_string(repo_root().join("infra/apache/cpanel-sim.conf.tmpl"))
+                .expect("infra/apache/cpanel-sim.conf.tmpl");
         let conf_text = template
             .replace("@RUN_DIR@", &run_dir.display().to_string())
             .replace("@SOCK_DIR@", &sock_dir.display().to_string())
@@ -131,9 +148,16 @@ impl Apache {
         std::fs::write(&conf, conf_text).expect("httpd.conf");
         if is_root() {
             // What suEXEC would do on cPanel: the site's programs run as the account.
-            run(Command::new("chown").args(["-R", "www-data:www-data"]).arg(site).arg(&sock_dir));
+            run(Command::new("chown")
+                .args(["-R", "www-data:www-data"])
+                .arg(site)
+                .arg(&sock_dir));
         }
-        let apache = Apache { conf, run_dir, port };
+        let apache = Apache {
+            conf,
+            run_dir,
+            port,
+        };
         let out = Command::new("apache2")
             .arg("-f")
             .arg(&apache.conf)
@@ -148,7 +172,11 @@ impl Apache {
         );
         let deadline = Instant::now() + Duration::from_secs(15);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "apache2 does not listen on {port}: {}", apache.error_log());
+            assert!(
+                Instant::now() < deadline,
+                "apache2 does not listen on {port}: {}",
+                apache.error_log()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         apache
@@ -201,7 +229,16 @@ fn docroot(work: &Path, bundle: &Path, env: &[(String, String)]) -> PathBuf {
         .arg("--strip-components=1")
         .arg("-C")
         .arg(&site));
-    for f in [".htaccess", ".env.example", "bin/auth.fcgi", "bin/dashboard.fcgi", "bin/jobs", "bin/dashctl", "README.md", "cron.txt"] {
+    for f in [
+        ".htaccess",
+        ".env.example",
+        "bin/auth.fcgi",
+        "bin/dashboard.fcgi",
+        "bin/jobs",
+        "bin/dashctl",
+        "README.md",
+        "cron.txt",
+    ] {
         assert!(site.join(f).exists(), "the bundle has no {f}");
     }
     let mut body: String = env.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
@@ -238,7 +275,10 @@ fn expect(resp: &RawResponse, status: u16, what: &str, apache: &Apache) {
         resp.status,
         status,
         "{what}: {}\n--- Apache error log ---\n{}",
-        String::from_utf8_lossy(&resp.body).chars().take(600).collect::<String>(),
+        String::from_utf8_lossy(&resp.body)
+            .chars()
+            .take(600)
+            .collect::<String>(),
         apache.error_log()
     );
 }
@@ -261,10 +301,20 @@ async fn sign_in_and_read_oee(mode: Mode) {
     // Which host really answered: mod_fcgid hands the binary a socket, mod_cgid an environment.
     let version = apache.request(&TestRequest::get("/api/v1/system/version"));
     expect(&version, 200, "GET /api/v1/system/version", &apache);
-    assert_eq!(version.json()["host"], mode.host(), "the binaries did not run as {}", mode.host());
+    assert_eq!(
+        version.json()["host"],
+        mode.host(),
+        "the binaries did not run as {}",
+        mode.host()
+    );
 
     let anonymous = apache.request(&TestRequest::get("/api/v1/auth/me"));
-    expect(&anonymous, 401, "GET /api/v1/auth/me without a token", &apache);
+    expect(
+        &anonymous,
+        401,
+        "GET /api/v1/auth/me without a token",
+        &apache,
+    );
     assert_eq!(anonymous.json()["error"]["code"], "unauthorized");
 
     let login = apache.request(&TestRequest::post_json(
@@ -274,53 +324,91 @@ async fn sign_in_and_read_oee(mode: Mode) {
     expect(&login, 200, "POST /api/v1/auth/login", &apache);
     let session = login.json();
     assert_eq!(session["token_type"], "Bearer");
-    let token = session["access_token"].as_str().expect("access_token").to_string();
-    assert!(login.headers.iter().any(|(k, v)| k == "set-cookie" && v.starts_with("dash_access=")));
+    let token = session["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_string();
+    assert!(login
+        .headers
+        .iter()
+        .any(|(k, v)| k == "set-cookie" && v.starts_with("dash_access=")));
 
     // The bearer token crosses .htaccess (CGIPassAuth) to the binaries.
     let me = apache.request(&bearer(TestRequest::get("/api/v1/auth/me"), &token));
     expect(&me, 200, "GET /api/v1/auth/me with the token", &apache);
     assert_eq!(me.json()["data"]["username"], USERNAME);
 
-    let lines = apache.request(&bearer(TestRequest::get("/api/v1/production/lines"), &token));
+    let lines = apache.request(&bearer(
+        TestRequest::get("/api/v1/production/lines"),
+        &token,
+    ));
     expect(&lines, 200, "GET /api/v1/production/lines", &apache);
     let line_id = lines.json()["data"][0]["line_id"].as_i64().expect("a line");
 
     let oee = apache.request(&bearer(
-        TestRequest::get(&format!("/api/v1/metrics/oee?line_id={line_id}&range=last_7_days")),
+        TestRequest::get(&format!(
+            "/api/v1/metrics/oee?line_id={line_id}&range=last_7_days"
+        )),
         &token,
     ));
     expect(&oee, 200, "GET /api/v1/metrics/oee", &apache);
     let data = &oee.json()["data"];
     assert_eq!(data["line_ids"], json!([line_id]));
-    assert!(data["planned_seconds"].as_f64().is_some_and(|s| s > 0.0), "planned time: {data}");
-    assert!(data["good"].as_u64().is_some_and(|g| g > 0), "good units: {data}");
+    assert!(
+        data["planned_seconds"].as_f64().is_some_and(|s| s > 0.0),
+        "planned time: {data}"
+    );
+    assert!(
+        data["good"].as_u64().is_some_and(|g| g > 0),
+        "good units: {data}"
+    );
     for factor in ["availability", "quality"] {
         assert!(
-            data[factor].as_f64().is_some_and(|v| (0.0..=1.0).contains(&v)),
+            data[factor]
+                .as_f64()
+                .is_some_and(|v| (0.0..=1.0).contains(&v)),
             "{factor}: {data}"
         );
     }
-    assert!(data["oee"].is_number() || data["oee"].is_null(), "oee: {data}");
+    assert!(
+        data["oee"].is_number() || data["oee"].is_null(),
+        "oee: {data}"
+    );
 
     let page = apache.request(&TestRequest::get("/login").header("Accept", "text/html"));
     expect(&page, 200, "GET /login", &apache);
-    assert!(page.header("content-type").is_some_and(|c| c.starts_with("text/html")));
+    assert!(page
+        .header("content-type")
+        .is_some_and(|c| c.starts_with("text/html")));
 
     // Static files come from Apache itself, straight from the bundle's static/.
     let manifest: Value = serde_json::from_str(
-        &std::fs::read_to_string(site.join("static/dist/manifest.json")).unwrap_or_else(|_| "{}".into()),
+        &std::fs::read_to_string(site.join("static/dist/manifest.json"))
+            .unwrap_or_else(|_| "{}".into()),
     )
     .unwrap_or(Value::Null);
     if let Some(css) = manifest["assets"]["app.css"].as_str() {
         let file = apache.request(&TestRequest::get(&format!("/static/dist/{css}")));
         expect(&file, 200, "GET the stylesheet", &apache);
-        assert!(file.header("content-type").is_some_and(|c| c.starts_with("text/css")));
+        assert!(file
+            .header("content-type")
+            .is_some_and(|c| c.starts_with("text/css")));
     }
 
-    for refused in ["/bin/.env", "/bin/dashctl", "/bin/auth.fcgi", "/.env.example", "/.htaccess"] {
+    for refused in [
+        "/bin/.env",
+        "/bin/dashctl",
+        "/bin/auth.fcgi",
+        "/.env.example",
+        "/.htaccess",
+    ] {
         let resp = apache.request(&TestRequest::get(refused));
-        expect(&resp, 403, &format!("GET {refused} must be refused"), &apache);
+        expect(
+            &resp,
+            403,
+            &format!("GET {refused} must be refused"),
+            &apache,
+        );
     }
 
     let mut g = db.global_conn().await.expect("global");

@@ -39,7 +39,11 @@ fn dashctl(db: &TestDb, args: &[&str]) -> Run {
             cmd.env(k, v);
         }
     }
-    let Output { status, stdout, stderr } = cmd.args(args).output().expect("dashctl runs");
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.args(args).output().expect("dashctl runs");
     Run {
         code: status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&stdout).into_owned(),
@@ -49,7 +53,11 @@ fn dashctl(db: &TestDb, args: &[&str]) -> Run {
 
 fn ok(db: &TestDb, args: &[&str]) -> String {
     let r = dashctl(db, args);
-    assert_eq!(r.code, 0, "dashctl {args:?} failed\nstdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+    assert_eq!(
+        r.code, 0,
+        "dashctl {args:?} failed\nstdout:\n{}\nstderr:\n{}",
+        r.stdout, r.stderr
+    );
     r.stdout
 }
 
@@ -59,7 +67,10 @@ async fn operator_workflow() -> anyhow::Result<()> {
     // A global database of its own, created by dashctl migrate.
     let mut server = db.server_conn().await?;
     let global = db.db_name("cli_global");
-    let env_db = TestDbEnv { db: &db, global: &global };
+    let env_db = TestDbEnv {
+        db: &db,
+        global: &global,
+    };
 
     let out = env_db.ok(&["migrate"]);
     assert!(out.contains("applied 0001_init"), "{out}");
@@ -70,39 +81,136 @@ async fn operator_workflow() -> anyhow::Result<()> {
 
     // register-tenant prints the id, also when it exists already.
     let client = db.db_name("cli_client");
-    let id = env_db.ok(&["register-tenant", "--name", "Fábrica Uno", "--timezone", "Europe/Madrid", "--db-name", &client]);
+    let id = env_db.ok(&[
+        "register-tenant",
+        "--name",
+        "Fábrica Uno",
+        "--timezone",
+        "Europe/Madrid",
+        "--db-name",
+        &client,
+    ]);
     let id = id.trim().to_string();
     assert!(id.parse::<i64>().is_ok(), "{id:?}");
-    let again = env_db.ok(&["register-tenant", "--name", "Fábrica Uno", "--timezone", "Europe/Madrid", "--db-name", &client, "--if-not-exists"]);
+    let again = env_db.ok(&[
+        "register-tenant",
+        "--name",
+        "Fábrica Uno",
+        "--timezone",
+        "Europe/Madrid",
+        "--db-name",
+        &client,
+        "--if-not-exists",
+    ]);
     assert_eq!(again.trim(), id);
-    let dup = env_db.run(&["register-tenant", "--name", "Fábrica Uno", "--timezone", "Europe/Madrid"]);
+    let dup = env_db.run(&[
+        "register-tenant",
+        "--name",
+        "Fábrica Uno",
+        "--timezone",
+        "Europe/Madrid",
+    ]);
     assert_eq!(dup.code, 1);
     assert!(dup.stderr.contains("--if-not-exists"), "{}", dup.stderr);
-    let bad = env_db.run(&["register-tenant", "--name", "Otra", "--timezone", "Europe/Atlantis"]);
+    let bad = env_db.run(&[
+        "register-tenant",
+        "--name",
+        "Otra",
+        "--timezone",
+        "Europe/Atlantis",
+    ]);
     assert_eq!(bad.code, 1);
-    assert!(bad.stderr.contains("--timezone") && bad.stderr.contains("IANA"), "{}", bad.stderr);
+    assert!(
+        bad.stderr.contains("--timezone") && bad.stderr.contains("IANA"),
+        "{}",
+        bad.stderr
+    );
     let exists: Option<String> = server
-        .exec_first("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", (&client,))
+        .exec_first(
+            "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?",
+            (&client,),
+        )
         .await?;
-    assert_eq!(exists.as_deref(), Some(client.as_str()), "register-tenant created the client database");
+    assert_eq!(
+        exists.as_deref(),
+        Some(client.as_str()),
+        "register-tenant created the client database"
+    );
 
     // create-user.
-    let uid = env_db.ok(&["create-user", "--tenant", &id, "--username", "jefa.planta", "--password", "una-clave-larga", "--role", "manager", "--email", "jefa@example.com"]);
+    let uid = env_db.ok(&[
+        "create-user",
+        "--tenant",
+        &id,
+        "--username",
+        "jefa.planta",
+        "--password",
+        "una-clave-larga",
+        "--role",
+        "manager",
+        "--email",
+        "jefa@example.com",
+    ]);
     assert!(uid.trim().parse::<i64>().is_ok(), "{uid:?}");
-    let root = env_db.ok(&["create-user", "--tenant", "none", "--username", "operador.saas", "--password", "una-clave-larga", "--role", "superadmin"]);
+    let root = env_db.ok(&[
+        "create-user",
+        "--tenant",
+        "none",
+        "--username",
+        "operador.saas",
+        "--password",
+        "una-clave-larga",
+        "--role",
+        "superadmin",
+    ]);
     assert!(root.trim().parse::<i64>().is_ok());
-    let again = env_db.ok(&["create-user", "--tenant", &id, "--username", "jefa.planta", "--password", "otra-clave-larga", "--role", "viewer", "--if-not-exists"]);
+    let again = env_db.ok(&[
+        "create-user",
+        "--tenant",
+        &id,
+        "--username",
+        "jefa.planta",
+        "--password",
+        "otra-clave-larga",
+        "--role",
+        "viewer",
+        "--if-not-exists",
+    ]);
     assert_eq!(again.trim(), uid.trim());
-    let bad_role = env_db.run(&["create-user", "--tenant", &id, "--username", "x", "--password", "una-clave-larga", "--role", "king"]);
+    let bad_role = env_db.run(&[
+        "create-user",
+        "--tenant",
+        &id,
+        "--username",
+        "x",
+        "--password",
+        "una-clave-larga",
+        "--role",
+        "king",
+    ]);
     assert_eq!(bad_role.code, 2, "usage error: {}", bad_role.stderr);
-    let short = env_db.run(&["create-user", "--tenant", &id, "--username", "corto", "--password", "corta", "--role", "viewer"]);
+    let short = env_db.run(&[
+        "create-user",
+        "--tenant",
+        &id,
+        "--username",
+        "corto",
+        "--password",
+        "corta",
+        "--role",
+        "viewer",
+    ]);
     assert_eq!(short.code, 1);
     assert!(short.stderr.contains("--password"), "{}", short.stderr);
 
     // verify-client on the new, empty database: exit 1, everything named.
     let v = env_db.run(&["verify-client", "--tenant", &id]);
     assert_eq!(v.code, 1, "{}", v.stdout);
-    assert!(v.stdout.contains("MISSING  production_line"), "{}", v.stdout);
+    assert!(
+        v.stdout.contains("MISSING  production_line"),
+        "{}",
+        v.stdout
+    );
 
     // Reference schema + demo data: verify passes.
     env_db.ok(&["provision-client", "--tenant", &id, "--reference"]);
@@ -111,7 +219,10 @@ async fn operator_workflow() -> anyhow::Result<()> {
     let out = env_db.ok(&["demo-data", "--tenant", &id, "--days", "3", "--seed", "5"]);
     assert!(out.contains("nothing loaded"), "{out}");
     let out = env_db.ok(&["verify-client", "--tenant", &id]);
-    assert!(out.contains("OK       detection_line_linea_1_envasado.detected_at"), "{out}");
+    assert!(
+        out.contains("OK       detection_line_linea_1_envasado.detected_at"),
+        "{out}"
+    );
     assert!(out.contains("all ") && out.contains("passed"), "{out}");
     let out = env_db.ok(&["partitions", "--tenant", &id, "--months-ahead", "5"]);
     assert!(out.contains("added"), "{out}");
@@ -121,15 +232,25 @@ async fn operator_workflow() -> anyhow::Result<()> {
     assert!(out.contains("Fábrica Uno"), "{out}");
 
     // Drop a required column: exit 1 and the column is named.
-    server.query_drop(format!("ALTER TABLE `{client}`.shift DROP COLUMN end_time")).await?;
+    server
+        .query_drop(format!("ALTER TABLE `{client}`.shift DROP COLUMN end_time"))
+        .await?;
     let v = env_db.run(&["verify-client", "--tenant", &id]);
     assert_eq!(v.code, 1);
     assert!(v.stdout.contains("MISSING  shift.end_time"), "{}", v.stdout);
-    assert!(v.stdout.contains("1 problem(s): shift.end_time"), "{}", v.stdout);
+    assert!(
+        v.stdout.contains("1 problem(s): shift.end_time"),
+        "{}",
+        v.stdout
+    );
 
     let unknown = env_db.run(&["verify-client", "--tenant", "987654"]);
     assert_eq!(unknown.code, 1);
-    assert!(unknown.stderr.contains("tenant 987654 does not exist"), "{}", unknown.stderr);
+    assert!(
+        unknown.stderr.contains("tenant 987654 does not exist"),
+        "{}",
+        unknown.stderr
+    );
     Ok(())
 }
 
@@ -137,8 +258,16 @@ async fn operator_workflow() -> anyhow::Result<()> {
 async fn help_and_configuration_errors() -> anyhow::Result<()> {
     let db = TestDb::new().await?;
     for cmd in [
-        "migrate", "seed-widget-catalog", "register-tenant", "create-user", "verify-client", "provision-client",
-        "demo-data", "partitions", "backup", "tenants",
+        "migrate",
+        "seed-widget-catalog",
+        "register-tenant",
+        "create-user",
+        "verify-client",
+        "provision-client",
+        "demo-data",
+        "partitions",
+        "backup",
+        "tenants",
     ] {
         let out = ok(&db, &[cmd, "--help"]);
         assert!(out.contains("Usage: dashctl"), "{cmd}: {out}");
@@ -163,7 +292,11 @@ async fn help_and_configuration_errors() -> anyhow::Result<()> {
         .arg("migrate")
         .output()?;
     assert_eq!(r.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&r.stderr).contains("cannot connect"), "{}", String::from_utf8_lossy(&r.stderr));
+    assert!(
+        String::from_utf8_lossy(&r.stderr).contains("cannot connect"),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
 
     // Migrating the test's own global database is a no-op.
     let out = ok(&db, &["migrate"]);
@@ -185,7 +318,11 @@ impl TestDbEnv<'_> {
             .env("DASHBOARD_ENV_FILE", "/dev/null")
             .env("DATABASE_URL", self.db.server_url())
             .env("DB_GLOBAL_NAME", self.global);
-        let Output { status, stdout, stderr } = cmd.args(args).output().expect("dashctl runs");
+        let Output {
+            status,
+            stdout,
+            stderr,
+        } = cmd.args(args).output().expect("dashctl runs");
         Run {
             code: status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&stdout).into_owned(),
@@ -195,7 +332,11 @@ impl TestDbEnv<'_> {
 
     fn ok(&self, args: &[&str]) -> String {
         let r = self.run(args);
-        assert_eq!(r.code, 0, "dashctl {args:?} failed\nstdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+        assert_eq!(
+            r.code, 0,
+            "dashctl {args:?} failed\nstdout:\n{}\nstderr:\n{}",
+            r.stdout, r.stderr
+        );
         r.stdout
     }
 }

@@ -146,6 +146,52 @@ async fn detections_pages_csv_and_filters() {
     let r = csv(&format!("{DET}?line_id=1&{D1}&limit=500&cursor={next}"));
     assert_eq!(r.text().lines().count(), 1 + 67);
     assert!(r.header("x-next-cursor").is_none());
+
+    // Ties: detections at the very same millisecond, on two areas, paged two
+    // at a time in both directions, come once each in (time, id) order.
+    let mut c = g.db.client_conn(g.tenant_id).await.expect("client");
+    let at = utc("2026-03-20T10:00:00.500Z").naive_utc();
+    let later = utc("2026-03-20T10:00:01Z").naive_utc();
+    let mut rows = Vec::new();
+    for _ in 0..5 {
+        rows.push((2, 21, 3, at));
+    }
+    for _ in 0..3 {
+        rows.push((2, 22, 3, at));
+    }
+    rows.push((2, 21, 3, later));
+    insert_detections(&mut c, &rows).await.expect("tied rows");
+    let day = "start_date=2026-03-20&end_date=2026-03-21";
+    for order in ["asc", "desc"] {
+        let mut got: Vec<(String, i64)> = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..20 {
+            let mut uri = format!("{DET}?line_id=2&{day}&limit=2&order={order}");
+            if let Some(c) = &cursor {
+                uri.push_str(&format!("&cursor={c}"));
+            }
+            let (items, next) = list(&g, &uri);
+            got.extend(items.iter().map(|i| {
+                (
+                    i["detected_at"].as_str().unwrap_or("").to_string(),
+                    i["detection_id"].as_i64().unwrap_or(0),
+                )
+            }));
+            match next {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        assert_eq!(got.len(), 9, "{order}: {got:?}");
+        let mut want = got.clone();
+        want.sort();
+        if order == "desc" {
+            want.reverse();
+        }
+        assert_eq!(got, want, "{order}");
+        let unique: HashSet<i64> = got.iter().map(|g| g.1).collect();
+        assert_eq!(unique.len(), 9);
+    }
 }
 
 #[tokio::test]

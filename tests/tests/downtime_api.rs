@@ -105,28 +105,56 @@ async fn lists_filters_pages_csv_and_summary() {
     ] {
         assert!(first.get(key).is_some(), "stop lacks {key}: {first}");
     }
-    assert!(is_plant_time(&first["start_time"]) && is_plant_time(&first["end_time"]), "{first}");
-    assert!(data.iter().all(|s| s["is_micro"] == false && s["line_id"] == 1));
+    assert!(
+        is_plant_time(&first["start_time"]) && is_plant_time(&first["end_time"]),
+        "{first}"
+    );
+    assert!(data
+        .iter()
+        .all(|s| s["is_micro"] == false && s["line_id"] == 1));
     // Newest first.
-    let starts: Vec<&str> = data.iter().map(|s| s["start_time"].as_str().unwrap_or("")).collect();
+    let starts: Vec<&str> = data
+        .iter()
+        .map(|s| s["start_time"].as_str().unwrap_or(""))
+        .collect();
     let mut sorted = starts.clone();
     sorted.sort_unstable_by(|a, b| b.cmp(a));
     assert_eq!(starts, sorted);
     assert!(body.get("open_stops").is_some());
 
     // Keyset pages: disjoint, and together the same as one big page.
-    let p1 = get(&w, &viewer, "/api/v1/downtime?line_ids=1,2&range=last_7_days&limit=5").json();
+    let p1 = get(
+        &w,
+        &viewer,
+        "/api/v1/downtime?line_ids=1,2&range=last_7_days&limit=5",
+    )
+    .json();
     let cursor = p1["next_cursor"].as_str().expect("more than 5 stops");
-    let p2 = get(&w, &viewer, &format!("/api/v1/downtime?line_ids=1,2&range=last_7_days&limit=5&cursor={cursor}")).json();
+    let p2 = get(
+        &w,
+        &viewer,
+        &format!("/api/v1/downtime?line_ids=1,2&range=last_7_days&limit=5&cursor={cursor}"),
+    )
+    .json();
     let ids = |p: &Value| -> Vec<(i64, i64)> {
         p["data"]
             .as_array()
             .expect("data")
             .iter()
-            .map(|s| (s["line_id"].as_i64().unwrap_or(0), s["downtime_id"].as_i64().unwrap_or(0)))
+            .map(|s| {
+                (
+                    s["line_id"].as_i64().unwrap_or(0),
+                    s["downtime_id"].as_i64().unwrap_or(0),
+                )
+            })
             .collect()
     };
-    let big = get(&w, &viewer, "/api/v1/downtime?line_ids=1,2&range=last_7_days&limit=10").json();
+    let big = get(
+        &w,
+        &viewer,
+        "/api/v1/downtime?line_ids=1,2&range=last_7_days&limit=10",
+    )
+    .json();
     let mut paged = ids(&p1);
     paged.extend(ids(&p2));
     assert_eq!(paged, ids(&big));
@@ -138,26 +166,63 @@ async fn lists_filters_pages_csv_and_summary() {
     let micro = all_pages(&w, &viewer, "line_id=1&range=last_7_days&micro=only");
     assert!(!micro.is_empty() && micro.iter().all(|s| s["is_micro"] == true));
     let long = all_pages(&w, &viewer, "line_id=1&range=last_7_days&min_duration=600");
-    assert!(long.iter().all(|s| s["duration_seconds"].as_f64().unwrap_or(0.0) >= 600.0));
+    assert!(long
+        .iter()
+        .all(|s| s["duration_seconds"].as_f64().unwrap_or(0.0) >= 600.0));
     let stops = all_pages(&w, &viewer, "line_id=1&range=last_7_days");
     assert!(long.len() < stops.len());
     let with_micro = all_pages(&w, &viewer, "line_id=1&range=last_7_days&micro=include");
     assert_eq!(with_micro.len(), stops.len() + micro.len());
-    assert_eq!(all_pages(&w, &viewer, "line_id=1&range=last_7_days&justified=true").len(), 0);
+    assert_eq!(
+        all_pages(&w, &viewer, "line_id=1&range=last_7_days&justified=true").len(),
+        0
+    );
     let unknown_reason = get(&w, &viewer, "/api/v1/downtime?line_id=1&reason=NOPE");
     assert_error(&unknown_reason, 422, "unknown reason filter");
-    assert_error(&get(&w, &viewer, "/api/v1/downtime?line_id=1&micro=maybe"), 400, "bad micro");
-    assert_error(&get(&w, &viewer, "/api/v1/downtime?line_id=1&min_duration=-5"), 400, "negative duration");
+    assert_error(
+        &get(&w, &viewer, "/api/v1/downtime?line_id=1&micro=maybe"),
+        400,
+        "bad micro",
+    );
+    assert_error(
+        &get(&w, &viewer, "/api/v1/downtime?line_id=1&min_duration=-5"),
+        400,
+        "negative duration",
+    );
 
     // A range over max_query_days (366) is refused with the field named.
-    let long_range = get(&w, &viewer, "/api/v1/downtime?line_id=1&start_date=2024-01-01&end_date=2026-01-10");
+    let long_range = get(
+        &w,
+        &viewer,
+        "/api/v1/downtime?line_id=1&start_date=2024-01-01&end_date=2026-01-10",
+    );
     let body = assert_error(&long_range, 422, "range over the maximum");
     assert_eq!(body["error"]["field"], "end_date");
-    assert_error(&get(&w, &viewer, "/api/v1/downtime?line_id=1&range=forever"), 422, "unknown range");
-    assert_error(&get(&w, &viewer, "/api/v1/downtime?line_id=1&start_date=yesterday"), 400, "bad date");
+    assert_error(
+        &get(&w, &viewer, "/api/v1/downtime?line_id=1&range=forever"),
+        422,
+        "unknown range",
+    );
+    assert_error(
+        &get(
+            &w,
+            &viewer,
+            "/api/v1/downtime?line_id=1&start_date=yesterday",
+        ),
+        400,
+        "bad date",
+    );
     // Unknown and other plants' lines.
-    assert_error(&get(&w, &viewer, "/api/v1/downtime?line_id=101"), 404, "other plant's line");
-    assert_error(&get(&w, &viewer, "/api/v1/downtime?line_ids=1,999"), 404, "unknown line");
+    assert_error(
+        &get(&w, &viewer, "/api/v1/downtime?line_id=101"),
+        404,
+        "other plant's line",
+    );
+    assert_error(
+        &get(&w, &viewer, "/api/v1/downtime?line_ids=1,999"),
+        404,
+        "unknown line",
+    );
 
     // CSV.
     let csv = dt(
@@ -167,18 +232,30 @@ async fn lists_filters_pages_csv_and_summary() {
             .header("Accept", "text/csv"),
     );
     assert_eq!(csv.status, 200, "{}", csv.text());
-    assert!(csv.header("content-type").is_some_and(|c| c.starts_with("text/csv")));
+    assert!(csv
+        .header("content-type")
+        .is_some_and(|c| c.starts_with("text/csv")));
     let text = csv.text();
     let mut lines = text.lines();
-    assert!(lines.next().is_some_and(|h| h.starts_with("downtime_id,line_id,line_name,start_time")));
+    assert!(lines
+        .next()
+        .is_some_and(|h| h.starts_with("downtime_id,line_id,line_name,start_time")));
     assert_eq!(lines.count(), stops.len());
 
     // Summary: the same stops, with MTTR and MTBF and the Paretos.
-    let sum = get(&w, &viewer, "/api/v1/downtime/summary?line_id=1&range=last_7_days");
+    let sum = get(
+        &w,
+        &viewer,
+        "/api/v1/downtime/summary?line_id=1&range=last_7_days",
+    );
     assert_eq!(sum.status, 200, "{}", sum.text());
     let s = sum.json()["data"].clone();
     assert_eq!(s["count"].as_u64(), Some(stops.len() as u64), "{s}");
-    assert_eq!(s["micro_stops"]["count"].as_u64(), Some(micro.len() as u64), "{s}");
+    assert_eq!(
+        s["micro_stops"]["count"].as_u64(),
+        Some(micro.len() as u64),
+        "{s}"
+    );
     let total = s["total_seconds"].as_f64().expect("total");
     assert!(total > 0.0);
     let mttr = s["mttr_seconds"].as_f64().expect("mttr");
@@ -196,13 +273,21 @@ async fn lists_filters_pages_csv_and_summary() {
         .sum();
     assert_eq!(shift_total, stops.len() as u64);
     assert_error(
-        &get(&w, &viewer, "/api/v1/downtime/summary?line_id=1&start_date=2020-01-01&end_date=2026-01-01"),
+        &get(
+            &w,
+            &viewer,
+            "/api/v1/downtime/summary?line_id=1&start_date=2020-01-01&end_date=2026-01-01",
+        ),
         422,
         "summary range",
     );
 
     // No token, no data.
-    assert_error(&dt(&w, &request("GET", "/api/v1/downtime?line_id=1")), 401, "anonymous");
+    assert_error(
+        &dt(&w, &request("GET", "/api/v1/downtime?line_id=1")),
+        401,
+        "anonymous",
+    );
 }
 
 #[tokio::test]
@@ -216,7 +301,12 @@ async fn justification_rules() {
     let reasons = reason_ids(&w).await;
     let reason = reasons[0];
 
-    let list = get(&w, &operator, "/api/v1/downtime?line_id=1&range=last_7_days&limit=3").json();
+    let list = get(
+        &w,
+        &operator,
+        "/api/v1/downtime?line_id=1&range=last_7_days&limit=3",
+    )
+    .json();
     let stop = list["data"][0].clone();
     let id = stop["downtime_id"].as_i64().expect("id");
     let uri = format!("/api/v1/downtime/{id}?line_id=1");
@@ -226,12 +316,32 @@ async fn justification_rules() {
     assert_eq!(one.status, 200, "{}", one.text());
     assert_eq!(one.json()["data"]["downtime_id"], id);
     let etag1 = one.header("etag").expect("etag").to_string();
-    let updated1 = one.json()["data"]["updated_at"].as_str().expect("updated_at").to_string();
-    let body = assert_error(&get(&w, &operator, &format!("/api/v1/downtime/{id}")), 422, "no line_id");
+    let updated1 = one.json()["data"]["updated_at"]
+        .as_str()
+        .expect("updated_at")
+        .to_string();
+    let body = assert_error(
+        &get(&w, &operator, &format!("/api/v1/downtime/{id}")),
+        422,
+        "no line_id",
+    );
     assert_eq!(body["error"]["field"], "line_id");
-    assert_error(&get(&w, &operator, "/api/v1/downtime/999999999?line_id=1"), 404, "unknown stop");
-    assert_error(&get(&w, &operator, "/api/v1/downtime/abc?line_id=1"), 404, "not an id");
-    let not_modified = dt(&w, &request("GET", &uri).bearer(&operator).header("If-None-Match", &etag1));
+    assert_error(
+        &get(&w, &operator, "/api/v1/downtime/999999999?line_id=1"),
+        404,
+        "unknown stop",
+    );
+    assert_error(
+        &get(&w, &operator, "/api/v1/downtime/abc?line_id=1"),
+        404,
+        "not an id",
+    );
+    let not_modified = dt(
+        &w,
+        &request("GET", &uri)
+            .bearer(&operator)
+            .header("If-None-Match", &etag1),
+    );
     assert_eq!(not_modified.status, 304);
 
     let put = |token: &str, body: Value| dt(&w, &json_request("PUT", &uri, &body).bearer(token));
@@ -245,14 +355,33 @@ async fn justification_rules() {
     assert_error(&get(&w, &other_plant, &uri), 404, "other tenant's stop GET");
     assert_error(&get(&w, &scoped, &uri), 404, "line out of scope");
     // Unknown reason.
-    let body = assert_error(&put(&operator, json!({"failure_id": 987654, "comment": "x"})), 422, "unknown reason");
+    let body = assert_error(
+        &put(&operator, json!({"failure_id": 987654, "comment": "x"})),
+        422,
+        "unknown reason",
+    );
     assert_eq!(body["error"]["field"], "failure_id");
-    assert_error(&put(&operator, json!({"comment": "x"})), 422, "reason missing");
-    assert_error(&put(&operator, json!({"failure_id": "many"})), 422, "reason not a number");
-    assert_error(&put(&operator, json!({"failure_id": reason, "colour": "red"})), 400, "unknown field");
+    assert_error(
+        &put(&operator, json!({"comment": "x"})),
+        422,
+        "reason missing",
+    );
+    assert_error(
+        &put(&operator, json!({"failure_id": "many"})),
+        422,
+        "reason not a number",
+    );
+    assert_error(
+        &put(&operator, json!({"failure_id": reason, "colour": "red"})),
+        400,
+        "unknown field",
+    );
     // A 100 KB comment.
     let body = assert_error(
-        &put(&operator, json!({"failure_id": reason, "comment": "x".repeat(100 * 1024)})),
+        &put(
+            &operator,
+            json!({"failure_id": reason, "comment": "x".repeat(100 * 1024)}),
+        ),
         422,
         "100 KB comment",
     );
@@ -261,16 +390,31 @@ async fn justification_rules() {
     let huge = raw_request("PUT", &uri, vec![b' '; 1024 * 1024 + 10]).bearer(&operator);
     assert_error(&dt(&w, &huge), 413, "body over 1 MiB");
     // Broken JSON.
-    assert_error(&dt(&w, &raw_request("PUT", &uri, b"{\"failure_id\":".to_vec()).bearer(&operator)), 400, "bad JSON");
-    assert_eq!(get(&w, &operator, &uri).json()["data"]["failure_id"], Value::Null, "nothing was written");
+    assert_error(
+        &dt(
+            &w,
+            &raw_request("PUT", &uri, b"{\"failure_id\":".to_vec()).bearer(&operator),
+        ),
+        400,
+        "bad JSON",
+    );
+    assert_eq!(
+        get(&w, &operator, &uri).json()["data"]["failure_id"],
+        Value::Null,
+        "nothing was written"
+    );
 
     // A good justification, with the ETag as precondition.
     let comment = "Rotura de cinta <script>alert(1)</script> ' OR 1=1 --";
     let ok = dt(
         &w,
-        &json_request("PUT", &uri, &json!({"failure_id": reason, "comment": comment}))
-            .bearer(&operator)
-            .header("If-Match", &etag1),
+        &json_request(
+            "PUT",
+            &uri,
+            &json!({"failure_id": reason, "comment": comment}),
+        )
+        .bearer(&operator)
+        .header("If-Match", &etag1),
     );
     assert_eq!(ok.status, 200, "{}", ok.text());
     let after = ok.json()["data"].clone();
@@ -285,12 +429,19 @@ async fn justification_rules() {
     // Stale preconditions are conflicts.
     let stale = dt(
         &w,
-        &json_request("PUT", &uri, &json!({"failure_id": reason, "comment": "late"}))
-            .bearer(&operator)
-            .header("If-Match", &etag1),
+        &json_request(
+            "PUT",
+            &uri,
+            &json!({"failure_id": reason, "comment": "late"}),
+        )
+        .bearer(&operator)
+        .header("If-Match", &etag1),
     );
     assert_error(&stale, 409, "stale If-Match");
-    let stale = put(&operator, json!({"failure_id": reason, "comment": "late", "expected_updated_at": updated1}));
+    let stale = put(
+        &operator,
+        json!({"failure_id": reason, "comment": "late", "expected_updated_at": updated1}),
+    );
     assert_error(&stale, 409, "stale expected_updated_at");
     let fresh = put(
         &operator,
@@ -320,7 +471,12 @@ async fn justification_rules() {
     // The justified stop shows in the filters and the summary.
     let justified = all_pages(&w, &operator, "line_id=1&range=last_7_days&justified=true");
     assert_eq!(justified.len(), 1);
-    let sum = get(&w, &operator, "/api/v1/downtime/summary?line_id=1&range=last_7_days").json();
+    let sum = get(
+        &w,
+        &operator,
+        "/api/v1/downtime/summary?line_id=1&range=last_7_days",
+    )
+    .json();
     assert!(sum["data"]["by_reason"]
         .as_array()
         .expect("by_reason")
@@ -337,16 +493,32 @@ async fn calculate_recomputes_a_window_and_reports_changed_justifications() {
     let operator = w.login("demo.operator").access;
     let reason = reason_ids(&w).await[0];
 
-    let post = |token: &str, body: Value| dt(&w, &json_request("POST", "/api/v1/downtime/calculate", &body).bearer(token));
-    assert_error(&post(&operator, json!({"line_id": 1, "range": "last_7_days"})), 403, "operator calculate");
+    let post = |token: &str, body: Value| {
+        dt(
+            &w,
+            &json_request("POST", "/api/v1/downtime/calculate", &body).bearer(token),
+        )
+    };
+    assert_error(
+        &post(&operator, json!({"line_id": 1, "range": "last_7_days"})),
+        403,
+        "operator calculate",
+    );
     let body = assert_error(
-        &post(&manager, json!({"line_id": 1, "start_date": "2024-01-01", "end_date": "2026-01-10"})),
+        &post(
+            &manager,
+            json!({"line_id": 1, "start_date": "2024-01-01", "end_date": "2026-01-10"}),
+        ),
         422,
         "calculate over the maximum",
     );
     assert_eq!(body["error"]["field"], "end_date");
     assert_error(&post(&manager, json!({"line_id": 1})), 422, "no window");
-    assert_error(&post(&manager, json!({"line_id": 101, "range": "today"})), 404, "other plant's line");
+    assert_error(
+        &post(&manager, json!({"line_id": 101, "range": "today"})),
+        404,
+        "other plant's line",
+    );
 
     // Justify two long stops of line 1.
     let long = all_pages(&w, &manager, "line_id=1&range=last_7_days&min_duration=300");
@@ -354,7 +526,15 @@ async fn calculate_recomputes_a_window_and_reports_changed_justifications() {
     let (keep, split) = (&long[long.len() - 1], &long[0]);
     for s in [keep, split] {
         let uri = format!("/api/v1/downtime/{}?line_id=1", s["downtime_id"]);
-        let r = dt(&w, &json_request("PUT", &uri, &json!({"failure_id": reason, "comment": "antes"})).bearer(&manager));
+        let r = dt(
+            &w,
+            &json_request(
+                "PUT",
+                &uri,
+                &json!({"failure_id": reason, "comment": "antes"}),
+            )
+            .bearer(&manager),
+        );
         assert_eq!(r.status, 200, "{}", r.text());
     }
 
@@ -393,10 +573,22 @@ async fn calculate_recomputes_a_window_and_reports_changed_justifications() {
     assert!(is_plant_time(&changed[0]["replaced_by"][0]["start_time"]));
 
     // The unchanged justified stop kept its row and justification; the split one is gone.
-    let kept = get(&w, &manager, &format!("/api/v1/downtime/{}?line_id=1", keep["downtime_id"]));
+    let kept = get(
+        &w,
+        &manager,
+        &format!("/api/v1/downtime/{}?line_id=1", keep["downtime_id"]),
+    );
     assert_eq!(kept.status, 200);
     assert_eq!(kept.json()["data"]["justification"], "antes");
-    assert_error(&get(&w, &manager, &format!("/api/v1/downtime/{split_id}?line_id=1")), 404, "replaced stop");
+    assert_error(
+        &get(
+            &w,
+            &manager,
+            &format!("/api/v1/downtime/{split_id}?line_id=1"),
+        ),
+        404,
+        "replaced stop",
+    );
 
     // Audited.
     let mut g = w.global().await;

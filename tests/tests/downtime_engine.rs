@@ -79,7 +79,14 @@ impl Plant {
     /// A line `line_id` with code `code`, `outputs` output areas (ids
     /// `line_id * 10 + 1 …`) and one reject area (`line_id * 10 + 9`); its
     /// detection table is partitioned by month from December 2025.
-    async fn line(&mut self, line_id: i64, code: &str, outputs: usize, t: Thresholds, data_tz: &str) -> LineSpec {
+    async fn line(
+        &mut self,
+        line_id: i64,
+        code: &str,
+        outputs: usize,
+        t: Thresholds,
+        data_tz: &str,
+    ) -> LineSpec {
         let db = &self.db_name;
         self.conn
             .exec_drop(
@@ -166,7 +173,10 @@ impl Plant {
         for sql in [
             format!("TRUNCATE TABLE `{db}`.`detection_line_{}`", spec.line_code),
             format!("TRUNCATE TABLE `{db}`.`downtime_events_{}`", spec.line_code),
-            format!("DELETE FROM `{db}`.system_monitor WHERE line_id = {}", spec.line_id),
+            format!(
+                "DELETE FROM `{db}`.system_monitor WHERE line_id = {}",
+                spec.line_id
+            ),
         ] {
             self.conn.query_drop(sql).await.expect("reset");
         }
@@ -181,9 +191,14 @@ impl Plant {
     }
 
     async fn run(&mut self, spec: &LineSpec, page_size: usize) -> RunOutcome {
-        engine::run_incremental(&mut self.conn, &self.db_name, spec, &EngineOptions { page_size })
-            .await
-            .expect("incremental run")
+        engine::run_incremental(
+            &mut self.conn,
+            &self.db_name,
+            spec,
+            &EngineOptions { page_size },
+        )
+        .await
+        .expect("incremental run")
     }
 
     /// Runs until the run is not refused as busy (a killed session's lock is
@@ -203,7 +218,10 @@ impl Plant {
 /// The stops of one uninterrupted pass of the pure detector over the output
 /// detections, as rows with the stored wall times.
 fn expected(dets: &[Det], spec: &LineSpec) -> Vec<Row> {
-    let mut out_dets: Vec<&Det> = dets.iter().filter(|d| spec.output_areas.contains(&d.2)).collect();
+    let mut out_dets: Vec<&Det> = dets
+        .iter()
+        .filter(|d| spec.output_areas.contains(&d.2))
+        .collect();
     out_dets.sort_by_key(|d| (d.1, d.0));
     let mut det = Detector::new(spec.thresholds);
     let mut prev: Option<NaiveDateTime> = None;
@@ -211,7 +229,13 @@ fn expected(dets: &[Det], spec: &LineSpec) -> Vec<Row> {
     for (id, at, _) in out_dets {
         let ms = data_naive_to_utc(*at, spec.data_tz).timestamp_millis();
         if let Some(e) = det.push(Detection::new(*id, ms)).expect("ordered") {
-            rows.push((prev.expect("previous detection"), *at, e.duration_ms, *id, e.is_micro));
+            rows.push((
+                prev.expect("previous detection"),
+                *at,
+                e.duration_ms,
+                *id,
+                e.is_micro,
+            ));
         }
         prev = Some(*at);
     }
@@ -253,8 +277,12 @@ fn gap(rng: &mut StdRng, t: Thresholds) -> i64 {
             ];
             edges[rng.random_range(0..edges.len())].max(0)
         }
-        12..=14 => rng.random_range(t.micro_stop_ms..=t.downtime_threshold_ms).max(0),
-        15..=17 => rng.random_range(t.downtime_threshold_ms + 1..=t.downtime_threshold_ms + 3_600_000),
+        12..=14 => rng
+            .random_range(t.micro_stop_ms..=t.downtime_threshold_ms)
+            .max(0),
+        15..=17 => {
+            rng.random_range(t.downtime_threshold_ms + 1..=t.downtime_threshold_ms + 3_600_000)
+        }
         18 => rng.random_range(3_600_000..=86_400_000 * 2),
         _ => rng.random_range(86_400_000..=86_400_000 * 20),
     }
@@ -272,7 +300,8 @@ fn thresholds(rng: &mut StdRng) -> Thresholds {
 /// `n` detections of `spec`'s areas (output ones mostly, some rejects that
 /// must be ignored), ids increasing, times non-decreasing from January 2026.
 fn stream(rng: &mut StdRng, n: usize, spec: &LineSpec) -> Vec<Det> {
-    let mut at = naive("2026-01-20 00:00:00") + Duration::milliseconds(rng.random_range(0..86_400_000 * 20));
+    let mut at =
+        naive("2026-01-20 00:00:00") + Duration::milliseconds(rng.random_range(0..86_400_000 * 20));
     let mut id = rng.random_range(1..1000);
     let reject = spec.line_id * 10 + 9;
     (0..n)
@@ -365,9 +394,14 @@ async fn any_split_into_incremental_runs_equals_one_full_run() {
         p.insert(&full, &dets).await;
         p.run(&full, 50_000).await;
         let got_full = p.stored(&full).await;
-        assert_eq!(got_full, want, "case {case} (seed {seed}): one full run differs from the rule");
+        assert_eq!(
+            got_full, want,
+            "case {case} (seed {seed}): one full run differs from the rule"
+        );
 
-        let mut cuts: Vec<usize> = (0..rng.random_range(0..8)).map(|_| rng.random_range(0..=n)).collect();
+        let mut cuts: Vec<usize> = (0..rng.random_range(0..8))
+            .map(|_| rng.random_range(0..=n))
+            .collect();
         cuts.push(0);
         cuts.push(n);
         cuts.sort_unstable();
@@ -394,8 +428,12 @@ async fn a_killed_run_run_again_gives_the_same_stops() {
     eprintln!("DOWNTIME_PROP_SEED={seed}");
     let mut rng = StdRng::seed_from_u64(seed);
     let mut p = plant().await;
-    let single = p.line(5, "kill_single", 1, Thresholds::default(), "UTC").await;
-    let multi = p.line(6, "kill_multi", 2, Thresholds::default(), "UTC").await;
+    let single = p
+        .line(5, "kill_single", 1, Thresholds::default(), "UTC")
+        .await;
+    let multi = p
+        .line(6, "kill_multi", 2, Thresholds::default(), "UTC")
+        .await;
     let mut killed_total = 0;
 
     for case in 0..cases(24) {
@@ -430,11 +468,18 @@ async fn a_killed_run_run_again_gives_the_same_stops() {
                 drop(conn);
             }
         }
-        p.run_to_completion(&spec, rng.random_range(1..=50_000)).await;
+        p.run_to_completion(&spec, rng.random_range(1..=50_000))
+            .await;
         let got = p.stored(&spec).await;
-        assert_eq!(got, want, "case {case} (seed {seed}): killed and resumed runs differ from one run");
+        assert_eq!(
+            got, want,
+            "case {case} (seed {seed}): killed and resumed runs differ from one run"
+        );
     }
-    assert!(killed_total > 0, "no run was actually killed; the budgets are too large");
+    assert!(
+        killed_total > 0,
+        "no run was actually killed; the budgets are too large"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -443,8 +488,12 @@ async fn runs_started_at_once_leave_no_duplicate() {
     eprintln!("DOWNTIME_PROP_SEED={seed}");
     let mut rng = StdRng::seed_from_u64(seed);
     let mut p = plant().await;
-    let single = p.line(7, "conc_single", 1, Thresholds::default(), "UTC").await;
-    let multi = p.line(8, "conc_multi", 2, Thresholds::default(), "UTC").await;
+    let single = p
+        .line(7, "conc_single", 1, Thresholds::default(), "UTC")
+        .await;
+    let multi = p
+        .line(8, "conc_multi", 2, Thresholds::default(), "UTC")
+        .await;
     let mut busy_seen = 0;
 
     for case in 0..cases(12) {
@@ -472,9 +521,14 @@ async fn runs_started_at_once_leave_no_duplicate() {
             let ps = rng.random_range(1..=30);
             tasks.push(tokio::spawn(async move {
                 barrier.wait().await;
-                let out = engine::run_incremental(&mut conn, &db_name, &spec, &EngineOptions { page_size: ps })
-                    .await
-                    .expect("concurrent run");
+                let out = engine::run_incremental(
+                    &mut conn,
+                    &db_name,
+                    &spec,
+                    &EngineOptions { page_size: ps },
+                )
+                .await
+                .expect("concurrent run");
                 let _ = conn.disconnect().await;
                 out
             }));
@@ -491,7 +545,10 @@ async fn runs_started_at_once_leave_no_duplicate() {
         // Whoever was refused, the next run completes the line.
         p.run_to_completion(&spec, 50_000).await;
         let got = p.stored(&spec).await;
-        assert_eq!(got, want, "case {case} (seed {seed}): concurrent runs differ from one run");
+        assert_eq!(
+            got, want,
+            "case {case} (seed {seed}): concurrent runs differ from one run"
+        );
         let distinct: Option<i64> = p
             .conn
             .query_first(format!(
@@ -503,24 +560,43 @@ async fn runs_started_at_once_leave_no_duplicate() {
         assert_eq!(distinct, Some(0), "duplicate stops");
     }
     eprintln!("runs refused as busy: {busy_seen}");
-    assert!(busy_seen > 0, "the lock was never contended; the test did not test it");
+    assert!(
+        busy_seen > 0,
+        "the lock was never contended; the test did not test it"
+    );
 }
 
 #[tokio::test]
 async fn a_held_lock_makes_runs_and_recomputations_busy() {
     let mut p = plant().await;
     let spec = p.line(9, "locked", 1, Thresholds::default(), "UTC").await;
-    p.insert(&spec, &[(1, naive("2026-04-01 06:00:00"), 91), (2, naive("2026-04-01 06:10:00"), 91)])
-        .await;
+    p.insert(
+        &spec,
+        &[
+            (1, naive("2026-04-01 06:00:00"), 91),
+            (2, naive("2026-04-01 06:10:00"), 91),
+        ],
+    )
+    .await;
     let mut holder = p.own_conn().await;
     let name = lock_name(&p.db_name, spec.line_id);
-    let got: Option<i64> = holder.exec_first("SELECT GET_LOCK(?, 0)", (&name,)).await.expect("lock");
+    let got: Option<i64> = holder
+        .exec_first("SELECT GET_LOCK(?, 0)", (&name,))
+        .await
+        .expect("lock");
     assert_eq!(got, Some(1));
     assert!(matches!(p.run(&spec, 10).await, RunOutcome::Busy));
     let from = data_naive_to_utc(naive("2026-04-01 00:00:00"), spec.data_tz);
-    let r = engine::recompute(&mut p.conn, &p.db_name, &spec, from, None, &EngineOptions::default())
-        .await
-        .expect("recompute");
+    let r = engine::recompute(
+        &mut p.conn,
+        &p.db_name,
+        &spec,
+        from,
+        None,
+        &EngineOptions::default(),
+    )
+    .await
+    .expect("recompute");
     assert!(matches!(r, RecomputeOutcome::Busy));
     assert!(p.stored(&spec).await.is_empty());
     drop(holder);
@@ -533,7 +609,13 @@ async fn a_held_lock_makes_runs_and_recomputations_busy() {
 // ---------------------------------------------------------------------------
 
 fn row(start: &str, end: &str, duration: &str, detection_id: i64, is_micro: bool) -> Row {
-    (naive(start), naive(end), secs(duration), detection_id, is_micro)
+    (
+        naive(start),
+        naive(end),
+        secs(duration),
+        detection_id,
+        is_micro,
+    )
 }
 
 #[tokio::test]
@@ -567,16 +649,64 @@ async fn golden_stops_computed_by_hand() {
     p.insert(&spec, &dets).await;
     p.run(&spec, 4).await;
     let want = vec![
-        row("2026-04-01 06:00:00.000", "2026-04-01 06:02:00.000", "120.000", 2, true),
-        row("2026-04-01 06:02:00.000", "2026-04-01 06:04:00.001", "120.001", 3, false),
-        row("2026-04-01 06:04:10.000", "2026-04-01 06:10:00.000", "350.000", 7, false),
+        row(
+            "2026-04-01 06:00:00.000",
+            "2026-04-01 06:02:00.000",
+            "120.000",
+            2,
+            true,
+        ),
+        row(
+            "2026-04-01 06:02:00.000",
+            "2026-04-01 06:04:00.001",
+            "120.001",
+            3,
+            false,
+        ),
+        row(
+            "2026-04-01 06:04:10.000",
+            "2026-04-01 06:10:00.000",
+            "350.000",
+            7,
+            false,
+        ),
         // 06:10:00.000 → 23:58:30.250 = 17 h 48 min 30.25 s
-        row("2026-04-01 06:10:00.000", "2026-04-01 23:58:30.250", "64110.250", 9, false),
-        row("2026-04-01 23:58:30.250", "2026-04-02 00:03:00.000", "269.750", 10, false),
+        row(
+            "2026-04-01 06:10:00.000",
+            "2026-04-01 23:58:30.250",
+            "64110.250",
+            9,
+            false,
+        ),
+        row(
+            "2026-04-01 23:58:30.250",
+            "2026-04-02 00:03:00.000",
+            "269.750",
+            10,
+            false,
+        ),
         // 04-02 00:03:00.500 → 04-30 23:59:00.000 = 28 d 23 h 55 min 59.5 s
-        row("2026-04-02 00:03:00.500", "2026-04-30 23:59:00.000", "2505359.500", 12, false),
-        row("2026-04-30 23:59:00.000", "2026-05-01 00:01:00.001", "120.001", 13, false),
-        row("2026-05-01 00:01:00.001", "2026-05-01 00:01:30.001", "30.000", 14, true),
+        row(
+            "2026-04-02 00:03:00.500",
+            "2026-04-30 23:59:00.000",
+            "2505359.500",
+            12,
+            false,
+        ),
+        row(
+            "2026-04-30 23:59:00.000",
+            "2026-05-01 00:01:00.001",
+            "120.001",
+            13,
+            false,
+        ),
+        row(
+            "2026-05-01 00:01:00.001",
+            "2026-05-01 00:01:30.001",
+            "30.000",
+            14,
+            true,
+        ),
     ];
     assert_eq!(p.stored(&spec).await, want);
     // The two months are really different partitions.
@@ -603,7 +733,12 @@ async fn golden_stops_computed_by_hand() {
     // stored for it.
     let last = data_naive_to_utc(naive("2026-05-01 00:01:30.001"), spec.data_tz);
     let at = |ms: i64| last + Duration::milliseconds(ms);
-    assert_eq!(engine::open_stop(&mut p.conn, &p.db_name, &spec, at(120_000)).await.expect("open"), None);
+    assert_eq!(
+        engine::open_stop(&mut p.conn, &p.db_name, &spec, at(120_000))
+            .await
+            .expect("open"),
+        None
+    );
     let open = engine::open_stop(&mut p.conn, &p.db_name, &spec, at(120_001))
         .await
         .expect("open")
@@ -620,7 +755,9 @@ async fn golden_stops_computed_by_hand() {
 async fn golden_stops_across_dst_changes_of_the_data_zone() {
     let mut p = plant().await;
     // The client stores plant-local wall times (data_timezone Europe/Madrid).
-    let spec = p.line(11, "golden_dst", 1, Thresholds::default(), "Europe/Madrid").await;
+    let spec = p
+        .line(11, "golden_dst", 1, Thresholds::default(), "Europe/Madrid")
+        .await;
     let d = |id: i64, at: &str| (id, naive(at), 111);
     let dets = vec![
         // Spring forward (02:00 → 03:00): 01:59:00 → 03:01:00.001 on the wall
@@ -637,11 +774,35 @@ async fn golden_stops_across_dst_changes_of_the_data_zone() {
     p.insert(&spec, &dets).await;
     p.run(&spec, 2).await;
     let want = vec![
-        row("2026-03-29 01:59:00.000", "2026-03-29 03:01:00.001", "120.001", 2, false),
-        row("2026-03-29 03:01:00.001", "2026-03-29 03:03:00.001", "120.000", 3, true),
+        row(
+            "2026-03-29 01:59:00.000",
+            "2026-03-29 03:01:00.001",
+            "120.001",
+            2,
+            false,
+        ),
+        row(
+            "2026-03-29 03:01:00.001",
+            "2026-03-29 03:03:00.001",
+            "120.000",
+            3,
+            true,
+        ),
         // 03-29 03:03:00.001 CEST → 10-25 01:59:00 CEST: 210 days − 1 h 4 min 0.001 s.
-        row("2026-03-29 03:03:00.001", "2026-10-25 01:59:00.000", "18140159.999", 4, false),
-        row("2026-10-25 01:59:00.000", "2026-10-25 03:01:00.000", "7320.000", 5, false),
+        row(
+            "2026-03-29 03:03:00.001",
+            "2026-10-25 01:59:00.000",
+            "18140159.999",
+            4,
+            false,
+        ),
+        row(
+            "2026-10-25 01:59:00.000",
+            "2026-10-25 03:01:00.000",
+            "7320.000",
+            5,
+            false,
+        ),
     ];
     assert_eq!(p.stored(&spec).await, want);
 }
@@ -650,7 +811,13 @@ async fn golden_stops_across_dst_changes_of_the_data_zone() {
 // Recomputation keeps justifications
 // ---------------------------------------------------------------------------
 
-async fn justify(p: &mut Plant, spec: &LineSpec, start: &str, failure_id: i64, comment: &str) -> i64 {
+async fn justify(
+    p: &mut Plant,
+    spec: &LineSpec,
+    start: &str,
+    failure_id: i64,
+    comment: &str,
+) -> i64 {
     let table = format!("`{}`.`downtime_events_{}`", p.db_name, spec.line_code);
     p.conn
         .exec_drop(
@@ -664,13 +831,23 @@ async fn justify(p: &mut Plant, spec: &LineSpec, start: &str, failure_id: i64, c
         .expect("justify");
     let id: Option<i64> = p
         .conn
-        .exec_first(format!("SELECT downtime_id FROM {table} WHERE start_time = ?"), (naive(start),))
+        .exec_first(
+            format!("SELECT downtime_id FROM {table} WHERE start_time = ?"),
+            (naive(start),),
+        )
         .await
         .expect("id");
     id.expect("justified stop exists")
 }
 
-type Justified = (i64, NaiveDateTime, Option<i64>, Option<String>, Option<i64>, Option<i64>);
+type Justified = (
+    i64,
+    NaiveDateTime,
+    Option<i64>,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+);
 
 async fn justified_rows(p: &mut Plant, spec: &LineSpec) -> Vec<Justified> {
     p.conn
@@ -708,15 +885,26 @@ async fn recomputing_a_window_keeps_justifications_of_unchanged_stops() {
     // Late data: a detection inside stop C splits it; one with a lower id at
     // the very time stop B ended now ends it (same stop, other detection);
     // one during running time changes nothing.
-    let late = vec![d(65, "2026-04-01 06:40:00"), d(45, "2026-04-01 06:15:00"), d(15, "2026-04-01 06:05:05")];
+    let late = vec![
+        d(65, "2026-04-01 06:40:00"),
+        d(45, "2026-04-01 06:15:00"),
+        d(15, "2026-04-01 06:05:05"),
+    ];
     p.insert(&spec, &late).await;
     dets.extend(late);
 
     let from = data_naive_to_utc(naive("2026-04-01 05:00:00"), spec.data_tz);
     let to = data_naive_to_utc(naive("2026-04-01 08:00:00"), spec.data_tz);
-    let report = match engine::recompute(&mut p.conn, &p.db_name, &spec, from, Some(to), &EngineOptions { page_size: 2 })
-        .await
-        .expect("recompute")
+    let report = match engine::recompute(
+        &mut p.conn,
+        &p.db_name,
+        &spec,
+        from,
+        Some(to),
+        &EngineOptions { page_size: 2 },
+    )
+    .await
+    .expect("recompute")
     {
         RecomputeOutcome::Done(r) => r,
         other => panic!("recompute: {other:?}"),
@@ -740,21 +928,46 @@ async fn recomputing_a_window_keeps_justifications_of_unchanged_stops() {
     assert_eq!(
         replaced,
         vec![
-            ("2026-04-01 06:15:05.000".to_string(), "2026-04-01 06:40:00.000".to_string()),
-            ("2026-04-01 06:40:00.000".to_string(), "2026-04-01 07:00:00.000".to_string()),
+            (
+                "2026-04-01 06:15:05.000".to_string(),
+                "2026-04-01 06:40:00.000".to_string()
+            ),
+            (
+                "2026-04-01 06:40:00.000".to_string(),
+                "2026-04-01 07:00:00.000".to_string()
+            ),
         ]
     );
 
     let rows = justified_rows(&mut p, &spec).await;
-    let find = |start: &str| rows.iter().find(|r| r.1 == naive(start)).cloned().expect("row");
+    let find = |start: &str| {
+        rows.iter()
+            .find(|r| r.1 == naive(start))
+            .cloned()
+            .expect("row")
+    };
     assert_eq!(
         find("2026-04-01 06:00:00"),
-        (a, naive("2026-04-01 06:00:00"), Some(1), Some("rotura de cinta".into()), Some(7), Some(20)),
+        (
+            a,
+            naive("2026-04-01 06:00:00"),
+            Some(1),
+            Some("rotura de cinta".into()),
+            Some(7),
+            Some(20)
+        ),
         "unchanged stop keeps its row and justification"
     );
     assert_eq!(
         find("2026-04-01 06:05:20"),
-        (b, naive("2026-04-01 06:05:20"), Some(2), Some("cambio de formato".into()), Some(7), Some(45)),
+        (
+            b,
+            naive("2026-04-01 06:05:20"),
+            Some(2),
+            Some("cambio de formato".into()),
+            Some(7),
+            Some(45)
+        ),
         "same stop ended by another detection keeps its justification"
     );
     let new_c1 = find("2026-04-01 06:15:05");
@@ -762,14 +975,25 @@ async fn recomputing_a_window_keeps_justifications_of_unchanged_stops() {
     assert_eq!((new_c1.2, new_c1.3.clone(), new_c1.4), (None, None, None));
 
     // Recomputing again changes nothing.
-    let again = match engine::recompute(&mut p.conn, &p.db_name, &spec, from, Some(to), &EngineOptions::default())
-        .await
-        .expect("recompute again")
+    let again = match engine::recompute(
+        &mut p.conn,
+        &p.db_name,
+        &spec,
+        from,
+        Some(to),
+        &EngineOptions::default(),
+    )
+    .await
+    .expect("recompute again")
     {
         RecomputeOutcome::Done(r) => r,
         other => panic!("recompute: {other:?}"),
     };
-    assert_eq!((again.deleted, again.inserted, again.relinked), (0, 0, 0), "{again:?}");
+    assert_eq!(
+        (again.deleted, again.inserted, again.relinked),
+        (0, 0, 0),
+        "{again:?}"
+    );
     assert!(again.changed_justified.is_empty());
     assert_eq!(justified_rows(&mut p, &spec).await, rows);
 
@@ -798,8 +1022,14 @@ async fn recomputing_a_window_in_the_middle_moves_nothing_outside_it() {
         ))
         .await
         .expect("justify all");
-    let outputs: Vec<&Det> = dets.iter().filter(|d| spec.output_areas.contains(&d.2)).collect();
-    let (lo, hi) = (outputs[outputs.len() / 3].1, outputs[2 * outputs.len() / 3].1);
+    let outputs: Vec<&Det> = dets
+        .iter()
+        .filter(|d| spec.output_areas.contains(&d.2))
+        .collect();
+    let (lo, hi) = (
+        outputs[outputs.len() / 3].1,
+        outputs[2 * outputs.len() / 3].1,
+    );
     // A late detection in the middle of the window.
     let mid = lo + (hi - lo) / 2;
     let late = (1_000_000, mid, spec.output_areas[0]);
@@ -826,7 +1056,9 @@ async fn recomputing_a_window_in_the_middle_moves_nothing_outside_it() {
     for (row, now) in after.iter().zip(&stored_now) {
         let was = before.iter().find(|b| b.1 == row.1);
         match was {
-            Some(b) if b.0 == row.0 => assert_eq!(row.3.as_deref(), Some(format!("j{}", row.0).as_str())),
+            Some(b) if b.0 == row.0 => {
+                assert_eq!(row.3.as_deref(), Some(format!("j{}", row.0).as_str()))
+            }
             _ => assert_eq!(row.2, None, "a new stop {now:?} has no justification"),
         }
     }

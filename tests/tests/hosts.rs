@@ -42,14 +42,21 @@ async fn health_is_identical_on_cgi_fastcgi_and_lambda() {
         assert!(body["version"].is_string());
         assert_eq!(cgi.header("content-type"), Some("application/json"));
         assert_eq!(cgi.header("x-content-type-options"), Some("nosniff"));
-        assert!(cgi.header("strict-transport-security").is_some(), "HSTS behind HTTPS");
+        assert!(
+            cgi.header("strict-transport-security").is_some(),
+            "HSTS behind HTTPS"
+        );
         assert!(cgi
             .header("content-security-policy")
             .is_some_and(|c| c.contains("frame-ancestors 'none'") && !c.contains("unsafe-inline")));
 
         let fcgi_app = FcgiApp::start(&binary, &env_file);
         let fcgi = fcgi_app.request(&req);
-        assert_eq!(fcgi.comparable(), cgi.comparable(), "{group}: FastCGI differs from CGI");
+        assert_eq!(
+            fcgi.comparable(),
+            cgi.comparable(),
+            "{group}: FastCGI differs from CGI"
+        );
         // Many requests per process: the second one is served by the same process.
         let again = fcgi_app.request(&req);
         assert_eq!(again.status, 200);
@@ -60,7 +67,11 @@ async fn health_is_identical_on_cgi_fastcgi_and_lambda() {
             .invoke(&apigw_v2_event(&req))
             .unwrap_or_else(|e| panic!("{group} on Lambda: {e}"));
         let lambda = from_apigw_response(&doc);
-        assert_eq!(lambda.comparable(), cgi.comparable(), "{group}: Lambda differs from CGI");
+        assert_eq!(
+            lambda.comparable(),
+            cgi.comparable(),
+            "{group}: Lambda differs from CGI"
+        );
     }
 }
 
@@ -140,11 +151,17 @@ async fn oversized_body_is_413_on_fastcgi_and_lambda_too() {
 
     let fcgi = FcgiApp::start(&binary, &env_file);
     assert_eq!(fcgi.request(&req).status, 413);
-    assert_eq!(fcgi.request(&TestRequest::get("/api/v1/auth/health")).status, 200);
+    assert_eq!(
+        fcgi.request(&TestRequest::get("/api/v1/auth/health"))
+            .status,
+        200
+    );
 
     let mut runtime = LambdaRuntime::start();
     runtime.spawn_function(&binary, &env);
-    let doc = runtime.invoke(&apigw_v2_event(&req)).expect("lambda answer");
+    let doc = runtime
+        .invoke(&apigw_v2_event(&req))
+        .expect("lambda answer");
     assert_eq!(from_apigw_response(&doc).status, 413);
 }
 
@@ -152,10 +169,17 @@ async fn oversized_body_is_413_on_fastcgi_and_lambda_too() {
 async fn misconfigured_process_says_so_in_json() {
     let db = TestDb::new().await.expect("test database");
     let env = with_var(&db.env(), "JWT_SECRET", "too-short");
-    let resp = run_cgi(&bin("metrics"), &env, &TestRequest::get("/api/v1/metrics/health"));
+    let resp = run_cgi(
+        &bin("metrics"),
+        &env,
+        &TestRequest::get("/api/v1/metrics/health"),
+    );
     assert_eq!(resp.status, 500);
     assert_eq!(resp.json()["error"]["code"], "internal_error");
-    assert!(!resp.text().contains("JWT_SECRET"), "configuration details stay in the log");
+    assert!(
+        !resp.text().contains("JWT_SECRET"),
+        "configuration details stay in the log"
+    );
 }
 
 #[tokio::test]
@@ -178,7 +202,11 @@ async fn database_outage_is_503_fast_and_recovers_without_restart() {
         let started = Instant::now();
         let resp = fcgi.request(&req);
         assert_eq!(resp.status, 503, "{}", resp.text());
-        assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "took {:?}",
+            started.elapsed()
+        );
         assert!(resp.header("retry-after").is_some());
         assert_eq!(resp.json()["error"]["code"], "database_unavailable");
     }
@@ -196,6 +224,9 @@ async fn database_outage_is_503_fast_and_recovers_without_restart() {
         }
         std::thread::sleep(Duration::from_millis(250));
     }
-    assert!(recovered, "the same FastCGI process recovers once the database is back");
+    assert!(
+        recovered,
+        "the same FastCGI process recovers once the database is back"
+    );
     assert!(fcgi.is_running());
 }

@@ -40,7 +40,7 @@ fn scheduled(rule: &str, detail: Value) -> Value {
     })
 }
 
-fn items_of<'a>(summary: &'a Value, tenant_id: i64) -> Vec<&'a Value> {
+fn items_of(summary: &Value, tenant_id: i64) -> Vec<&Value> {
     summary["items"]
         .as_array()
         .expect("items")
@@ -58,13 +58,27 @@ async fn count(db: &TestDb, tenant_db: Option<&str>, sql: &str) -> i64 {
         }
         None => db.global_conn().await.expect("global"),
     };
-    conn.query_first::<i64, _>(sql).await.expect("count").unwrap_or(0)
+    conn.query_first::<i64, _>(sql)
+        .await
+        .expect("count")
+        .unwrap_or(0)
 }
 
 async fn stops_of(db: &TestDb, tenant_db: &str) -> Vec<i64> {
     let mut out = Vec::new();
-    for code in ["linea_1_envasado", "linea_2_etiquetado", "linea_3_paletizado"] {
-        out.push(count(db, Some(tenant_db), &format!("SELECT COUNT(*) FROM downtime_events_{code}")).await);
+    for code in [
+        "linea_1_envasado",
+        "linea_2_etiquetado",
+        "linea_3_paletizado",
+    ] {
+        out.push(
+            count(
+                db,
+                Some(tenant_db),
+                &format!("SELECT COUNT(*) FROM downtime_events_{code}"),
+            )
+            .await,
+        );
     }
     out
 }
@@ -100,7 +114,12 @@ async fn scheduled_events_run_the_jobs_under_the_lambda_runtime() {
     assert!(first.iter().all(|n| *n > 0), "{first:?}");
     // Watermark and last run of every line in the client's system_monitor.
     assert_eq!(
-        count(&db, Some(&plant.db_name), "SELECT COUNT(*) FROM system_monitor WHERE metric = 'downtime_watermark'").await,
+        count(
+            &db,
+            Some(&plant.db_name),
+            "SELECT COUNT(*) FROM system_monitor WHERE metric = 'downtime_watermark'"
+        )
+        .await,
         3
     );
     assert_eq!(
@@ -109,11 +128,21 @@ async fn scheduled_events_run_the_jobs_under_the_lambda_runtime() {
     );
     // Every unit of work is in job_run, finished.
     assert_eq!(
-        count(&db, None, "SELECT COUNT(*) FROM job_run WHERE job = 'downtime' AND finished_at IS NOT NULL").await,
+        count(
+            &db,
+            None,
+            "SELECT COUNT(*) FROM job_run WHERE job = 'downtime' AND finished_at IS NOT NULL"
+        )
+        .await,
         4
     );
     assert_eq!(
-        count(&db, None, "SELECT COUNT(*) FROM job_run WHERE job = 'downtime' AND status = 'failed'").await,
+        count(
+            &db,
+            None,
+            "SELECT COUNT(*) FROM job_run WHERE job = 'downtime' AND status = 'failed'"
+        )
+        .await,
         1
     );
 
@@ -129,13 +158,21 @@ async fn scheduled_events_run_the_jobs_under_the_lambda_runtime() {
 
     // detail.job picks the job whatever the rule is called; options come with it.
     let parts = runtime
-        .invoke(&scheduled("nightly", json!({"job": "partitions", "months": 6, "tenant_id": plant.tenant_id})))
+        .invoke(&scheduled(
+            "nightly",
+            json!({"job": "partitions", "months": 6, "tenant_id": plant.tenant_id}),
+        ))
         .expect("partitions invocation");
     assert_eq!(parts["job"], "partitions", "{parts}");
     assert_eq!(parts["failed"], 0, "{parts}");
     assert_eq!(parts["ok"], 3, "{parts}");
     for item in parts["items"].as_array().expect("items") {
-        assert!(item["detail"]["added"].as_array().is_some_and(|a| !a.is_empty()), "{item}");
+        assert!(
+            item["detail"]["added"]
+                .as_array()
+                .is_some_and(|a| !a.is_empty()),
+            "{item}"
+        );
     }
     // Running it again adds nothing (and drops nothing).
     let parts_again = runtime
@@ -161,9 +198,13 @@ async fn scheduled_events_run_the_jobs_under_the_lambda_runtime() {
 
     // An event that names no job is an invocation error, not a crash: the
     // function still answers the next one.
-    let err = runtime.invoke(&scheduled("mystery-rule", json!({}))).unwrap_err();
+    let err = runtime
+        .invoke(&scheduled("mystery-rule", json!({})))
+        .unwrap_err();
     assert!(err.contains("cannot tell which job"), "{err}");
-    let hk = runtime.invoke(&json!({"job": "housekeeping"})).expect("still alive");
+    let hk = runtime
+        .invoke(&json!({"job": "housekeeping"}))
+        .expect("still alive");
     assert_eq!(hk["failed"], 0);
 }
 
@@ -193,7 +234,8 @@ async fn the_command_line_runs_the_same_jobs_for_cron() {
 
     let help = jobs_cli(&db, &["--help"]);
     assert!(help.status.success(), "{}", text(&help));
-    assert!(String::from_utf8_lossy(&help.stdout).contains("jobs downtime [--tenant ID] [--line ID] [--from TIME]"));
+    assert!(String::from_utf8_lossy(&help.stdout)
+        .contains("jobs downtime [--tenant ID] [--line ID] [--from TIME]"));
     let bad = jobs_cli(&db, &["explode"]);
     assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
     let bad = jobs_cli(&db, &["downtime", "--from", "last tuesday"]);
@@ -204,7 +246,10 @@ async fn the_command_line_runs_the_same_jobs_for_cron() {
     let one = jobs_cli(&db, &["downtime", "--tenant", &tid, "--line", "2"]);
     assert!(one.status.success(), "{}", text(&one));
     let out = String::from_utf8_lossy(&one.stdout);
-    assert!(out.contains(&format!("OK       tenant {tid} line 2")), "{out}");
+    assert!(
+        out.contains(&format!("OK       tenant {tid} line 2")),
+        "{out}"
+    );
     let stops = stops_of(&db, &plant.db_name).await;
     assert_eq!(stops[0], 0);
     assert!(stops[1] > 0);
@@ -236,7 +281,9 @@ async fn the_command_line_runs_the_same_jobs_for_cron() {
     .await
     .expect("justify all");
     let justified_before: i64 = c
-        .query_first("SELECT COUNT(*) FROM downtime_events_linea_1_envasado WHERE justification = 'kept'")
+        .query_first(
+            "SELECT COUNT(*) FROM downtime_events_linea_1_envasado WHERE justification = 'kept'",
+        )
         .await
         .expect("count")
         .unwrap_or(0);
@@ -254,7 +301,12 @@ async fn the_command_line_runs_the_same_jobs_for_cron() {
     .expect("late detection");
     drop(c);
     let from = &start[..10];
-    let late = jobs_cli(&db, &["downtime", "--tenant", &tid, "--line", "1", "--from", from, "--json"]);
+    let late = jobs_cli(
+        &db,
+        &[
+            "downtime", "--tenant", &tid, "--line", "1", "--from", from, "--json",
+        ],
+    );
     assert!(late.status.success(), "{}", text(&late));
     let summary: Value = serde_json::from_slice(&late.stdout).expect("JSON summary");
     let recompute = &summary["items"][0]["detail"]["recompute"];
@@ -278,7 +330,11 @@ async fn the_command_line_runs_the_same_jobs_for_cron() {
     assert!(parts.status.success(), "{}", text(&parts));
     let hk = jobs_cli(&db, &["housekeeping"]);
     assert!(hk.status.success(), "{}", text(&hk));
-    assert!(String::from_utf8_lossy(&hk.stdout).contains("housekeeping finished"), "{}", text(&hk));
+    assert!(
+        String::from_utf8_lossy(&hk.stdout).contains("housekeeping finished"),
+        "{}",
+        text(&hk)
+    );
     assert!(
         count(&db, None, "SELECT COUNT(*) FROM job_run WHERE job IN ('partitions', 'housekeeping') AND status = 'ok'").await
             >= 4

@@ -4,7 +4,7 @@
 //! * the code — every route of the six HTTP routers is documented, every
 //!   documented operation is served, by the function its `x-function` names;
 //! * the dashboard function serves the document at `/api/v1/openapi.json`,
-//!   byte for byte the committed one (minified), with an ETag;
+//!   the committed document (minified, key order kept), with an ETag;
 //! * the route table snapshot (`tests/snapshots/openapi-routes.txt`, rewrite it
 //!   with `UPDATE_SNAPSHOTS=1` after changing the document on purpose);
 //! * the SAM template's HttpApi events (`infra/aws/template.yaml`) and the
@@ -24,7 +24,14 @@ use shared::state::{AppState, HostKind};
 /// `(METHOD, path)` → function.
 type RouteTable = BTreeMap<(String, String), String>;
 
-const GROUPS: [&str; 6] = ["auth", "production", "data", "downtime", "metrics", "dashboard"];
+const GROUPS: [&str; 6] = [
+    "auth",
+    "production",
+    "data",
+    "downtime",
+    "metrics",
+    "dashboard",
+];
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -53,7 +60,10 @@ fn code_routes() -> RouteTable {
         for (method, pattern) in router.routes() {
             let key = (method.as_str().to_string(), pattern.to_string());
             if let Some(other) = table.insert(key.clone(), router.group.to_string()) {
-                panic!("{} {} is served by both {other} and {}", key.0, key.1, router.group);
+                panic!(
+                    "{} {} is served by both {other} and {}",
+                    key.0, key.1, router.group
+                );
             }
         }
     }
@@ -67,7 +77,10 @@ fn documented_routes(doc: &Value) -> RouteTable {
             let function = op["x-function"]
                 .as_str()
                 .unwrap_or_else(|| panic!("{method} {path} has no x-function"));
-            table.insert((method.to_ascii_uppercase(), path.clone()), function.to_string());
+            table.insert(
+                (method.to_ascii_uppercase(), path.clone()),
+                function.to_string(),
+            );
         }
     }
     table
@@ -82,28 +95,45 @@ fn describe(routes: &[(&(String, String), &String)]) -> String {
 
 /// Compares two route tables; `what` names them in the failure message.
 fn assert_same_routes(left: &RouteTable, right: &RouteTable, left_name: &str, right_name: &str) {
-    let only_left: Vec<_> = left.iter().filter(|(k, _)| !right.contains_key(*k)).collect();
-    let only_right: Vec<_> = right.iter().filter(|(k, _)| !left.contains_key(*k)).collect();
+    let only_left: Vec<_> = left
+        .iter()
+        .filter(|(k, _)| !right.contains_key(*k))
+        .collect();
+    let only_right: Vec<_> = right
+        .iter()
+        .filter(|(k, _)| !left.contains_key(*k))
+        .collect();
     let moved: Vec<String> = left
         .iter()
         .filter_map(|(k, f)| {
-            right
-                .get(k)
-                .filter(|g| *g != f)
-                .map(|g| format!("\n    {} {}: {left_name} says {f}, {right_name} says {g}", k.0, k.1))
+            right.get(k).filter(|g| *g != f).map(|g| {
+                format!(
+                    "\n    {} {}: {left_name} says {f}, {right_name} says {g}",
+                    k.0, k.1
+                )
+            })
         })
         .collect();
     let mut report = String::new();
     if !only_left.is_empty() {
-        report += &format!("\n  in {left_name}, missing in {right_name}:{}", describe(&only_left));
+        report += &format!(
+            "\n  in {left_name}, missing in {right_name}:{}",
+            describe(&only_left)
+        );
     }
     if !only_right.is_empty() {
-        report += &format!("\n  in {right_name}, missing in {left_name}:{}", describe(&only_right));
+        report += &format!(
+            "\n  in {right_name}, missing in {left_name}:{}",
+            describe(&only_right)
+        );
     }
     if !moved.is_empty() {
         report += &format!("\n  served by another function:{}", moved.concat());
     }
-    assert!(report.is_empty(), "{left_name} and {right_name} differ:{report}");
+    assert!(
+        report.is_empty(),
+        "{left_name} and {right_name} differ:{report}"
+    );
 }
 
 #[test]
@@ -115,7 +145,12 @@ fn every_route_is_documented_and_every_documented_route_exists() {
             "{g} has no health route"
         );
     }
-    assert_same_routes(&code, &documented_routes(&document()), "the code (api::<group>::router())", "openapi.json");
+    assert_same_routes(
+        &code,
+        &documented_routes(&document()),
+        "the code (api::<group>::router())",
+        "openapi.json",
+    );
 }
 
 fn test_state() -> AppState {
@@ -133,10 +168,6 @@ fn get(path: &str) -> Request {
     Request::new("GET".parse().expect("method"), path)
 }
 
-fn minified(doc: &Value) -> Vec<u8> {
-    serde_json::to_vec(doc).expect("serialize")
-}
-
 #[tokio::test]
 async fn the_handler_serves_the_committed_document() {
     let resp = shared::openapi::serve(get("/api/v1/openapi.json"), test_state())
@@ -144,11 +175,24 @@ async fn the_handler_serves_the_committed_document() {
         .expect("served");
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["content-type"], "application/json");
-    assert_eq!(resp.body(), &minified(&document()), "served document differs from openapi.json");
+    let served: Value = serde_json::from_slice(resp.body()).expect("JSON");
+    assert_eq!(
+        served,
+        document(),
+        "served document differs from openapi.json"
+    );
+    assert!(
+        resp.body().len() < shared::openapi::document().len(),
+        "served minified"
+    );
     let etag = resp.headers()["etag"].to_str().unwrap().to_string();
     let mut again = get("/api/v1/openapi.json");
-    again.headers.insert("if-none-match", etag.parse().expect("header value"));
-    let resp = shared::openapi::serve(again, test_state()).await.expect("served");
+    again
+        .headers
+        .insert("if-none-match", etag.parse().expect("header value"));
+    let resp = shared::openapi::serve(again, test_state())
+        .await
+        .expect("served");
     assert_eq!(resp.status(), 304);
     assert!(resp.body().is_empty());
 }
@@ -156,9 +200,7 @@ async fn the_handler_serves_the_committed_document() {
 #[tokio::test]
 async fn the_dashboard_function_serves_it_at_api_v1_openapi_json() {
     let app = shared::app::App::new(shared::api::dashboard::router(), Ok(test_state()));
-    let resp = app
-        .handle(get("/api/v1/openapi.json"))
-        .await;
+    let resp = app.handle(get("/api/v1/openapi.json")).await;
     assert_eq!(
         resp.status(),
         200,
@@ -166,7 +208,11 @@ async fn the_dashboard_function_serves_it_at_api_v1_openapi_json() {
          `.get(\"/api/v1/openapi.json\", crate::openapi::serve)` in shared/src/api/dashboard.rs"
     );
     let served: Value = serde_json::from_slice(resp.body()).expect("JSON");
-    assert_eq!(served, document(), "the served document is not the committed one");
+    assert_eq!(
+        served,
+        document(),
+        "the served document is not the committed one"
+    );
     assert!(resp.headers().contains_key("etag"));
 }
 
@@ -252,7 +298,9 @@ fn collect_refs<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
 /// The parameter object behind a `$ref` (or the object itself).
 fn resolve<'a>(doc: &'a Value, v: &'a Value) -> &'a Value {
     match v.get("$ref").and_then(Value::as_str) {
-        Some(r) => doc.pointer(r.trim_start_matches('#')).unwrap_or(&Value::Null),
+        Some(r) => doc
+            .pointer(r.trim_start_matches('#'))
+            .unwrap_or(&Value::Null),
         None => v,
     }
 }
@@ -288,12 +336,24 @@ fn the_document_is_consistent() {
                 })
                 .unwrap_or_default();
             assert_eq!(declared, templated, "{method} {path}: path parameters");
-            assert!(op["responses"].as_object().is_some_and(|r| !r.is_empty()), "{method} {path}: responses");
-            assert!(op["summary"].is_string() && op["description"].is_string(), "{method} {path}: texts");
-            let public = op.get("security").and_then(Value::as_array).is_some_and(|s| s.is_empty());
+            assert!(
+                op["responses"].as_object().is_some_and(|r| !r.is_empty()),
+                "{method} {path}: responses"
+            );
+            assert!(
+                op["summary"].is_string() && op["description"].is_string(),
+                "{method} {path}: texts"
+            );
+            let public = op
+                .get("security")
+                .and_then(Value::as_array)
+                .is_some_and(|s| s.is_empty());
             let has_401 = op["responses"].get("401").is_some();
             let page = !path.starts_with("/api/");
-            assert!(public || page || has_401, "{method} {path}: authenticated but no 401 documented");
+            assert!(
+                public || page || has_401,
+                "{method} {path}: authenticated but no 401 documented"
+            );
         }
     }
 }
@@ -309,18 +369,24 @@ fn sam_routes(text: &str) -> (RouteTable, BTreeSet<String>) {
     let mut in_http_event = false;
     let mut event_has_path = false;
     let mut event_name = String::new();
-    let finish_event = |in_http: bool, has_path: bool, f: &Option<String>, defaults: &mut BTreeSet<String>| {
-        if in_http && !has_path {
-            if let Some(f) = f {
-                defaults.insert(f.clone());
+    let finish_event =
+        |in_http: bool, has_path: bool, f: &Option<String>, defaults: &mut BTreeSet<String>| {
+            if in_http && !has_path {
+                if let Some(f) = f {
+                    defaults.insert(f.clone());
+                }
             }
-        }
-    };
+        };
     for line in text.lines() {
         let indent = line.len() - line.trim_start().len();
         let t = line.trim();
         if indent == 2 && t.ends_with(':') && !t.starts_with('#') {
-            finish_event(in_http_event, event_has_path, &function, &mut default_routes);
+            finish_event(
+                in_http_event,
+                event_has_path,
+                &function,
+                &mut default_routes,
+            );
             in_http_event = false;
             let name = t.trim_end_matches(':');
             function = name
@@ -328,7 +394,12 @@ fn sam_routes(text: &str) -> (RouteTable, BTreeSet<String>) {
                 .map(|g| g.to_ascii_lowercase())
                 .filter(|g| GROUPS.contains(&g.as_str()) || g == "jobs");
         } else if indent == 8 && t.ends_with(':') && !t.starts_with('#') {
-            finish_event(in_http_event, event_has_path, &function, &mut default_routes);
+            finish_event(
+                in_http_event,
+                event_has_path,
+                &function,
+                &mut default_routes,
+            );
             in_http_event = false;
             event_has_path = false;
             event_name = t.trim_end_matches(':').to_string();
@@ -341,7 +412,9 @@ fn sam_routes(text: &str) -> (RouteTable, BTreeSet<String>) {
                 let m = method
                     .take()
                     .unwrap_or_else(|| panic!("template event {event_name}: Path before Method"));
-                let f = function.clone().unwrap_or_else(|| panic!("event {event_name} outside a function"));
+                let f = function
+                    .clone()
+                    .unwrap_or_else(|| panic!("event {event_name} outside a function"));
                 event_has_path = true;
                 assert!(
                     table.insert((m.clone(), p.trim().to_string()), f).is_none(),
@@ -350,7 +423,12 @@ fn sam_routes(text: &str) -> (RouteTable, BTreeSet<String>) {
             }
         }
     }
-    finish_event(in_http_event, event_has_path, &function, &mut default_routes);
+    finish_event(
+        in_http_event,
+        event_has_path,
+        &function,
+        &mut default_routes,
+    );
     (table, default_routes)
 }
 
@@ -362,7 +440,12 @@ fn the_sam_template_routes_every_json_route_to_its_function() {
         .filter(|((_, p), _)| p.starts_with("/api/"))
         .collect();
     let (sam, default_routes) = sam_routes(&read("infra/aws/template.yaml"));
-    assert_same_routes(&api, &sam, "openapi.json (/api/ routes)", "infra/aws/template.yaml");
+    assert_same_routes(
+        &api,
+        &sam,
+        "openapi.json (/api/ routes)",
+        "infra/aws/template.yaml",
+    );
     assert_eq!(
         default_routes,
         BTreeSet::from(["dashboard".to_string()]),
@@ -371,7 +454,10 @@ fn the_sam_template_routes_every_json_route_to_its_function() {
     // Everything that is not JSON API goes to the $default route, i.e. to dashboard.
     for ((m, p), f) in documented_routes(&doc) {
         if !p.starts_with("/api/") {
-            assert_eq!(f, "dashboard", "{m} {p} reaches the dashboard function only on AWS");
+            assert_eq!(
+                f, "dashboard",
+                "{m} {p} reaches the dashboard function only on AWS"
+            );
         }
     }
 }
@@ -389,9 +475,14 @@ fn toml_router(text: &str, header: &str) -> BTreeMap<String, String> {
         if !inside || t.is_empty() || t.starts_with('#') {
             continue;
         }
-        let (k, v) = t.split_once('=').unwrap_or_else(|| panic!("{header}: cannot read {t:?}"));
+        let (k, v) = t
+            .split_once('=')
+            .unwrap_or_else(|| panic!("{header}: cannot read {t:?}"));
         let unquote = |s: &str| s.trim().trim_matches('"').to_string();
-        assert!(out.insert(unquote(k), unquote(v)).is_none(), "{header}: {k} twice");
+        assert!(
+            out.insert(unquote(k), unquote(v)).is_none(),
+            "{header}: {k} twice"
+        );
     }
     out
 }
@@ -403,7 +494,10 @@ fn cargo_lambda_watch_serves_every_function_on_its_production_paths() {
     for ((_, path), f) in documented_routes(&doc) {
         by_path.insert(path, f);
     }
-    let workspace = toml_router(&read("Cargo.toml"), "[workspace.metadata.lambda.watch.router]");
+    let workspace = toml_router(
+        &read("Cargo.toml"),
+        "[workspace.metadata.lambda.watch.router]",
+    );
     assert_eq!(
         workspace, by_path,
         "[workspace.metadata.lambda.watch.router] in Cargo.toml must map every documented path to its function"
@@ -418,6 +512,9 @@ fn cargo_lambda_watch_serves_every_function_on_its_production_paths() {
             .filter(|(_, f)| *f == g)
             .map(|(p, f)| (p.clone(), f.clone()))
             .collect();
-        assert_eq!(own, want, "functions/{g}/Cargo.toml: [package.metadata.lambda.watch.router]");
+        assert_eq!(
+            own, want,
+            "functions/{g}/Cargo.toml: [package.metadata.lambda.watch.router]"
+        );
     }
 }

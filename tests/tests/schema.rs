@@ -19,7 +19,11 @@ async fn count(conn: &mut Conn, sql: &str) -> i64 {
 async fn migrations_are_idempotent_and_guarded() -> R {
     let db = TestDb::new().await?;
     let mut g = db.global_conn().await?;
-    assert_eq!(schema::migrate(&mut g).await?, Vec::<u32>::new(), "second run applies nothing");
+    assert_eq!(
+        schema::migrate(&mut g).await?,
+        Vec::<u32>::new(),
+        "second run applies nothing"
+    );
     assert_eq!(schema::migrate(&mut g).await?, Vec::<u32>::new());
     let tables: Vec<String> = g
         .exec(
@@ -28,8 +32,16 @@ async fn migrations_are_idempotent_and_guarded() -> R {
         )
         .await?;
     for t in [
-        "audit_log", "dashboard_template", "job_run", "rate_limit", "schema_migrations", "tenant", "user",
-        "user_login", "user_query", "widget_catalog",
+        "audit_log",
+        "dashboard_template",
+        "job_run",
+        "rate_limit",
+        "schema_migrations",
+        "tenant",
+        "user",
+        "user_login",
+        "user_query",
+        "widget_catalog",
     ] {
         assert!(tables.iter().any(|x| x == t), "missing {t} in {tables:?}");
     }
@@ -42,7 +54,8 @@ async fn migrations_are_idempotent_and_guarded() -> R {
     assert!(engines.is_empty(), "{engines:?}");
 
     // Editing an applied migration is refused, and nothing is applied.
-    g.query_drop("UPDATE schema_migrations SET checksum = REPEAT('0', 64) WHERE version = 1").await?;
+    g.query_drop("UPDATE schema_migrations SET checksum = REPEAT('0', 64) WHERE version = 1")
+        .await?;
     let err = schema::migrate(&mut g).await.unwrap_err();
     assert!(err.to_string().contains("must not change"), "{err}");
     Ok(())
@@ -52,12 +65,32 @@ async fn migrations_are_idempotent_and_guarded() -> R {
 async fn audit_log_refuses_update_and_delete() -> R {
     let db = TestDb::new().await?;
     let mut g = db.global_conn().await?;
-    schema::audit(&mut g, None, None, "test.action", "thing", Some("1".into()), &serde_json::json!({"a": 1}), Some("127.0.0.1")).await?;
-    let upd = g.query_drop("UPDATE audit_log SET action = 'tampered'").await.unwrap_err();
+    schema::audit(
+        &mut g,
+        None,
+        None,
+        "test.action",
+        "thing",
+        Some("1".into()),
+        &serde_json::json!({"a": 1}),
+        Some("127.0.0.1"),
+    )
+    .await?;
+    let upd = g
+        .query_drop("UPDATE audit_log SET action = 'tampered'")
+        .await
+        .unwrap_err();
     assert!(upd.to_string().contains("append-only"), "{upd}");
     let del = g.query_drop("DELETE FROM audit_log").await.unwrap_err();
     assert!(del.to_string().contains("append-only"), "{del}");
-    assert_eq!(count(&mut g, "SELECT COUNT(*) FROM audit_log WHERE action = 'test.action'").await, 1);
+    assert_eq!(
+        count(
+            &mut g,
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'test.action'"
+        )
+        .await,
+        1
+    );
     Ok(())
 }
 
@@ -81,19 +114,66 @@ async fn tenants_and_users() -> R {
     assert_eq!(row.db_location().db_name, db.db_name("client_x"));
 
     // Same name: refused, or the same id with if_not_exists.
-    let err = schema::register_tenant(&mut g, db.server_url(), &new).await.unwrap_err();
-    assert!(matches!(err, SchemaError::Conflict(_)) && err.to_string().contains("--if-not-exists"), "{err}");
-    let again = schema::register_tenant(&mut g, db.server_url(), &NewTenant { if_not_exists: true, ..new.clone() }).await?;
-    assert_eq!((again.tenant_id, again.created, again.database_created), (t.tenant_id, false, false));
+    let err = schema::register_tenant(&mut g, db.server_url(), &new)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, SchemaError::Conflict(_)) && err.to_string().contains("--if-not-exists"),
+        "{err}"
+    );
+    let again = schema::register_tenant(
+        &mut g,
+        db.server_url(),
+        &NewTenant {
+            if_not_exists: true,
+            ..new.clone()
+        },
+    )
+    .await?;
+    assert_eq!(
+        (again.tenant_id, again.created, again.database_created),
+        (t.tenant_id, false, false)
+    );
 
     // Default db name from the id; bad zone and bad db name are named.
-    let d = schema::register_tenant(&mut g, db.server_url(), &NewTenant { company_name: "Default DB".into(), timezone: "UTC".into(), ..NewTenant::default() }).await?;
+    let d = schema::register_tenant(
+        &mut g,
+        db.server_url(),
+        &NewTenant {
+            company_name: "Default DB".into(),
+            timezone: "UTC".into(),
+            ..NewTenant::default()
+        },
+    )
+    .await?;
     assert_eq!(d.db_name, format!("dashboard_client_{}", d.tenant_id));
     let mut s = db.server_conn().await?;
-    s.query_drop(format!("DROP DATABASE IF EXISTS `{}`", d.db_name)).await?;
-    let bad = schema::register_tenant(&mut g, db.server_url(), &NewTenant { company_name: "Bad".into(), timezone: "Mars/Olympus".into(), ..NewTenant::default() }).await.unwrap_err();
+    s.query_drop(format!("DROP DATABASE IF EXISTS `{}`", d.db_name))
+        .await?;
+    let bad = schema::register_tenant(
+        &mut g,
+        db.server_url(),
+        &NewTenant {
+            company_name: "Bad".into(),
+            timezone: "Mars/Olympus".into(),
+            ..NewTenant::default()
+        },
+    )
+    .await
+    .unwrap_err();
     assert!(bad.to_string().contains("--timezone"), "{bad}");
-    let bad = schema::register_tenant(&mut g, db.server_url(), &NewTenant { company_name: "Bad".into(), timezone: "UTC".into(), db_name: Some("x`; DROP".into()), ..NewTenant::default() }).await.unwrap_err();
+    let bad = schema::register_tenant(
+        &mut g,
+        db.server_url(),
+        &NewTenant {
+            company_name: "Bad".into(),
+            timezone: "UTC".into(),
+            db_name: Some("x`; DROP".into()),
+            ..NewTenant::default()
+        },
+    )
+    .await
+    .unwrap_err();
     assert!(bad.to_string().contains("--db-name"), "{bad}");
 
     // Users.
@@ -108,14 +188,38 @@ async fn tenants_and_users() -> R {
     };
     let u = schema::create_user(&mut g, &user(Some(t.tenant_id), "ana.admin", "admin")).await?;
     assert!(u.created);
-    let phc: String = g.exec_first("SELECT password FROM `user` WHERE user_id = ?", (u.user_id,)).await?.unwrap();
+    let phc: String = g
+        .exec_first(
+            "SELECT password FROM `user` WHERE user_id = ?",
+            (u.user_id,),
+        )
+        .await?
+        .unwrap();
     assert!(phc.starts_with("$argon2id$"));
     assert!(shared::auth::password::verify("s3cret-password", &phc));
-    let dup = schema::create_user(&mut g, &user(Some(t.tenant_id), "ana.admin", "viewer")).await.unwrap_err();
+    let dup = schema::create_user(&mut g, &user(Some(t.tenant_id), "ana.admin", "viewer"))
+        .await
+        .unwrap_err();
     assert!(matches!(dup, SchemaError::Conflict(_)), "{dup}");
-    let same = schema::create_user(&mut g, &NewUser { if_not_exists: true, ..user(Some(t.tenant_id), "ana.admin", "viewer") }).await?;
-    assert_eq!(same, schema::CreatedUser { user_id: u.user_id, created: false });
-    let role: String = g.exec_first("SELECT role FROM `user` WHERE user_id = ?", (u.user_id,)).await?.unwrap();
+    let same = schema::create_user(
+        &mut g,
+        &NewUser {
+            if_not_exists: true,
+            ..user(Some(t.tenant_id), "ana.admin", "viewer")
+        },
+    )
+    .await?;
+    assert_eq!(
+        same,
+        schema::CreatedUser {
+            user_id: u.user_id,
+            created: false
+        }
+    );
+    let role: String = g
+        .exec_first("SELECT role FROM `user` WHERE user_id = ?", (u.user_id,))
+        .await?
+        .unwrap();
     assert_eq!(role, "admin", "if_not_exists changes nothing");
 
     let root = schema::create_user(&mut g, &user(None, "root", "superadmin")).await?;
@@ -128,10 +232,20 @@ async fn tenants_and_users() -> R {
         (Some(t.tenant_id), "user 5", "viewer", "--username"),
         (Some(t.tenant_id), "u6", "viewer", "3 to 100"),
     ] {
-        let e = schema::create_user(&mut g, &user(tenant, name, role)).await.unwrap_err();
+        let e = schema::create_user(&mut g, &user(tenant, name, role))
+            .await
+            .unwrap_err();
         assert!(e.to_string().contains(needle), "{name}: {e}");
     }
-    let short = schema::create_user(&mut g, &NewUser { password: "short".into(), ..user(Some(t.tenant_id), "bob", "viewer") }).await.unwrap_err();
+    let short = schema::create_user(
+        &mut g,
+        &NewUser {
+            password: "short".into(),
+            ..user(Some(t.tenant_id), "bob", "viewer")
+        },
+    )
+    .await
+    .unwrap_err();
     assert!(short.to_string().contains("at least 8"), "{short}");
     // The database itself refuses a tenant-less non-superadmin.
     let e = g
@@ -141,7 +255,9 @@ async fn tenants_and_users() -> R {
     assert!(e.to_string().contains("chk_user_tenant_role"), "{e}");
 
     // Audit rows for each change.
-    let audits: Vec<String> = g.query("SELECT action FROM audit_log ORDER BY audit_id").await?;
+    let audits: Vec<String> = g
+        .query("SELECT action FROM audit_log ORDER BY audit_id")
+        .await?;
     assert_eq!(audits.iter().filter(|a| *a == "tenant.create").count(), 2);
     assert_eq!(audits.iter().filter(|a| *a == "user.create").count(), 2);
 
@@ -157,20 +273,40 @@ async fn tenants_and_users() -> R {
     // Widget catalog: all 18, twice.
     assert_eq!(schema::seed_widget_catalog(&mut g).await?, 18);
     assert_eq!(schema::seed_widget_catalog(&mut g).await?, 18);
-    assert_eq!(count(&mut g, "SELECT COUNT(*) FROM widget_catalog WHERE JSON_VALID(required_params)").await, 18);
+    assert_eq!(
+        count(
+            &mut g,
+            "SELECT COUNT(*) FROM widget_catalog WHERE JSON_VALID(required_params)"
+        )
+        .await,
+        18
+    );
     Ok(())
 }
 
 #[tokio::test]
 async fn verify_client_passes_and_names_what_is_missing() -> R {
-    let db = TestDb::new().await?.with_demo_tenant("Acme", "Europe/Madrid").await?;
+    let db = TestDb::new()
+        .await?
+        .with_demo_tenant("Acme", "Europe/Madrid")
+        .await?;
     let t = db.tenant("Acme").clone();
     let mut s = db.server_conn().await?;
     let report = schema::verify_client(&mut s, &t.db_name).await?;
     assert!(report.is_ok(), "{}", report.to_text());
     assert_eq!(report.lines.len(), 3);
-    for table in ["detection_line_linea_1_envasado", "downtime_events_linea_2_etiquetado", "detection_line_linea_3_paletizado"] {
-        assert!(report.items.iter().any(|i| i.table == table && i.status == CheckStatus::Ok), "{table}");
+    for table in [
+        "detection_line_linea_1_envasado",
+        "downtime_events_linea_2_etiquetado",
+        "detection_line_linea_3_paletizado",
+    ] {
+        assert!(
+            report
+                .items
+                .iter()
+                .any(|i| i.table == table && i.status == CheckStatus::Ok),
+            "{table}"
+        );
     }
     assert!(report.warnings.is_empty(), "{:?}", report.warnings);
 
@@ -178,21 +314,44 @@ async fn verify_client_passes_and_names_what_is_missing() -> R {
     let again = schema::provision_client(&mut s, &t.db_name, false).await?;
     assert!(again.created.is_empty(), "{:?}", again.created);
 
-    s.query_drop(format!("ALTER TABLE `{}`.area DROP COLUMN area_type", t.db_name)).await?;
-    s.query_drop(format!("DROP TABLE `{}`.downtime_events_linea_3_paletizado", t.db_name)).await?;
-    s.query_drop(format!("ALTER TABLE `{}`.product DROP COLUMN ideal_cycle_time_seconds", t.db_name)).await?;
+    s.query_drop(format!(
+        "ALTER TABLE `{}`.area DROP COLUMN area_type",
+        t.db_name
+    ))
+    .await?;
+    s.query_drop(format!(
+        "DROP TABLE `{}`.downtime_events_linea_3_paletizado",
+        t.db_name
+    ))
+    .await?;
+    s.query_drop(format!(
+        "ALTER TABLE `{}`.product DROP COLUMN ideal_cycle_time_seconds",
+        t.db_name
+    ))
+    .await?;
     let report = schema::verify_client(&mut s, &t.db_name).await?;
     assert!(!report.is_ok());
     let problems: Vec<String> = report.problems().iter().map(|p| p.target()).collect();
-    assert_eq!(problems, vec!["area.area_type", "downtime_events_linea_3_paletizado"], "{}", report.to_text());
+    assert_eq!(
+        problems,
+        vec!["area.area_type", "downtime_events_linea_3_paletizado"],
+        "{}",
+        report.to_text()
+    );
     let text = report.to_text();
     assert!(text.contains("MISSING  area.area_type"), "{text}");
-    assert!(text.contains("ABSENT   product.ideal_cycle_time_seconds (optional)"), "{text}");
+    assert!(
+        text.contains("ABSENT   product.ideal_cycle_time_seconds (optional)"),
+        "{text}"
+    );
     assert!(text.contains("provision-client"), "{text}");
 
     // provision-client puts the app-owned table back.
     let fixed = schema::provision_client(&mut s, &t.db_name, false).await?;
-    assert_eq!(fixed.created, vec!["downtime_events_linea_3_paletizado".to_string()]);
+    assert_eq!(
+        fixed.created,
+        vec!["downtime_events_linea_3_paletizado".to_string()]
+    );
 
     // A database that does not exist is reported, not an error.
     let none = schema::verify_client(&mut s, &db.db_name("nothing_here")).await?;
@@ -202,15 +361,25 @@ async fn verify_client_passes_and_names_what_is_missing() -> R {
 
 #[tokio::test]
 async fn provisioning_an_empty_client_database() -> R {
-    let db = TestDb::new().await?.with_empty_tenant("Empty", "UTC").await?;
+    let db = TestDb::new()
+        .await?
+        .with_empty_tenant("Empty", "UTC")
+        .await?;
     let t = db.tenant("Empty").clone();
     let mut s = db.server_conn().await?;
     let r = schema::provision_client(&mut s, &t.db_name, false).await?;
     assert_eq!(r.created, vec!["system_monitor".to_string()]);
-    assert!(r.warnings.iter().any(|w| w.contains("production_line")), "{:?}", r.warnings);
+    assert!(
+        r.warnings.iter().any(|w| w.contains("production_line")),
+        "{:?}",
+        r.warnings
+    );
     let report = schema::verify_client(&mut s, &t.db_name).await?;
     assert!(!report.is_ok());
-    assert!(report.problems().iter().any(|p| p.target() == "production_line"));
+    assert!(report
+        .problems()
+        .iter()
+        .any(|p| p.target() == "production_line"));
 
     // The reference schema, then a line added by the "plant": provision creates its tables.
     schema::provision_client(&mut s, &t.db_name, true).await?;
@@ -220,15 +389,36 @@ async fn provisioning_an_empty_client_database() -> R {
     ))
     .await?;
     let r = schema::provision_client(&mut s, &t.db_name, true).await?;
-    assert!(r.created.contains(&"downtime_events_linea_n_prensa_2".to_string()), "{:?}", r.created);
-    assert!(r.created.contains(&"detection_line_linea_n_prensa_2".to_string()), "{:?}", r.created);
+    assert!(
+        r.created
+            .contains(&"downtime_events_linea_n_prensa_2".to_string()),
+        "{:?}",
+        r.created
+    );
+    assert!(
+        r.created
+            .contains(&"detection_line_linea_n_prensa_2".to_string()),
+        "{:?}",
+        r.created
+    );
     let report = schema::verify_client(&mut s, &t.db_name).await?;
     assert!(report.is_ok(), "{}", report.to_text());
 
     // A line whose name gives no code is reported as invalid.
-    s.query_drop(format!("INSERT INTO `{}`.production_line (line_id, line_name, is_active) VALUES (2, '—', 1)", t.db_name)).await?;
+    s.query_drop(format!(
+        "INSERT INTO `{}`.production_line (line_id, line_name, is_active) VALUES (2, '—', 1)",
+        t.db_name
+    ))
+    .await?;
     let report = schema::verify_client(&mut s, &t.db_name).await?;
-    assert!(report.problems().iter().any(|p| p.status == CheckStatus::Invalid), "{}", report.to_text());
+    assert!(
+        report
+            .problems()
+            .iter()
+            .any(|p| p.status == CheckStatus::Invalid),
+        "{}",
+        report.to_text()
+    );
     Ok(())
 }
 
@@ -240,7 +430,10 @@ async fn partitions_are_added_without_losing_rows() -> R {
     s.query_drop(format!("CREATE DATABASE `{name}`")).await?;
     let from = Utc::now().date_naive() - chrono::Duration::days(70);
     assert!(schema::create_detection_table(&mut s, &name, "l1", from, 0).await?);
-    assert!(!schema::create_detection_table(&mut s, &name, "l1", from, 0).await?, "second create is a no-op");
+    assert!(
+        !schema::create_detection_table(&mut s, &name, "l1", from, 0).await?,
+        "second create is a no-op"
+    );
     let before = schema::list_partitions(&mut s, &name, "detection_line_l1").await?;
     assert!(before.len() >= 4, "{before:?}");
     assert!(before.last().unwrap().is_maxvalue);
@@ -254,14 +447,29 @@ async fn partitions_are_added_without_losing_rows() -> R {
     let next_month = Utc::now().date_naive() + chrono::Duration::days(35);
     values.push(format!("(100, '{next_month} 08:00:00', 2, 1)"));
     values.push("(101, '2031-01-01 00:00:00', 2, 1)".to_string());
-    s.query_drop(format!("INSERT INTO `{name}`.detection_line_l1 VALUES {}", values.join(","))).await?;
+    s.query_drop(format!(
+        "INSERT INTO `{name}`.detection_line_l1 VALUES {}",
+        values.join(",")
+    ))
+    .await?;
     let total = values.len() as i64;
 
     let added = schema::ensure_partitions(&mut s, &name, "detection_line_l1", 6).await?;
     assert_eq!(added.len(), 6, "{added:?}");
-    assert_eq!(count(&mut s, &format!("SELECT COUNT(*) FROM `{name}`.detection_line_l1")).await, total);
     assert_eq!(
-        count(&mut s, &format!("SELECT COUNT(*) FROM `{name}`.detection_line_l1 PARTITION (pmax)")).await,
+        count(
+            &mut s,
+            &format!("SELECT COUNT(*) FROM `{name}`.detection_line_l1")
+        )
+        .await,
+        total
+    );
+    assert_eq!(
+        count(
+            &mut s,
+            &format!("SELECT COUNT(*) FROM `{name}`.detection_line_l1 PARTITION (pmax)")
+        )
+        .await,
         1,
         "only the 2031 row stays in pmax"
     );
@@ -269,23 +477,46 @@ async fn partitions_are_added_without_losing_rows() -> R {
     assert_eq!(after.len(), before.len() + 6);
     let bounds: Vec<_> = after.iter().filter_map(|p| p.less_than).collect();
     assert!(bounds.windows(2).all(|w| w[0] < w[1]));
-    assert_eq!(schema::ensure_partitions(&mut s, &name, "detection_line_l1", 6).await?, Vec::<String>::new(), "idempotent");
-    assert_eq!(schema::ensure_partitions(&mut s, &name, "detection_line_l1", 2).await?, Vec::<String>::new());
+    assert_eq!(
+        schema::ensure_partitions(&mut s, &name, "detection_line_l1", 6).await?,
+        Vec::<String>::new(),
+        "idempotent"
+    );
+    assert_eq!(
+        schema::ensure_partitions(&mut s, &name, "detection_line_l1", 2).await?,
+        Vec::<String>::new()
+    );
 
     // A table that is not partitioned is refused with the fix; a missing one is named.
-    s.query_drop(format!("CREATE TABLE `{name}`.detection_line_flat (detection_id BIGINT, detected_at DATETIME(3))")).await?;
-    let e = schema::ensure_partitions(&mut s, &name, "detection_line_flat", 3).await.unwrap_err();
+    s.query_drop(format!(
+        "CREATE TABLE `{name}`.detection_line_flat (detection_id BIGINT, detected_at DATETIME(3))"
+    ))
+    .await?;
+    let e = schema::ensure_partitions(&mut s, &name, "detection_line_flat", 3)
+        .await
+        .unwrap_err();
     assert!(e.to_string().contains("not partitioned"), "{e}");
-    let e = schema::ensure_partitions(&mut s, &name, "detection_line_nope", 3).await.unwrap_err();
+    let e = schema::ensure_partitions(&mut s, &name, "detection_line_nope", 3)
+        .await
+        .unwrap_err();
     assert!(e.to_string().contains("does not exist"), "{e}");
     Ok(())
 }
 
 #[test]
 fn line_codes_fold_accents() {
-    assert_eq!(schema::line_code("Línea 1 – Envasado").as_deref(), Some("linea_1_envasado"));
-    assert_eq!(schema::line_code("Línea 2 – Etiquetado").as_deref(), Some("linea_2_etiquetado"));
-    assert_eq!(schema::line_code("  ÑANDÚ / Größe  ").as_deref(), Some("nandu_grosse"));
+    assert_eq!(
+        schema::line_code("Línea 1 – Envasado").as_deref(),
+        Some("linea_1_envasado")
+    );
+    assert_eq!(
+        schema::line_code("Línea 2 – Etiquetado").as_deref(),
+        Some("linea_2_etiquetado")
+    );
+    assert_eq!(
+        schema::line_code("  ÑANDÚ / Größe  ").as_deref(),
+        Some("nandu_grosse")
+    );
     assert_eq!(schema::line_code("¿?"), None);
     assert!(schema::is_valid_line_code("linea_1_envasado"));
     assert!(!schema::is_valid_line_code("linea-1"));
@@ -293,7 +524,11 @@ fn line_codes_fold_accents() {
 
 async fn fingerprint(conn: &mut Conn, db: &str) -> Vec<(String, i64, i64)> {
     let mut out = Vec::new();
-    for code in ["linea_1_envasado", "linea_2_etiquetado", "linea_3_paletizado"] {
+    for code in [
+        "linea_1_envasado",
+        "linea_2_etiquetado",
+        "linea_3_paletizado",
+    ] {
         let (n, sum): (i64, i64) = conn
             .query_first(format!(
                 "SELECT COUNT(*), CAST(COALESCE(SUM(area_id * 7 + product_id + UNIX_TIMESTAMP(detected_at) % 1000), 0) AS SIGNED) \
@@ -316,7 +551,13 @@ async fn fingerprint(conn: &mut Conn, db: &str) -> Vec<(String, i64, i64)> {
 #[tokio::test]
 async fn demo_data_is_deterministic_by_seed() -> R {
     let end: DateTime<Utc> = "2026-03-20T10:30:00Z".parse()?;
-    let opts = |seed| DemoOptions { seed, size: DemoSize::Small, days: 7, end: Some(end), ..DemoOptions::default() };
+    let opts = |seed| DemoOptions {
+        seed,
+        size: DemoSize::Small,
+        days: 7,
+        end: Some(end),
+        ..DemoOptions::default()
+    };
     let db = TestDb::new()
         .await?
         .with_demo_tenant_opts("A", "Europe/Madrid", opts(11))
@@ -344,34 +585,101 @@ async fn demo_data_is_deterministic_by_seed() -> R {
         ))
         .await?
         .unwrap();
-    assert!(min.as_str() >= "2026-03-13 10:30:00" && max.as_str() < "2026-03-20 10:30:00", "{min} .. {max}");
+    assert!(
+        min.as_str() >= "2026-03-13 10:30:00" && max.as_str() < "2026-03-20 10:30:00",
+        "{min} .. {max}"
+    );
 
     // Loading again skips; --force reloads the same data.
     let a_db = db.tenant("A").db_name.clone();
     let skipped = demo::load_demo(&mut s, &a_db, &opts(11)).await?;
     assert!(skipped.skipped);
-    let forced = demo::load_demo(&mut s, &a_db, &DemoOptions { force: true, ..opts(11) }).await?;
+    let forced = demo::load_demo(
+        &mut s,
+        &a_db,
+        &DemoOptions {
+            force: true,
+            ..opts(11)
+        },
+    )
+    .await?;
     assert!(!forced.skipped);
     assert_eq!(fingerprint(&mut s, &a_db).await, a);
 
     // The catalogs a dashboard needs are there.
     let mut c = db.client_conn(db.tenant("A").tenant_id).await?;
     assert_eq!(count(&mut c, "SELECT COUNT(*) FROM product").await, 6);
-    assert_eq!(count(&mut c, "SELECT COUNT(*) FROM product WHERE ideal_cycle_time_seconds IS NULL").await, 1);
+    assert_eq!(
+        count(
+            &mut c,
+            "SELECT COUNT(*) FROM product WHERE ideal_cycle_time_seconds IS NULL"
+        )
+        .await,
+        1
+    );
     assert_eq!(count(&mut c, "SELECT COUNT(*) FROM system_config WHERE config_key = 'default_ideal_cycle_time_seconds'").await, 1);
-    assert_eq!(count(&mut c, "SELECT COUNT(*) FROM shift WHERE end_time <= start_time").await, 1, "a night shift");
-    assert_eq!(count(&mut c, "SELECT COUNT(*) FROM area WHERE area_type = 'reject'").await, 3);
-    assert_eq!(count(&mut c, "SELECT COUNT(*) FROM filter WHERE filter_status = 1").await, 5);
-    assert!(count(&mut c, "SELECT COUNT(*) FROM failure WHERE failure_category = 'planned'").await >= 2);
+    assert_eq!(
+        count(
+            &mut c,
+            "SELECT COUNT(*) FROM shift WHERE end_time <= start_time"
+        )
+        .await,
+        1,
+        "a night shift"
+    );
+    assert_eq!(
+        count(
+            &mut c,
+            "SELECT COUNT(*) FROM area WHERE area_type = 'reject'"
+        )
+        .await,
+        3
+    );
+    assert_eq!(
+        count(
+            &mut c,
+            "SELECT COUNT(*) FROM filter WHERE filter_status = 1"
+        )
+        .await,
+        5
+    );
+    assert!(
+        count(
+            &mut c,
+            "SELECT COUNT(*) FROM failure WHERE failure_category = 'planned'"
+        )
+        .await
+            >= 2
+    );
     // Some 2 % of the units are rejects.
-    let good = count(&mut c, "SELECT COUNT(*) FROM detection_line_linea_1_envasado WHERE area_id = 3").await as f64;
-    let rejects = count(&mut c, "SELECT COUNT(*) FROM detection_line_linea_1_envasado WHERE area_id = 4").await as f64;
+    let good = count(
+        &mut c,
+        "SELECT COUNT(*) FROM detection_line_linea_1_envasado WHERE area_id = 3",
+    )
+    .await as f64;
+    let rejects = count(
+        &mut c,
+        "SELECT COUNT(*) FROM detection_line_linea_1_envasado WHERE area_id = 4",
+    )
+    .await as f64;
     let share = rejects / (good + rejects);
     assert!((0.01..0.04).contains(&share), "reject share {share}");
 
     // Another plant's lines are never overwritten.
-    c.query_drop("UPDATE production_line SET line_name = 'Línea de otro cliente' WHERE line_id = 2").await?;
-    let e = demo::load_demo(&mut s, &a_db, &DemoOptions { force: true, ..opts(11) }).await.unwrap_err();
+    c.query_drop(
+        "UPDATE production_line SET line_name = 'Línea de otro cliente' WHERE line_id = 2",
+    )
+    .await?;
+    let e = demo::load_demo(
+        &mut s,
+        &a_db,
+        &DemoOptions {
+            force: true,
+            ..opts(11)
+        },
+    )
+    .await
+    .unwrap_err();
     assert!(e.to_string().contains("not the demo plant"), "{e}");
     Ok(())
 }

@@ -44,7 +44,12 @@ struct Cli {
     #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
     database_url: Option<String>,
     /// Name of the global database.
-    #[arg(long, env = "DB_GLOBAL_NAME", global = true, default_value = "dashboard_global")]
+    #[arg(
+        long,
+        env = "DB_GLOBAL_NAME",
+        global = true,
+        default_value = "dashboard_global"
+    )]
     global_db: String,
     /// Server of the client databases (default: DATABASE_URL); a tenant's db_host/db_port override its host and port.
     #[arg(long, env = "CLIENT_DB_URL", global = true, hide_env_values = true)]
@@ -168,7 +173,9 @@ fn parse_tenant_opt(s: &str) -> std::result::Result<TenantArg, String> {
         .ok()
         .filter(|id| *id > 0)
         .map(|id| TenantArg(Some(id)))
-        .ok_or_else(|| format!("{s:?} is not a tenant id: use a positive number, or none for a superadmin"))
+        .ok_or_else(|| {
+            format!("{s:?} is not a tenant id: use a positive number, or none for a superadmin")
+        })
 }
 
 /// Connection settings.
@@ -186,15 +193,20 @@ impl Env {
                  or pass --database-url"
             )
         })?;
-        Opts::from_url(&database_url).map_err(|e| anyhow!("DATABASE_URL is not a mysql:// URL: {e}"))?;
+        Opts::from_url(&database_url)
+            .map_err(|e| anyhow!("DATABASE_URL is not a mysql:// URL: {e}"))?;
         let client_db_url = cli
             .client_db_url
             .clone()
             .filter(|s| !s.trim().is_empty())
             .unwrap_or_else(|| database_url.clone());
-        Opts::from_url(&client_db_url).map_err(|e| anyhow!("CLIENT_DB_URL is not a mysql:// URL: {e}"))?;
+        Opts::from_url(&client_db_url)
+            .map_err(|e| anyhow!("CLIENT_DB_URL is not a mysql:// URL: {e}"))?;
         if !shared::db::is_valid_identifier(&cli.global_db) {
-            bail!("DB_GLOBAL_NAME {:?}: use lower-case letters, digits and _ only (at most 64)", cli.global_db);
+            bail!(
+                "DB_GLOBAL_NAME {:?}: use lower-case letters, digits and _ only (at most 64)",
+                cli.global_db
+            );
         }
         Ok(Env {
             database_url,
@@ -204,7 +216,11 @@ impl Env {
     }
 
     async fn server(&self) -> Result<Conn> {
-        connect(Opts::from_url(&self.database_url)?, "the global database server (DATABASE_URL)").await
+        connect(
+            Opts::from_url(&self.database_url)?,
+            "the global database server (DATABASE_URL)",
+        )
+        .await
     }
 
     async fn global(&self) -> Result<Conn> {
@@ -225,7 +241,11 @@ impl Env {
     async fn client_server(&self, tenant: &Tenant) -> Result<Conn> {
         let loc = tenant.db_location();
         let opts = schema::client_server_opts(&self.client_db_url, loc.host.as_deref(), loc.port)?;
-        connect(opts, &format!("the client database server of tenant {}", tenant.tenant_id)).await
+        connect(
+            opts,
+            &format!("the client database server of tenant {}", tenant.tenant_id),
+        )
+        .await
     }
 
     async fn tenant(&self, global: &mut Conn, id: i64) -> Result<Tenant> {
@@ -303,10 +323,18 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let r = schema::register_tenant(&mut g, &env.client_db_url, &t).await?;
             eprintln!(
                 "{} tenant {} ({name:?}); client database {}{}",
-                if r.created { "registered" } else { "already registered:" },
+                if r.created {
+                    "registered"
+                } else {
+                    "already registered:"
+                },
                 r.tenant_id,
                 r.db_name,
-                if r.database_created { " created" } else { " exists" }
+                if r.database_created {
+                    " created"
+                } else {
+                    " exists"
+                }
             );
             println!("{}", r.tenant_id);
             Ok(ExitCode::SUCCESS)
@@ -336,9 +364,16 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let r = schema::create_user(&mut g, &u).await?;
             eprintln!(
                 "{} user {} ({username:?}, {role}{})",
-                if r.created { "created" } else { "already exists:" },
+                if r.created {
+                    "created"
+                } else {
+                    "already exists:"
+                },
                 r.user_id,
-                tenant.0.map(|t| format!(", tenant {t}")).unwrap_or_default()
+                tenant
+                    .0
+                    .map(|t| format!(", tenant {t}"))
+                    .unwrap_or_default()
             );
             println!("{}", r.user_id);
             Ok(ExitCode::SUCCESS)
@@ -350,7 +385,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let mut c = env.client_server(&t).await?;
             let report = schema::verify_client(&mut c, &db).await?;
             print!("{}", report.to_text());
-            Ok(if report.is_ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            Ok(if report.is_ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         Command::ProvisionClient { tenant, reference } => {
             let mut g = env.global().await?;
@@ -379,7 +418,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             days,
             force,
         } => demo_data(&env, tenant, seed, &size, days, force).await,
-        Command::Partitions { tenant, months_ahead } => partitions(&env, tenant, months_ahead).await,
+        Command::Partitions {
+            tenant,
+            months_ahead,
+        } => partitions(&env, tenant, months_ahead).await,
         Command::Tenants => {
             let mut g = env.global().await?;
             for t in schema::list_tenants(&mut g).await? {
@@ -428,7 +470,14 @@ async fn migrate(env: &Env) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn demo_data(env: &Env, tenant: i64, seed: u64, size: &str, days: u32, force: bool) -> Result<ExitCode> {
+async fn demo_data(
+    env: &Env,
+    tenant: i64,
+    seed: u64,
+    size: &str,
+    days: u32,
+    force: bool,
+) -> Result<ExitCode> {
     let size: DemoSize = size.parse().map_err(|e: String| anyhow!(e))?;
     let mut g = env.global().await?;
     let t = env.tenant(&mut g, tenant).await?;
@@ -495,7 +544,10 @@ async fn partitions(env: &Env, tenant: Option<i64>, months_ahead: u32) -> Result
             let mut c = env.client_server(&t).await?;
             for line in schema::client_lines(&mut c, &db).await? {
                 let Some(code) = line.line_code.filter(|c| schema::is_valid_line_code(c)) else {
-                    eprintln!("warning: {db}: line {} has no usable line code; skipped", line.line_id);
+                    eprintln!(
+                        "warning: {db}: line {} has no usable line code; skipped",
+                        line.line_id
+                    );
                     continue;
                 };
                 let table = schema::detection_table(&code)?;
@@ -518,7 +570,11 @@ async fn partitions(env: &Env, tenant: Option<i64>, months_ahead: u32) -> Result
             failed = true;
         }
     }
-    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn find_dump_tool() -> Option<PathBuf> {
@@ -546,7 +602,8 @@ async fn backup(env: &Env, out: &Path, tenant: Option<i64>) -> Result<ExitCode> 
     };
     drop(g);
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
-    let mut jobs: Vec<(Opts, String)> = vec![(Opts::from_url(&env.database_url)?, env.global_db.clone())];
+    let mut jobs: Vec<(Opts, String)> =
+        vec![(Opts::from_url(&env.database_url)?, env.global_db.clone())];
     for t in &tenants {
         let loc = t.db_location();
         let opts = schema::client_server_opts(&env.client_db_url, loc.host.as_deref(), loc.port)?;
@@ -591,5 +648,9 @@ async fn backup(env: &Env, out: &Path, tenant: Option<i64>) -> Result<ExitCode> 
             failed = true;
         }
     }
-    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -5,8 +5,8 @@
 //! Pages authenticate with the session cookies. Without a valid access token a
 //! page answers the "resuming session" step when a refresh cookie exists (its
 //! script renews the session and reloads) or redirects to `/login?next=…`.
-//! Errors on pages render the themed 403/404/500 pages; unknown paths (the
-//! router's own 404) get the library's plain error page.
+//! Errors on pages render the themed 403/404/500 pages, unknown paths (the
+//! router's own 404) included.
 //!
 //! Widgets: `GET /api/v1/dashboard/widgets/{widget_type}?<params>&f_<filter>=…`
 //! — params as query pairs (arrays comma-separated), the page's filter values as
@@ -34,6 +34,7 @@ use crate::state::AppState;
 
 pub fn router() -> Router {
     Router::new("dashboard")
+        .html_errors(|req, state, err| error_page(req, state, None, err))
         .get("/", root)
         .get("/login", login_page)
         .get("/dashboard", |r, s| page(r, s, dashboard_page))
@@ -45,6 +46,8 @@ pub fn router() -> Router {
         .get("/admin/tenants", |r, s| page(r, s, tenants_page))
         .get("/admin/config", |r, s| page(r, s, config_page))
         .get("/profile", |r, s| page(r, s, profile_page))
+        .get("/docs", |r, s| page(r, s, api_docs_page))
+        .get("/api/v1/openapi.json", crate::openapi::serve)
         .post("/profile/sessions/{id}/revoke", revoke_session)
         .get("/dev/widgets", |r, s| page(r, s, dev_widgets_page))
         .get("/static/dist/{a}", static_file)
@@ -1597,6 +1600,17 @@ async fn sessions_view(
             })
         })
         .collect())
+}
+
+/// `/docs`: the API reference, rendered in the page from `/api/v1/openapi.json`.
+async fn api_docs_page(req: Request, state: AppState, ctx: TenantContext) -> AppResult<Response> {
+    let meta = match ctx.tenant_id {
+        Some(_) => Some(tenant_meta(&state, &ctx).await?),
+        None => None,
+    };
+    let mut page = PageContext::new(&req, &state, Some(&ctx), meta.as_deref(), "docs");
+    page.title("API").crumb("API", None);
+    render::page_response(&state, StatusCode::OK, "pages/api_docs", &page.into_value())
 }
 
 async fn profile_page(req: Request, state: AppState, ctx: TenantContext) -> AppResult<Response> {

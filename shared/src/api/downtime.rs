@@ -32,7 +32,9 @@ use crate::auth::audit;
 use crate::auth::input::{check_len, Fields};
 use crate::auth::{self, Permission, TenantContext};
 use crate::downtime::engine::{self, EngineOptions, LineSpec, RecomputeOutcome, RunOutcome};
-use crate::downtime::store::{fmt_naive, parse_naive, DataClock, EventRow, LineTables, StopRow, STOP_COLUMNS};
+use crate::downtime::store::{
+    fmt_naive, parse_naive, DataClock, EventRow, LineTables, StopRow, STOP_COLUMNS,
+};
 use crate::downtime::summary::{self, Labels, ReasonInfo, SummaryInput, SummaryStop};
 use crate::error::{AppError, AppResult};
 use crate::http::{self, Request, Response};
@@ -120,7 +122,9 @@ async fn context(req: &Request, state: &AppState, p: Permission) -> AppResult<Ct
 
 fn window_error(e: WindowError) -> AppError {
     match e.code() {
-        "invalid_date" | "invalid_time" | "invalid_timezone" => AppError::bad_field(e.field(), e.message()),
+        "invalid_date" | "invalid_time" | "invalid_timezone" => {
+            AppError::bad_field(e.field(), e.message())
+        }
         _ => AppError::validation(e.field(), e.message()),
     }
 }
@@ -149,7 +153,9 @@ fn resolve_window(
     range: Option<&str>,
     default: Option<&str>,
 ) -> AppResult<Window> {
-    let none = [start, end, range].iter().all(|v| v.is_none_or(|s| s.trim().is_empty()));
+    let none = [start, end, range]
+        .iter()
+        .all(|v| v.is_none_or(|s| s.trim().is_empty()));
     let range = if none { default } else { range };
     timeutil::resolve_window(
         &WindowQuery {
@@ -174,7 +180,9 @@ fn q_id(req: &Request, name: &str) -> AppResult<Option<i64>> {
             .ok()
             .filter(|n| *n > 0)
             .map(Some)
-            .ok_or_else(|| AppError::bad_field(name, format!("{name} must be a positive whole number"))),
+            .ok_or_else(|| {
+                AppError::bad_field(name, format!("{name} must be a positive whole number"))
+            }),
     }
 }
 
@@ -183,7 +191,10 @@ fn q_bool(req: &Request, name: &str) -> AppResult<Option<bool>> {
         None => Ok(None),
         Some("true" | "1" | "yes") => Ok(Some(true)),
         Some("false" | "0" | "no") => Ok(Some(false)),
-        Some(_) => Err(AppError::bad_field(name, format!("{name} must be true or false"))),
+        Some(_) => Err(AppError::bad_field(
+            name,
+            format!("{name} must be true or false"),
+        )),
     }
 }
 
@@ -195,17 +206,18 @@ fn q_lines(req: &Request) -> AppResult<Option<Vec<i64>>> {
     }
     if let Some(list) = req.query_param("line_ids") {
         for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let id = part
-                .parse::<i64>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| AppError::bad_field("line_ids", "line_ids must be a comma list of line ids"))?;
+            let id = part.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                AppError::bad_field("line_ids", "line_ids must be a comma list of line ids")
+            })?;
             if !ids.contains(&id) {
                 ids.push(id);
             }
         }
         if ids.len() > 100 {
-            return Err(AppError::validation("line_ids", "at most 100 lines at once"));
+            return Err(AppError::validation(
+                "line_ids",
+                "at most 100 lines at once",
+            ));
         }
     }
     Ok((!ids.is_empty()).then_some(ids))
@@ -233,7 +245,14 @@ fn parse_filters(req: &Request, state: &AppState, c: &Ctx) -> AppResult<Filters>
     let start = req.query_param("start_date");
     let end = req.query_param("end_date");
     let range = req.query_param("range");
-    let window = resolve_window(c, state, start.as_deref(), end.as_deref(), range.as_deref(), Some("last_7_days"))?;
+    let window = resolve_window(
+        c,
+        state,
+        start.as_deref(),
+        end.as_deref(),
+        range.as_deref(),
+        Some("last_7_days"),
+    )?;
     let min_duration_ms = match req.query_param("min_duration") {
         None => None,
         Some(v) => {
@@ -242,7 +261,12 @@ fn parse_filters(req: &Request, state: &AppState, c: &Ctx) -> AppResult<Filters>
                 .parse()
                 .ok()
                 .filter(|s: &f64| s.is_finite() && *s >= 0.0 && *s <= 1e9)
-                .ok_or_else(|| AppError::bad_field("min_duration", "min_duration must be a number of seconds ≥ 0"))?;
+                .ok_or_else(|| {
+                    AppError::bad_field(
+                        "min_duration",
+                        "min_duration must be a number of seconds ≥ 0",
+                    )
+                })?;
             Some((secs * 1000.0).round() as i64)
         }
     };
@@ -266,14 +290,25 @@ fn parse_filters(req: &Request, state: &AppState, c: &Ctx) -> AppResult<Filters>
     };
     if let Some(id) = failure_id {
         if c.meta.failure(id).is_none() {
-            return Err(AppError::validation("reason", format!("unknown reason {id}")));
+            return Err(AppError::validation(
+                "reason",
+                format!("unknown reason {id}"),
+            ));
         }
     }
-    let micro = match (req.query_param("micro").as_deref().map(str::trim), q_bool(req, "include_micro")?) {
+    let micro = match (
+        req.query_param("micro").as_deref().map(str::trim),
+        q_bool(req, "include_micro")?,
+    ) {
         (Some("exclude"), _) | (None, Some(false)) | (None, None) => Micro::Exclude,
         (Some("include"), _) | (None, Some(true)) => Micro::Include,
         (Some("only"), _) => Micro::Only,
-        (Some(_), _) => return Err(AppError::bad_field("micro", "micro must be exclude, include or only")),
+        (Some(_), _) => {
+            return Err(AppError::bad_field(
+                "micro",
+                "micro must be exclude, include or only",
+            ))
+        }
     };
     Ok(Filters {
         lines,
@@ -289,7 +324,10 @@ fn parse_filters(req: &Request, state: &AppState, c: &Ctx) -> AppResult<Filters>
 /// wall times); stops overlapping the window match.
 fn filter_sql(f: &Filters, clock: &DataClock) -> (String, Vec<mysql_async::Value>) {
     let mut sql = String::from("start_time < ? AND end_time > ?");
-    let mut params: Vec<mysql_async::Value> = vec![clock.to_naive(f.window.end).into(), clock.to_naive(f.window.start).into()];
+    let mut params: Vec<mysql_async::Value> = vec![
+        clock.to_naive(f.window.end).into(),
+        clock.to_naive(f.window.start).into(),
+    ];
     match f.micro {
         Micro::Exclude => sql.push_str(" AND is_micro = 0"),
         Micro::Only => sql.push_str(" AND is_micro = 1"),
@@ -370,7 +408,12 @@ fn event_view(clock: &mut DataClock, tz: Tz, e: &EventRow) -> Value {
     })
 }
 
-async fn open_stops(c: &Ctx, state: &AppState, conn: &mut Conn, lines: &[i64]) -> AppResult<Vec<Value>> {
+async fn open_stops(
+    c: &Ctx,
+    state: &AppState,
+    conn: &mut Conn,
+    lines: &[i64],
+) -> AppResult<Vec<Value>> {
     let now = state.now();
     let mut out = Vec::new();
     for &line_id in lines {
@@ -426,7 +469,9 @@ fn q_limit(req: &Request, default: usize, max: usize) -> AppResult<usize> {
             .parse::<usize>()
             .ok()
             .filter(|n| (1..=max).contains(n))
-            .ok_or_else(|| AppError::validation("limit", format!("limit must be between 1 and {max}"))),
+            .ok_or_else(|| {
+                AppError::validation("limit", format!("limit must be between 1 and {max}"))
+            }),
     }
 }
 
@@ -442,7 +487,10 @@ async fn list(req: Request, state: AppState) -> AppResult<Response> {
     } else {
         q_limit(&req, DEFAULT_LIMIT, MAX_LIMIT)?
     };
-    let cursor = req.query_param("cursor").map(|s| Cursor::decode(&s)).transpose()?;
+    let cursor = req
+        .query_param("cursor")
+        .map(|s| Cursor::decode(&s))
+        .transpose()?;
     let mut clock = DataClock::new(c.tenant.data_timezone());
     let (conditions, params) = filter_sql(&f, &clock);
     let mut conn = c.conn(&state).await?;
@@ -470,12 +518,18 @@ async fn list(req: Request, state: AppState) -> AppResult<Response> {
                 }
             }
         }
-        sql.push_str(&format!(" ORDER BY start_time DESC, downtime_id DESC LIMIT {}", limit + 1));
+        sql.push_str(&format!(
+            " ORDER BY start_time DESC, downtime_id DESC LIMIT {}",
+            limit + 1
+        ));
         let found: Vec<mysql_async::Row> = match conn.exec(sql, p).await {
             Ok(r) => r,
             // A line whose events table is not provisioned has no stops yet.
             Err(mysql_async::Error::Server(e)) if e.code == 1146 => {
-                tracing::warn!(line_id, "downtime events table missing; run dashctl provision-client");
+                tracing::warn!(
+                    line_id,
+                    "downtime events table missing; run dashctl provision-client"
+                );
                 Vec::new()
             }
             Err(e) => return Err(e.into()),
@@ -511,7 +565,10 @@ async fn list(req: Request, state: AppState) -> AppResult<Response> {
             let cells = [
                 r.downtime_id.to_string(),
                 line_id.to_string(),
-                c.meta.line(*line_id).map(|l| l.line_name.clone()).unwrap_or_default(),
+                c.meta
+                    .line(*line_id)
+                    .map(|l| l.line_name.clone())
+                    .unwrap_or_default(),
                 fmt_time(&mut clock, tz, &r.start),
                 fmt_time(&mut clock, tz, &r.end),
                 format!("{:.3}", seconds(r.duration_ms)),
@@ -520,14 +577,20 @@ async fn list(req: Request, state: AppState) -> AppResult<Response> {
                 c.reason_name(r.failure_id).unwrap_or_default().to_string(),
                 r.justification.clone().unwrap_or_default(),
                 r.justified_by.map(|u| u.to_string()).unwrap_or_default(),
-                r.justified_at.map(|j| fmt_time(&mut clock, tz, &j)).unwrap_or_default(),
+                r.justified_at
+                    .map(|j| fmt_time(&mut clock, tz, &j))
+                    .unwrap_or_default(),
             ];
             let line: Vec<String> = cells.iter().map(|v| csv_cell(v)).collect();
             out.push_str(&line.join(","));
             out.push_str("\r\n");
         }
         let mut resp = http::response(StatusCode::OK, "text/csv; charset=utf-8", out.into_bytes());
-        resp = http::with_header(resp, "content-disposition", "attachment; filename=\"downtime.csv\"");
+        resp = http::with_header(
+            resp,
+            "content-disposition",
+            "attachment; filename=\"downtime.csv\"",
+        );
         if let Some(next) = &next_cursor {
             resp = http::with_header(resp, "x-next-cursor", next);
         }
@@ -580,7 +643,10 @@ fn csv_cell(v: &str) -> String {
 fn required_line(req: &Request, c: &Ctx, body_line: Option<i64>) -> AppResult<i64> {
     let line_id = match (q_id(req, "line_id")?, body_line) {
         (Some(q), Some(b)) if q != b => {
-            return Err(AppError::validation("line_id", "line_id differs between the query and the body"))
+            return Err(AppError::validation(
+                "line_id",
+                "line_id differs between the query and the body",
+            ))
         }
         (Some(id), _) | (None, Some(id)) => id,
         (None, None) => {
@@ -595,7 +661,13 @@ fn required_line(req: &Request, c: &Ctx, body_line: Option<i64>) -> AppResult<i6
 
 async fn load_stop(conn: &mut Conn, t: &LineTables, id: i64) -> AppResult<Option<StopRow>> {
     let row: Option<mysql_async::Row> = match conn
-        .exec_first(format!("SELECT {STOP_COLUMNS} FROM {} WHERE downtime_id = ?", t.events), (id,))
+        .exec_first(
+            format!(
+                "SELECT {STOP_COLUMNS} FROM {} WHERE downtime_id = ?",
+                t.events
+            ),
+            (id,),
+        )
         .await
     {
         Ok(r) => r,
@@ -606,8 +678,10 @@ async fn load_stop(conn: &mut Conn, t: &LineTables, id: i64) -> AppResult<Option
 }
 
 fn if_none_match(req: &Request, tag: &str) -> bool {
-    req.header("if-none-match")
-        .is_some_and(|v| v.split(',').any(|t| t.trim().trim_start_matches("W/") == tag || t.trim() == "*"))
+    req.header("if-none-match").is_some_and(|v| {
+        v.split(',')
+            .any(|t| t.trim().trim_start_matches("W/") == tag || t.trim() == "*")
+    })
 }
 
 async fn one(req: Request, state: AppState) -> AppResult<Response> {
@@ -616,7 +690,9 @@ async fn one(req: Request, state: AppState) -> AppResult<Response> {
     let line_id = required_line(&req, &c, None)?;
     let t = c.tables(line_id)?;
     let mut conn = c.conn(&state).await?;
-    let row = load_stop(&mut conn, &t, id).await?.ok_or(AppError::NotFound)?;
+    let row = load_stop(&mut conn, &t, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     let tag = etag(line_id, &row);
     if if_none_match(&req, &tag) {
         let resp = http::response(StatusCode::NOT_MODIFIED, "application/json", Vec::new());
@@ -645,8 +721,13 @@ const JUSTIFY_FIELDS: [&str; 7] = [
 /// other than line breaks and tabs. Empty means none.
 fn check_comment(field: &str, v: &str) -> AppResult<Option<String>> {
     check_len(field, v, 0, MAX_COMMENT_CHARS)?;
-    if v.chars().any(|ch| ch.is_control() && !matches!(ch, '\n' | '\r' | '\t')) {
-        return Err(AppError::validation(field, format!("{field} must not contain control characters")));
+    if v.chars()
+        .any(|ch| ch.is_control() && !matches!(ch, '\n' | '\r' | '\t'))
+    {
+        return Err(AppError::validation(
+            field,
+            format!("{field} must not contain control characters"),
+        ));
     }
     let trimmed = v.trim();
     Ok((!trimmed.is_empty()).then(|| trimmed.to_string()))
@@ -671,22 +752,35 @@ async fn justify(req: Request, state: AppState) -> AppResult<Response> {
     // The reason: an id (failure_id, or reason given as a number) or a code.
     let reason_code = match (fields.opt_str("reason_code")?, fields.raw("reason")) {
         (Some(code), _) => Some(code.to_string()),
-        (None, Some(Value::String(s))) if s.trim().parse::<i64>().is_err() => Some(s.trim().to_string()),
+        (None, Some(Value::String(s))) if s.trim().parse::<i64>().is_err() => {
+            Some(s.trim().to_string())
+        }
         _ => None,
     };
     let reason_id = match fields.raw("reason") {
         Some(Value::Number(_)) => fields.opt_id("reason")?,
         Some(Value::String(s)) => s.trim().parse::<i64>().ok(),
         Some(Value::Null) | None => None,
-        Some(_) => return Err(AppError::validation("reason", "reason must be a reason id or code")),
+        Some(_) => {
+            return Err(AppError::validation(
+                "reason",
+                "reason must be a reason id or code",
+            ))
+        }
     };
     let failure_id = fields.opt_id("failure_id")?.or(reason_id);
     if failure_id.is_none() && reason_code.is_none() {
-        return Err(AppError::validation("failure_id", "failure_id (the reason) is required"));
+        return Err(AppError::validation(
+            "failure_id",
+            "failure_id (the reason) is required",
+        ));
     }
     let comment = match (fields.opt_str("justification")?, fields.opt_str("comment")?) {
         (Some(_), Some(_)) => {
-            return Err(AppError::validation("comment", "give justification or comment, not both"))
+            return Err(AppError::validation(
+                "comment",
+                "give justification or comment, not both",
+            ))
         }
         (Some(v), None) => check_comment("justification", v)?,
         (None, Some(v)) => check_comment("comment", v)?,
@@ -695,7 +789,10 @@ async fn justify(req: Request, state: AppState) -> AppResult<Response> {
     let expected = match fields.opt_str("expected_updated_at")? {
         None => None,
         Some(v) => Some(parse_naive(v).ok_or_else(|| {
-            AppError::validation("expected_updated_at", "expected_updated_at must be the updated_at this API returned")
+            AppError::validation(
+                "expected_updated_at",
+                "expected_updated_at must be the updated_at this API returned",
+            )
         })?),
     };
     let if_match = req.header("if-match").map(str::to_string);
@@ -704,21 +801,43 @@ async fn justify(req: Request, state: AppState) -> AppResult<Response> {
     let mut conn = c.conn(&state).await?;
     // Checked against the table (not the cache) so a reason added a minute ago is accepted.
     let reason: Option<(i64, bool)> = match (failure_id, &reason_code) {
-        (Some(fid), _) => conn.exec_first("SELECT failure_id, is_active FROM failure WHERE failure_id = ?", (fid,)).await?,
+        (Some(fid), _) => {
+            conn.exec_first(
+                "SELECT failure_id, is_active FROM failure WHERE failure_id = ?",
+                (fid,),
+            )
+            .await?
+        }
         (None, Some(code)) => {
-            conn.exec_first("SELECT failure_id, is_active FROM failure WHERE failure_code = ?", (code.as_str(),))
-                .await?
+            conn.exec_first(
+                "SELECT failure_id, is_active FROM failure WHERE failure_code = ?",
+                (code.as_str(),),
+            )
+            .await?
         }
         (None, None) => None,
     };
     let failure_id = match reason {
         Some((fid, true)) => fid,
-        Some((_, false)) => return Err(AppError::validation("failure_id", "this reason is no longer active")),
-        None => return Err(AppError::validation("failure_id", "unknown reason: pick one of the plant's reason codes")),
+        Some((_, false)) => {
+            return Err(AppError::validation(
+                "failure_id",
+                "this reason is no longer active",
+            ))
+        }
+        None => {
+            return Err(AppError::validation(
+                "failure_id",
+                "unknown reason: pick one of the plant's reason codes",
+            ))
+        }
     };
 
-    let before = load_stop(&mut conn, &t, id).await?.ok_or(AppError::NotFound)?;
-    let stale = || AppError::conflict("the stop was changed by someone else; reload it and try again");
+    let before = load_stop(&mut conn, &t, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let stale =
+        || AppError::conflict("the stop was changed by someone else; reload it and try again");
     if let Some(tags) = &if_match {
         let current = etag(line_id, &before);
         let ok = tags
@@ -743,7 +862,14 @@ async fn justify(req: Request, state: AppState) -> AppResult<Response> {
              WHERE downtime_id = ? AND updated_at = ?",
             t.events
         ),
-        (failure_id, comment.as_deref(), c.ctx.user_id, now_naive, id, before.updated_at),
+        (
+            failure_id,
+            comment.as_deref(),
+            c.ctx.user_id,
+            now_naive,
+            id,
+            before.updated_at,
+        ),
     )
     .await?;
     if conn.affected_rows() == 0 {
@@ -752,7 +878,9 @@ async fn justify(req: Request, state: AppState) -> AppResult<Response> {
             Some(_) => Err(stale()),
         };
     }
-    let after = load_stop(&mut conn, &t, id).await?.ok_or(AppError::NotFound)?;
+    let after = load_stop(&mut conn, &t, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     drop(conn);
 
     let tz = c.plant_tz();
@@ -773,7 +901,11 @@ async fn justify(req: Request, state: AppState) -> AppResult<Response> {
     )
     .await?;
     let view = stop_view(&c, &mut clock, line_id, &after);
-    Ok(http::with_header(http::data(&view), "etag", &etag(line_id, &after)))
+    Ok(http::with_header(
+        http::data(&view),
+        "etag",
+        &etag(line_id, &after),
+    ))
 }
 
 // ---------------------------------------------------------------------------
@@ -793,23 +925,31 @@ async fn calculate(req: Request, state: AppState) -> AppResult<Response> {
         None | Some(Value::Null) => {}
         Some(Value::Array(items)) => {
             for v in items {
-                let id = v
-                    .as_i64()
-                    .filter(|n| *n > 0)
-                    .ok_or_else(|| AppError::validation("line_ids", "line_ids must be a list of line ids"))?;
+                let id = v.as_i64().filter(|n| *n > 0).ok_or_else(|| {
+                    AppError::validation("line_ids", "line_ids must be a list of line ids")
+                })?;
                 if !requested.contains(&id) {
                     requested.push(id);
                 }
             }
         }
-        Some(_) => return Err(AppError::validation("line_ids", "line_ids must be a list of line ids")),
+        Some(_) => {
+            return Err(AppError::validation(
+                "line_ids",
+                "line_ids must be a list of line ids",
+            ))
+        }
     }
     if requested.len() > 100 {
-        return Err(AppError::validation("line_ids", "at most 100 lines at once"));
+        return Err(AppError::validation(
+            "line_ids",
+            "at most 100 lines at once",
+        ));
     }
-    let lines = c
-        .ctx
-        .resolve_lines(&c.meta, (!requested.is_empty()).then_some(requested.as_slice()))?;
+    let lines = c.ctx.resolve_lines(
+        &c.meta,
+        (!requested.is_empty()).then_some(requested.as_slice()),
+    )?;
     let start = fields.opt_str("start_date")?;
     let end = fields.opt_str("end_date")?;
     let range = fields.opt_str("range")?;
@@ -833,7 +973,16 @@ async fn calculate(req: Request, state: AppState) -> AppResult<Response> {
         let spec = c.spec(*line_id)?;
         let mut entry = serde_json::Map::new();
         entry.insert("line_id".into(), json!(line_id));
-        let status = match engine::recompute(&mut conn, &db_name, &spec, window.start, Some(window.end), &opts).await? {
+        let status = match engine::recompute(
+            &mut conn,
+            &db_name,
+            &spec,
+            window.start,
+            Some(window.end),
+            &opts,
+        )
+        .await?
+        {
             RecomputeOutcome::Busy => "busy",
             RecomputeOutcome::Skipped { reason } => {
                 entry.insert("note".into(), json!(reason));
@@ -852,7 +1001,8 @@ async fn calculate(req: Request, state: AppState) -> AppResult<Response> {
                 );
                 let mut changed = Vec::new();
                 for ch in &r.changed_justified {
-                    changed_ids.push(json!({"line_id": line_id, "downtime_id": ch.old.downtime_id}));
+                    changed_ids
+                        .push(json!({"line_id": line_id, "downtime_id": ch.old.downtime_id}));
                     changed.push(json!({
                         "stop": stop_view(&c, &mut clock, *line_id, &ch.old),
                         "replaced_by": ch.replaced_by.iter().map(|e| event_view(&mut clock, tz, e)).collect::<Vec<_>>(),
@@ -906,11 +1056,17 @@ async fn calculate(req: Request, state: AppState) -> AppResult<Response> {
         &req,
         "downtime.calculate",
         "downtime",
-        lines.iter().map(i64::to_string).collect::<Vec<_>>().join(","),
+        lines
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(","),
         json!({ "lines": lines, "window": window_json, "changed_justified": changed_ids }),
     )
     .await?;
-    Ok(http::data(&json!({ "window": window_json, "lines": results })))
+    Ok(http::data(
+        &json!({ "window": window_json, "lines": results }),
+    ))
 }
 
 // ---------------------------------------------------------------------------
@@ -935,11 +1091,12 @@ async fn summary_route(req: Request, state: AppState) -> AppResult<Response> {
             "SELECT start_time, end_time, is_micro, failure_id FROM {} WHERE {conditions}",
             t.events
         );
-        let rows: Vec<(NaiveDateTime, NaiveDateTime, bool, Option<i64>)> = match conn.exec(sql, params.clone()).await {
-            Ok(r) => r,
-            Err(mysql_async::Error::Server(e)) if e.code == 1146 => Vec::new(),
-            Err(e) => return Err(e.into()),
-        };
+        let rows: Vec<(NaiveDateTime, NaiveDateTime, bool, Option<i64>)> =
+            match conn.exec(sql, params.clone()).await {
+                Ok(r) => r,
+                Err(mysql_async::Error::Server(e)) if e.code == 1146 => Vec::new(),
+                Err(e) => return Err(e.into()),
+            };
         for (start, end, is_micro, failure_id) in rows {
             if only_micro && !is_micro {
                 continue;
@@ -1035,7 +1192,10 @@ mod tests {
 
     #[test]
     fn comments_are_bounded() {
-        assert_eq!(check_comment("comment", "  ok  ").unwrap().as_deref(), Some("ok"));
+        assert_eq!(
+            check_comment("comment", "  ok  ").unwrap().as_deref(),
+            Some("ok")
+        );
         assert_eq!(check_comment("comment", "").unwrap(), None);
         assert!(check_comment("comment", &"x".repeat(1001)).is_err());
         assert!(check_comment("comment", "bad\u{0}byte").is_err());

@@ -276,7 +276,7 @@ pub async fn login(
         action: action::LOGIN,
         entity: Some("user"),
         entity_id: Some(c.user_id.to_string()),
-        details: json!({ "username": username, "session": &session.family[..8] }),
+        details: json!({ "username": username, "session": session.family.get(..8).unwrap_or("") }),
         ip: Some(&ip),
     };
     audit::record(&mut conn, now, &entry).await?;

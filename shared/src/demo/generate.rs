@@ -86,7 +86,11 @@ fn occurrences(plan: &Plan) -> Vec<Occurrence<'static>> {
             if !shift.days.contains(&iso) {
                 continue;
             }
-            let end_date = if shift.end <= shift.start { date + Duration::days(1) } else { date };
+            let end_date = if shift.end <= shift.start {
+                date + Duration::days(1)
+            } else {
+                date
+            };
             let start = local_instant(plan.tz, date, shift.start);
             let end = local_instant(plan.tz, end_date, shift.end);
             if end <= w0 || start >= w1 || end <= start {
@@ -96,12 +100,29 @@ fn occurrences(plan: &Plan) -> Vec<Occurrence<'static>> {
                 .breaks
                 .iter()
                 .map(|(_, _, bs, be)| {
-                    let bdate = if *bs >= shift.start { date } else { date + Duration::days(1) };
-                    let edate = if be <= bs { bdate + Duration::days(1) } else { bdate };
-                    (local_instant(plan.tz, bdate, *bs), local_instant(plan.tz, edate, *be))
+                    let bdate = if *bs >= shift.start {
+                        date
+                    } else {
+                        date + Duration::days(1)
+                    };
+                    let edate = if be <= bs {
+                        bdate + Duration::days(1)
+                    } else {
+                        bdate
+                    };
+                    (
+                        local_instant(plan.tz, bdate, *bs),
+                        local_instant(plan.tz, edate, *be),
+                    )
                 })
                 .collect();
-            out.push(Occurrence { shift, date, start, end, breaks });
+            out.push(Occurrence {
+                shift,
+                date,
+                start,
+                end,
+                breaks,
+            });
         }
         date += Duration::days(1);
     }
@@ -145,7 +166,12 @@ fn unplanned_text(failure_id: i64, line: &DemoLine) -> String {
 /// Simulates one line over the plan's window. Rows come to `sink` in
 /// (`at_ms`, area) order, one occurrence at a time (occurrences never
 /// overlap, so the whole stream is in time order); incidents are appended.
-pub fn simulate_line(plan: &Plan, line: &DemoLine, mut sink: impl FnMut(&[Row]), incidents: &mut Vec<Incident>) {
+pub fn simulate_line(
+    plan: &Plan,
+    line: &DemoLine,
+    mut sink: impl FnMut(&[Row]),
+    incidents: &mut Vec<Incident>,
+) {
     let scale = plan.size.speed_scale();
     let all_areas = plan.size == DemoSize::Large;
     let (threshold, micro) = line.thresholds(plan.size);
@@ -156,7 +182,12 @@ pub fn simulate_line(plan: &Plan, line: &DemoLine, mut sink: impl FnMut(&[Row]),
     let operator = format!("operador.l{}", line.line_id);
 
     for occ in occurrences(plan) {
-        let mut rng = StdRng::seed_from_u64(mix(plan.seed, line.line_id, occ.date.num_days_from_ce(), occ.shift.shift_id));
+        let mut rng = StdRng::seed_from_u64(mix(
+            plan.seed,
+            line.line_id,
+            occ.date.num_days_from_ce(),
+            occ.shift.shift_id,
+        ));
         rows.clear();
         let mut stops: Vec<(i64, f64, f64, String)> = Vec::new();
         let speed = rng.random_range(1.03..1.12);
@@ -169,20 +200,38 @@ pub fn simulate_line(plan: &Plan, line: &DemoLine, mut sink: impl FnMut(&[Row]),
             // Saturday morning, the last shift of the week, ends with the cleaning.
             let clean = rng.random_range(1500.0..2400.0);
             prod_end = occ.end - clean;
-            stops.push((plant::FAILURE_LIMPIEZA, prod_end, occ.end, "Limpieza semanal de la línea".into()));
+            stops.push((
+                plant::FAILURE_LIMPIEZA,
+                prod_end,
+                occ.end,
+                "Limpieza semanal de la línea".into(),
+            ));
         }
         if line.products.len() > 1 && rng.random_bool(0.3) {
             let next = line.products[rng.random_range(0..line.products.len())];
             if next != product {
                 product = next;
                 let dur = rng.random_range(900.0..2100.0);
-                stops.push((plant::FAILURE_CAMBIO, t, t + dur, format!("Cambio de formato a {}", plant::product(product).product_name)));
+                stops.push((
+                    plant::FAILURE_CAMBIO,
+                    t,
+                    t + dur,
+                    format!(
+                        "Cambio de formato a {}",
+                        plant::product(product).product_name
+                    ),
+                ));
                 t += dur;
             }
         }
         if occ.shift.shift_id == 1 && weekday == line.maintenance_day {
             let dur = rng.random_range(5400.0..9000.0);
-            stops.push((plant::FAILURE_MANT, t, t + dur, "Mantenimiento preventivo semanal".into()));
+            stops.push((
+                plant::FAILURE_MANT,
+                t,
+                t + dur,
+                "Mantenimiento preventivo semanal".into(),
+            ));
             t += dur;
         }
         let mtbf = line.mtbf_minutes * 60.0;
@@ -205,7 +254,12 @@ pub fn simulate_line(plan: &Plan, line: &DemoLine, mut sink: impl FnMut(&[Row]),
             }
             if t >= next_failure {
                 let (failure_id, dur) = pick_unplanned(&mut rng);
-                stops.push((failure_id, last_unit, t + dur, unplanned_text(failure_id, line)));
+                stops.push((
+                    failure_id,
+                    last_unit,
+                    t + dur,
+                    unplanned_text(failure_id, line),
+                ));
                 t += dur;
                 next_failure = t + exp(&mut rng, mtbf);
                 continue;
@@ -213,10 +267,23 @@ pub fn simulate_line(plan: &Plan, line: &DemoLine, mut sink: impl FnMut(&[Row]),
             if let Some(at) = mid_change {
                 if t >= at {
                     mid_change = None;
-                    let choices: Vec<i64> = line.products.iter().copied().filter(|p| *p != product).collect();
+                    let choices: Vec<i64> = line
+                        .products
+                        .iter()
+                        .copied()
+                        .filter(|p| *p != product)
+                        .collect();
                     product = choices[rng.random_range(0..choices.len())];
                     let dur = rng.random_range(900.0..2100.0);
-                    stops.push((plant::FAILURE_CAMBIO, last_unit, t + dur, format!("Cambio de formato a {}", plant::product(product).product_name)));
+                    stops.push((
+                        plant::FAILURE_CAMBIO,
+                        last_unit,
+                        t + dur,
+                        format!(
+                            "Cambio de formato a {}",
+                            plant::product(product).product_name
+                        ),
+                    ));
                     t += dur;
                     continue;
                 }
@@ -231,13 +298,29 @@ pub fn simulate_line(plan: &Plan, line: &DemoLine, mut sink: impl FnMut(&[Row]),
                 continue;
             }
             let reject = rng.random::<f64>() < reject_rate;
-            let area = if reject { line.reject_area() } else { line.output_area() };
-            rows.push(Row { at_ms: ms(t), area_id: area, product_id: product });
+            let area = if reject {
+                line.reject_area()
+            } else {
+                line.output_area()
+            };
+            rows.push(Row {
+                at_ms: ms(t),
+                area_id: area,
+                product_id: product,
+            });
             if all_areas {
                 let ti = t - line.transit_input * rng.random_range(0.95..1.05);
                 let tp = t - line.transit_process * rng.random_range(0.95..1.05);
-                rows.push(Row { at_ms: ms(ti), area_id: line.input_area(), product_id: product });
-                rows.push(Row { at_ms: ms(tp), area_id: line.process_area(), product_id: product });
+                rows.push(Row {
+                    at_ms: ms(ti),
+                    area_id: line.input_area(),
+                    product_id: product,
+                });
+                rows.push(Row {
+                    at_ms: ms(tp),
+                    area_id: line.process_area(),
+                    product_id: product,
+                });
             }
             last_unit = t;
         }
@@ -271,8 +354,16 @@ mod tests {
     use chrono::Timelike;
 
     fn plan(seed: u64, days: i64) -> Plan {
-        let end = DateTime::parse_from_rfc3339("2026-03-20T12:00:00Z").unwrap().with_timezone(&Utc);
-        Plan { seed, size: DemoSize::Small, tz: chrono_tz::Europe::Madrid, start: end - Duration::days(days), end }
+        let end = DateTime::parse_from_rfc3339("2026-03-20T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        Plan {
+            seed,
+            size: DemoSize::Small,
+            tz: chrono_tz::Europe::Madrid,
+            start: end - Duration::days(days),
+            end,
+        }
     }
 
     fn run(p: &Plan, line: &DemoLine) -> (Vec<Row>, Vec<Incident>) {
@@ -292,7 +383,9 @@ mod tests {
         assert_eq!(ia, ib);
         assert!(!a.is_empty());
         assert!(a.windows(2).all(|w| w[0].at_ms <= w[1].at_ms));
-        assert!(a.iter().all(|r| r.at_ms >= p.start.timestamp_millis() && r.at_ms < p.end.timestamp_millis()));
+        assert!(a
+            .iter()
+            .all(|r| r.at_ms >= p.start.timestamp_millis() && r.at_ms < p.end.timestamp_millis()));
         let (c, _) = run(&plan(8, 10), line);
         assert_ne!(a, c);
     }
@@ -302,29 +395,62 @@ mod tests {
         let p = plan(1, 28);
         for line in plant::lines() {
             let (rows, incidents) = run(&p, &line);
-            let good = rows.iter().filter(|r| r.area_id == line.output_area()).count() as f64;
-            let rejects = rows.iter().filter(|r| r.area_id == line.reject_area()).count() as f64;
+            let good = rows
+                .iter()
+                .filter(|r| r.area_id == line.output_area())
+                .count() as f64;
+            let rejects = rows
+                .iter()
+                .filter(|r| r.area_id == line.reject_area())
+                .count() as f64;
             let q = good / (good + rejects);
-            assert!((0.95..0.995).contains(&q), "line {} quality {q}", line.line_id);
-            assert!(incidents.len() > 20, "line {} has {} incidents", line.line_id, incidents.len());
-            assert!(incidents.iter().any(|i| i.failure_id == plant::FAILURE_MANT));
+            assert!(
+                (0.95..0.995).contains(&q),
+                "line {} quality {q}",
+                line.line_id
+            );
+            assert!(
+                incidents.len() > 20,
+                "line {} has {} incidents",
+                line.line_id,
+                incidents.len()
+            );
+            assert!(incidents
+                .iter()
+                .any(|i| i.failure_id == plant::FAILURE_MANT));
             // Nothing outside the shifts: Saturday after 14:00 and Sunday before 22:00 are idle.
             let idle = rows.iter().filter(|r| {
-                let t = DateTime::from_timestamp_millis(r.at_ms).unwrap().with_timezone(&p.tz);
+                let t = DateTime::from_timestamp_millis(r.at_ms)
+                    .unwrap()
+                    .with_timezone(&p.tz);
                 let h = t.hour();
                 (t.weekday() == Weekday::Sat && h >= 14) || (t.weekday() == Weekday::Sun && h < 22)
             });
             assert_eq!(idle.count(), 0);
             assert!(rows.iter().any(|r| {
-                let t = DateTime::from_timestamp_millis(r.at_ms).unwrap().with_timezone(&p.tz);
+                let t = DateTime::from_timestamp_millis(r.at_ms)
+                    .unwrap()
+                    .with_timezone(&p.tz);
                 t.weekday() == Weekday::Sat && t.hour() < 14
             }));
             // Output gaps over the micro-stop threshold exist but are a minority.
             let (thr, micro) = line.thresholds(p.size);
-            let out: Vec<i64> = rows.iter().filter(|r| r.area_id == line.output_area()).map(|r| r.at_ms).collect();
+            let out: Vec<i64> = rows
+                .iter()
+                .filter(|r| r.area_id == line.output_area())
+                .map(|r| r.at_ms)
+                .collect();
             let gaps: Vec<i64> = out.windows(2).map(|w| w[1] - w[0]).collect();
-            let micros = gaps.iter().filter(|g| **g > i64::from(micro) * 1000 && **g <= i64::from(thr) * 1000).count();
-            assert!(micros > 50 && micros < gaps.len() / 5, "line {} micro-stops {micros} of {}", line.line_id, gaps.len());
+            let micros = gaps
+                .iter()
+                .filter(|g| **g > i64::from(micro) * 1000 && **g <= i64::from(thr) * 1000)
+                .count();
+            assert!(
+                micros > 50 && micros < gaps.len() / 5,
+                "line {} micro-stops {micros} of {}",
+                line.line_id,
+                gaps.len()
+            );
         }
     }
 }

@@ -146,7 +146,9 @@ pub async fn load_demo(conn: &mut Conn, db_name: &str, opts: &DemoOptions) -> Re
     let started = Instant::now();
     let db = quote_ident(db_name)?;
     if opts.days == 0 || opts.days > 3660 {
-        return Err(SchemaError::Invalid("--days must be between 1 and 3660".into()));
+        return Err(SchemaError::Invalid(
+            "--days must be between 1 and 3660".into(),
+        ));
     }
     let end = opts.end.unwrap_or_else(Utc::now);
     let end = DateTime::from_timestamp(end.timestamp(), 0).unwrap_or(end);
@@ -183,7 +185,9 @@ pub async fn load_demo(conn: &mut Conn, db_name: &str, opts: &DemoOptions) -> Re
     let first_day = start.with_timezone(&opts.data_timezone).date_naive();
     for line in &lines {
         let table = schema::detection_table(line.code)?;
-        if !schema::create_detection_table(conn, db_name, line.code, first_day, MONTHS_AHEAD).await? {
+        if !schema::create_detection_table(conn, db_name, line.code, first_day, MONTHS_AHEAD)
+            .await?
+        {
             schema::ensure_partitions(conn, db_name, &table, MONTHS_AHEAD).await?;
         }
     }
@@ -193,15 +197,21 @@ pub async fn load_demo(conn: &mut Conn, db_name: &str, opts: &DemoOptions) -> Re
         for line in &lines {
             let detection = schema::detection_table(line.code)?;
             let downtime = schema::downtime_table(line.code)?;
-            conn.query_drop(format!("TRUNCATE TABLE {db}.`{detection}`")).await?;
-            conn.query_drop(format!("TRUNCATE TABLE {db}.`{downtime}`")).await?;
+            conn.query_drop(format!("TRUNCATE TABLE {db}.`{detection}`"))
+                .await?;
+            conn.query_drop(format!("TRUNCATE TABLE {db}.`{downtime}`"))
+                .await?;
         }
     }
     // Stale derived state of earlier loads: incidents and the downtime watermarks.
     let ids: Vec<String> = lines.iter().map(|l| l.line_id.to_string()).collect();
-    conn.query_drop(format!("DELETE FROM {db}.incident WHERE line_id IN ({})", ids.join(",")))
+    conn.query_drop(format!(
+        "DELETE FROM {db}.incident WHERE line_id IN ({})",
+        ids.join(",")
+    ))
+    .await?;
+    conn.query_drop(format!("DELETE FROM {db}.system_monitor"))
         .await?;
-    conn.query_drop(format!("DELETE FROM {db}.system_monitor")).await?;
 
     let plan = Plan {
         seed: opts.seed,
@@ -210,11 +220,13 @@ pub async fn load_demo(conn: &mut Conn, db_name: &str, opts: &DemoOptions) -> Re
         start,
         end,
     };
-    let (line_rows, incidents, method) = stream_detections(conn, db_name, &plan, opts.data_timezone).await?;
+    let (line_rows, incidents, method) =
+        stream_detections(conn, db_name, &plan, opts.data_timezone).await?;
     insert_incidents(conn, &db, &incidents, opts.data_timezone).await?;
     for line in &lines {
         let table = schema::detection_table(line.code)?;
-        conn.query_drop(format!("ANALYZE TABLE {db}.`{table}`")).await?;
+        conn.query_drop(format!("ANALYZE TABLE {db}.`{table}`"))
+            .await?;
     }
 
     let report_lines: Vec<LineLoad> = lines
@@ -241,7 +253,9 @@ pub async fn load_demo(conn: &mut Conn, db_name: &str, opts: &DemoOptions) -> Re
 
 async fn check_foreign_lines(conn: &mut Conn, db: &str, lines: &[plant::DemoLine]) -> Result<()> {
     let existing: Vec<(i64, String)> = conn
-        .query(format!("SELECT line_id, line_name FROM {db}.production_line ORDER BY line_id"))
+        .query(format!(
+            "SELECT line_id, line_name FROM {db}.production_line ORDER BY line_id"
+        ))
         .await?;
     for (id, name) in existing {
         if !lines.iter().any(|l| l.line_id == id && l.line_name == name) {
@@ -295,7 +309,12 @@ async fn write_catalogs(conn: &mut Conn, db: &str, size: DemoSize) -> Result<()>
         .await?;
     }
     for s in plant::SHIFTS {
-        let days = s.days.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(",");
+        let days = s
+            .days
+            .iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
         tx.exec_drop(
             format!(
                 "INSERT INTO {db}.shift (shift_id, shift_name, start_time, end_time, days_of_week, is_active) VALUES (?, ?, ?, ?, ?, 1) \
@@ -414,7 +433,10 @@ fn push_csv_row(buf: &mut Vec<u8>, id: u64, row: &Row, data_tz: Tz) {
 
 fn temp_csv_path() -> PathBuf {
     let nonce: u64 = rand::random();
-    std::env::temp_dir().join(format!("dashctl-demo-{}-{nonce:016x}.csv", std::process::id()))
+    std::env::temp_dir().join(format!(
+        "dashctl-demo-{}-{nonce:016x}.csv",
+        std::process::id()
+    ))
 }
 
 const ER_NOT_ALLOWED_COMMAND: u16 = 1148;
@@ -425,7 +447,9 @@ fn local_infile_refused(e: &mysql_async::Error) -> bool {
     match e {
         mysql_async::Error::Server(s) => matches!(
             s.code,
-            ER_NOT_ALLOWED_COMMAND | ER_CLIENT_LOCAL_FILES_DISABLED | ER_LOAD_INFILE_CAPABILITY_DISABLED
+            ER_NOT_ALLOWED_COMMAND
+                | ER_CLIENT_LOCAL_FILES_DISABLED
+                | ER_LOAD_INFILE_CAPABILITY_DISABLED
         ),
         mysql_async::Error::Other(_) => true,
         _ => false,
@@ -447,7 +471,9 @@ async fn stream_detections(
         let opts = conn.opts().clone();
         let db_name = db_name.to_string();
         let plan = plan.clone();
-        tasks.push(tokio::spawn(async move { load_line(opts, &db_name, &plan, idx, data_tz).await }));
+        tasks.push(tokio::spawn(async move {
+            load_line(opts, &db_name, &plan, idx, data_tz).await
+        }));
     }
     let mut counts = Vec::new();
     let mut incidents = Vec::new();
@@ -463,7 +489,11 @@ async fn stream_detections(
                 }
             }
             Ok(Err(e)) => failure = failure.or(Some(e)),
-            Err(e) => failure = failure.or(Some(SchemaError::Schema(format!("demo loader failed: {e}")))),
+            Err(e) => {
+                failure = failure.or(Some(SchemaError::Schema(format!(
+                    "demo loader failed: {e}"
+                ))))
+            }
         }
     }
     if let Some(e) = failure {
@@ -517,14 +547,24 @@ async fn load_line(
                 in_buf += rows.len() as u64;
                 if in_buf as usize >= CHUNK_ROWS {
                     let csv = std::mem::replace(&mut buf, Vec::with_capacity(CHUNK_ROWS * 36));
-                    aborted = tx.blocking_send(Chunk { line: idx, rows: in_buf, csv }).is_err();
+                    aborted = tx
+                        .blocking_send(Chunk {
+                            line: idx,
+                            rows: in_buf,
+                            csv,
+                        })
+                        .is_err();
                     in_buf = 0;
                 }
             },
             &mut incidents,
         );
         if in_buf > 0 && !aborted {
-            let _ = tx.blocking_send(Chunk { line: idx, rows: in_buf, csv: buf });
+            let _ = tx.blocking_send(Chunk {
+                line: idx,
+                rows: in_buf,
+                csv: buf,
+            });
         }
         incidents
     });
@@ -534,7 +574,16 @@ async fn load_line(
     let mut failure: Option<SchemaError> = None;
     while let Some(chunk) = rx.recv().await {
         debug_assert_eq!(chunk.line, idx);
-        if let Err(e) = load_chunk(&mut load_conn, &mut method, &path, db_name, &table, &chunk.csv).await {
+        if let Err(e) = load_chunk(
+            &mut load_conn,
+            &mut method,
+            &path,
+            db_name,
+            &table,
+            &chunk.csv,
+        )
+        .await
+        {
             failure = Some(e);
             break;
         }
@@ -565,7 +614,10 @@ async fn load_chunk(
         tokio::fs::write(path, csv)
             .await
             .map_err(|e| SchemaError::Schema(format!("cannot write {}: {e}", path.display())))?;
-        let quoted = path.to_string_lossy().replace('\\', "\\\\").replace('\'', "\\'");
+        let quoted = path
+            .to_string_lossy()
+            .replace('\\', "\\\\")
+            .replace('\'', "\\'");
         let sql = format!(
             "LOAD DATA LOCAL INFILE '{quoted}' INTO TABLE {db}.`{table}` CHARACTER SET utf8mb4 \
              FIELDS TERMINATED BY ',' LINES TERMINATED BY '\\n' (detection_id, detected_at, area_id, product_id)"
@@ -573,7 +625,9 @@ async fn load_chunk(
         match conn.query_drop(sql).await {
             Ok(()) => return Ok(()),
             Err(e) if local_infile_refused(&e) => {
-                tracing::info!("LOAD DATA LOCAL INFILE refused ({e}); loading with multi-row INSERTs");
+                tracing::info!(
+                    "LOAD DATA LOCAL INFILE refused ({e}); loading with multi-row INSERTs"
+                );
                 *method = LoadMethod::MultiRowInsert;
             }
             Err(e) => return Err(e.into()),
@@ -581,12 +635,16 @@ async fn load_chunk(
     }
     let text = std::str::from_utf8(csv).map_err(|e| SchemaError::Schema(e.to_string()))?;
     let mut tx = conn.start_transaction(TxOpts::default()).await?;
-    let head = format!("INSERT INTO {db}.`{table}` (detection_id, detected_at, area_id, product_id) VALUES ");
+    let head = format!(
+        "INSERT INTO {db}.`{table}` (detection_id, detected_at, area_id, product_id) VALUES "
+    );
     let mut sql = String::with_capacity(INSERT_ROWS * 40 + head.len());
     let mut n = 0;
     for line in text.lines() {
         let mut f = line.splitn(4, ',');
-        let (Some(id), Some(at), Some(area), Some(product)) = (f.next(), f.next(), f.next(), f.next()) else {
+        let (Some(id), Some(at), Some(area), Some(product)) =
+            (f.next(), f.next(), f.next(), f.next())
+        else {
             continue;
         };
         if n == 0 {
@@ -608,7 +666,12 @@ async fn load_chunk(
     Ok(())
 }
 
-async fn insert_incidents(conn: &mut Conn, db: &str, incidents: &[Incident], data_tz: Tz) -> Result<()> {
+async fn insert_incidents(
+    conn: &mut Conn,
+    db: &str,
+    incidents: &[Incident],
+    data_tz: Tz,
+) -> Result<()> {
     let mut tx = conn.start_transaction(TxOpts::default()).await?;
     for batch in incidents.chunks(500) {
         let placeholders = vec!["(?, ?, ?, ?, ?, ?)"; batch.len()].join(", ");
@@ -649,9 +712,29 @@ mod tests {
     #[test]
     fn csv_rows_are_formatted() {
         let mut buf = Vec::new();
-        let at = DateTime::parse_from_rfc3339("2026-03-29T00:59:59.007Z").unwrap().timestamp_millis();
-        push_csv_row(&mut buf, 12, &Row { at_ms: at, area_id: 3, product_id: 1 }, chrono_tz::UTC);
-        push_csv_row(&mut buf, 13, &Row { at_ms: at, area_id: 3, product_id: 1 }, chrono_tz::Europe::Madrid);
+        let at = DateTime::parse_from_rfc3339("2026-03-29T00:59:59.007Z")
+            .unwrap()
+            .timestamp_millis();
+        push_csv_row(
+            &mut buf,
+            12,
+            &Row {
+                at_ms: at,
+                area_id: 3,
+                product_id: 1,
+            },
+            chrono_tz::UTC,
+        );
+        push_csv_row(
+            &mut buf,
+            13,
+            &Row {
+                at_ms: at,
+                area_id: 3,
+                product_id: 1,
+            },
+            chrono_tz::Europe::Madrid,
+        );
         assert_eq!(
             String::from_utf8(buf).unwrap(),
             "12,2026-03-29 00:59:59.007,3,1\n13,2026-03-29 01:59:59.007,3,1\n"

@@ -55,7 +55,11 @@ pub struct LineSpec {
 impl LineSpec {
     /// The line as the tenant's metadata describes it; `NotFound` for an
     /// unknown line id.
-    pub fn from_metadata(meta: &TenantMetadata, tenant: &Tenant, line_id: i64) -> AppResult<LineSpec> {
+    pub fn from_metadata(
+        meta: &TenantMetadata,
+        tenant: &Tenant,
+        line_id: i64,
+    ) -> AppResult<LineSpec> {
         let line = meta.line(line_id).ok_or(AppError::NotFound)?;
         let output_areas = meta
             .areas_of_line(line_id)
@@ -100,7 +104,10 @@ pub fn thresholds_for(meta: &TenantMetadata, line: &Line) -> AppResult<Threshold
     Thresholds::new(threshold, micro.clamp(0, threshold.max(0))).map_err(|e| {
         AppError::validation(
             "downtime_threshold_seconds",
-            format!("line {} has unusable downtime thresholds: {e}", line.line_id),
+            format!(
+                "line {} has unusable downtime thresholds: {e}",
+                line.line_id
+            ),
         )
     })
 }
@@ -140,7 +147,9 @@ pub enum RunOutcome {
     /// Another run holds the line's lock; nothing was done.
     Busy,
     /// Nothing to compute (e.g. the line has no output area).
-    Skipped { reason: String },
+    Skipped {
+        reason: String,
+    },
 }
 
 fn skip_reason(spec: &LineSpec) -> Option<String> {
@@ -274,7 +283,11 @@ async fn incremental_locked(
     };
     let lower = wm.map(|w| w.key()).unwrap_or_else(Key::min);
     let mut reader = DetectionReader::new(t, lower, Key::end_of(newest), opts.page_size);
-    let mut pass = Pass::new(wm.map(|w| (w.key(), w.at_ms)), spec.thresholds, spec.data_tz);
+    let mut pass = Pass::new(
+        wm.map(|w| (w.key(), w.at_ms)),
+        spec.thresholds,
+        spec.data_tz,
+    );
     let mut found: Vec<(EventRow, Event)> = Vec::new();
     let mut rows: Vec<EventRow> = Vec::new();
     loop {
@@ -434,7 +447,12 @@ async fn recompute_locked(
     let seed = anchor.map(|a| (a, clock.to_ms(&a.at)));
     let mut pass = Pass::new(seed, spec.thresholds, spec.data_tz);
     let mut found: Vec<(EventRow, Event)> = Vec::new();
-    let mut reader = DetectionReader::new(t, anchor.unwrap_or_else(Key::min), final_key, opts.page_size);
+    let mut reader = DetectionReader::new(
+        t,
+        anchor.unwrap_or_else(Key::min),
+        final_key,
+        opts.page_size,
+    );
     while reader
         .next_page(conn, |id, at| pass.feed(id, at, &mut found))
         .await?
@@ -457,7 +475,11 @@ async fn recompute_locked(
             .copied()
             .ok_or_else(|| AppError::internal("recomputed stop lost its row"))
     };
-    let inserts = plan.insert.iter().map(row_of).collect::<AppResult<Vec<_>>>()?;
+    let inserts = plan
+        .insert
+        .iter()
+        .map(row_of)
+        .collect::<AppResult<Vec<_>>>()?;
     let new_wm = if to_wm { pass.watermark() } else { Some(wm) };
     let wm_changed = new_wm != Some(wm);
 
@@ -480,10 +502,17 @@ async fn recompute_locked(
     report.inserted = inserts.len();
     report.watermark = new_wm;
     for changed in &plan.changed_justified {
-        let Some(old) = old_rows.iter().find(|r| r.downtime_id == changed.old.downtime_id) else {
+        let Some(old) = old_rows
+            .iter()
+            .find(|r| r.downtime_id == changed.old.downtime_id)
+        else {
             continue;
         };
-        let replaced_by = changed.replaced_by.iter().map(row_of).collect::<AppResult<Vec<_>>>()?;
+        let replaced_by = changed
+            .replaced_by
+            .iter()
+            .map(row_of)
+            .collect::<AppResult<Vec<_>>>()?;
         tracing::warn!(
             line_id = spec.line_id,
             downtime_id = old.downtime_id,
@@ -528,15 +557,22 @@ pub async fn open_stop(
     let mut clock = DataClock::new(spec.data_tz);
     let last_ms = clock.to_ms(&last);
     let detector = Detector::resume(Some(Detection::new(0, last_ms)), spec.thresholds);
-    Ok(detector.open_stop(now.timestamp_millis()).map(|since_ms| OpenStop {
-        since: store::ms_to_utc(since_ms),
-        since_naive: last,
-        duration_ms: now.timestamp_millis().saturating_sub(since_ms),
-    }))
+    Ok(detector
+        .open_stop(now.timestamp_millis())
+        .map(|since_ms| OpenStop {
+            since: store::ms_to_utc(since_ms),
+            since_naive: last,
+            duration_ms: now.timestamp_millis().saturating_sub(since_ms),
+        }))
 }
 
 /// Records the outcome of a run in `system_monitor` (`downtime_last_run`).
-pub async fn record_last_run(conn: &mut Conn, db_name: &str, spec: &LineSpec, value: &serde_json::Value) -> AppResult<()> {
+pub async fn record_last_run(
+    conn: &mut Conn,
+    db_name: &str,
+    spec: &LineSpec,
+    value: &serde_json::Value,
+) -> AppResult<()> {
     let t = spec.tables(db_name)?;
     store::upsert_metric(conn, &t, store::LAST_RUN_METRIC, &value.to_string()).await
 }
@@ -544,6 +580,8 @@ pub async fn record_last_run(conn: &mut Conn, db_name: &str, spec: &LineSpec, va
 /// Number of stored stops of a line (tests and the job's telemetry).
 pub async fn count_stops(conn: &mut Conn, db_name: &str, spec: &LineSpec) -> AppResult<i64> {
     let t = spec.tables(db_name)?;
-    let n: Option<i64> = conn.query_first(format!("SELECT COUNT(*) FROM {}", t.events)).await?;
+    let n: Option<i64> = conn
+        .query_first(format!("SELECT COUNT(*) FROM {}", t.events))
+        .await?;
     Ok(n.unwrap_or(0))
 }

@@ -18,7 +18,8 @@ pub use detector::{
     DEFAULT_MICRO_STOP_MS,
 };
 pub use engine::{
-    open_stop, recompute, run_incremental, thresholds_for, ChangedJustified, EngineOptions, LineSpec, OpenStop,
-    RecomputeOutcome, RecomputeReport, RunOutcome, RunReport, DEFAULT_PAGE_SIZE,
+    open_stop, recompute, run_incremental, thresholds_for, ChangedJustified, EngineOptions,
+    LineSpec, OpenStop, RecomputeOutcome, RecomputeReport, RunOutcome, RunReport,
+    DEFAULT_PAGE_SIZE,
 };
 pub use store::{EventRow, StopRow, Watermark};

@@ -38,9 +38,14 @@ pub fn fmt_naive(n: &NaiveDateTime) -> String {
 /// Reads what [`fmt_naive`] writes (also accepts `T` and no fraction).
 pub fn parse_naive(s: &str) -> Option<NaiveDateTime> {
     let s = s.trim();
-    ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"]
-        .iter()
-        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+    [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M:%S",
+    ]
+    .iter()
+    .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
 }
 
 /// Milliseconds since the epoch as an instant, saturating instead of panicking.
@@ -158,13 +163,20 @@ pub struct LineTables {
     pub events: String,
     /// `` `db`.`system_monitor` ``
     pub monitor: String,
+    /// The output areas.
+    areas: Vec<i64>,
     /// The output areas, as an SQL list of integers (`3,7`); empty = none.
     areas_sql: String,
     single_area: bool,
 }
 
 impl LineTables {
-    pub fn new(db_name: &str, line_id: i64, line_code: &str, output_areas: &[i64]) -> AppResult<Self> {
+    pub fn new(
+        db_name: &str,
+        line_id: i64,
+        line_code: &str,
+        output_areas: &[i64],
+    ) -> AppResult<Self> {
         let db = schema::quote_ident(db_name).map_err(schema_err)?;
         let detections = schema::detection_table(line_code).map_err(schema_err)?;
         let events = schema::downtime_table(line_code).map_err(schema_err)?;
@@ -179,6 +191,7 @@ impl LineTables {
             detections: format!("{db}.`{detections}`"),
             events: format!("{db}.`{events}`"),
             monitor: format!("{db}.`system_monitor`"),
+            areas: output_areas.to_vec(),
             areas_sql,
             single_area: output_areas.len() == 1,
         })
@@ -374,14 +387,77 @@ pub async fn release_lock(conn: &mut Conn, name: &str) -> AppResult<()> {
 // Detections
 // ---------------------------------------------------------------------------
 
-/// The newest output detection's time, if any.
+/// The newest output detection's time, if any. One query per output area, so
+/// each is answered from the index (`MAX` over an `IN` list is a range scan).
 pub async fn max_detected_at(conn: &mut Conn, t: &LineTables) -> AppResult<Option<NaiveDateTime>> {
-    let v: Option<Option<NaiveDateTime>> = conn
-        .query_first(format!(
-            "SELECT MAX(detected_at) FROM {} WHERE {}",
-            t.detections,
-            t.area_filter()
-        ))
+    let mut best = None;
+    for area in &t.areas {
+        let v: Option<Option<NaiveDateTime>> = conn
+            .exec_first(
+                format!(
+                    "SELECT MAX(detected_at) FROM {} WHERE area_id = ?",
+                    t.detections
+                ),
+                (area,),
+            )
+            .await?;
+        best = best.max(v.flatten());
+    }
+    Ok(best)
+}
+
+/// The closest output detection time strictly before (or after) `at`.
+async fn neighbour_time(
+    conn: &mut Conn,
+    t: &LineTables,
+    at: NaiveDateTime,
+    before: bool,
+) -> AppResult<Option<NaiveDateTime>> {
+    let sql = if before {
+        format!(
+            "SELECT MAX(detected_at) FROM {} WHERE area_id = ? AND detected_at < ?",
+            t.detections
+        )
+    } else {
+        format!(
+            "SELECT MIN(detected_at) FROM {} WHERE area_id = ? AND detected_at > ?",
+            t.detections
+        )
+    };
+    let mut best: Option<NaiveDateTime> = None;
+    for area in &t.areas {
+        let v: Option<Option<NaiveDateTime>> = conn.exec_first(sql.as_str(), (area, at)).await?;
+        if let Some(v) = v.flatten() {
+            best = Some(match best {
+                Some(b) if before => b.max(v),
+                Some(b) => b.min(v),
+                None => v,
+            });
+        }
+    }
+    Ok(best)
+}
+
+/// The largest (or smallest) output detection id at exactly `at` that
+/// satisfies `detection_id <cmp> id`.
+async fn id_at(
+    conn: &mut Conn,
+    t: &LineTables,
+    at: NaiveDateTime,
+    cmp: &str,
+    id: i64,
+    largest: bool,
+) -> AppResult<Option<i64>> {
+    let agg = if largest { "MAX" } else { "MIN" };
+    let v: Option<Option<i64>> = conn
+        .exec_first(
+            format!(
+                "SELECT {agg}(detection_id) FROM {} WHERE {} AND detected_at = ? AND detection_id {cmp} ?",
+                t.detections,
+                t.area_filter()
+            ),
+            (at, id),
+        )
         .await?;
     Ok(v.flatten())
 }
@@ -394,45 +470,51 @@ pub async fn detection_before(
     inclusive: bool,
 ) -> AppResult<Option<Key>> {
     let cmp = if inclusive { "<=" } else { "<" };
-    let row: Option<(i64, NaiveDateTime)> = conn
-        .exec_first(
-            format!(
-                "SELECT detection_id, detected_at FROM {} WHERE {} AND detected_at <= ? \
-                 AND (detected_at < ? OR detection_id {cmp} ?) \
-                 ORDER BY detected_at DESC, detection_id DESC LIMIT 1",
-                t.detections,
-                t.area_filter()
-            ),
-            (key.at, key.at, key.id),
-        )
-        .await?;
-    Ok(row.map(|(id, at)| Key { at, id }))
+    if let Some(id) = id_at(conn, t, key.at, cmp, key.id, true).await? {
+        return Ok(Some(Key { at: key.at, id }));
+    }
+    let Some(at) = neighbour_time(conn, t, key.at, true).await? else {
+        return Ok(None);
+    };
+    Ok(id_at(conn, t, at, "<=", i64::MAX, true)
+        .await?
+        .map(|id| Key { at, id }))
 }
 
 /// The first output detection whose key is `>= key`.
-pub async fn detection_at_or_after(conn: &mut Conn, t: &LineTables, key: Key) -> AppResult<Option<Key>> {
-    let row: Option<(i64, NaiveDateTime)> = conn
-        .exec_first(
-            format!(
-                "SELECT detection_id, detected_at FROM {} WHERE {} AND detected_at >= ? \
-                 AND (detected_at > ? OR detection_id >= ?) \
-                 ORDER BY detected_at, detection_id LIMIT 1",
-                t.detections,
-                t.area_filter()
-            ),
-            (key.at, key.at, key.id),
-        )
-        .await?;
-    Ok(row.map(|(id, at)| Key { at, id }))
+pub async fn detection_at_or_after(
+    conn: &mut Conn,
+    t: &LineTables,
+    key: Key,
+) -> AppResult<Option<Key>> {
+    if let Some(id) = id_at(conn, t, key.at, ">=", key.id, false).await? {
+        return Ok(Some(Key { at: key.at, id }));
+    }
+    let Some(at) = neighbour_time(conn, t, key.at, false).await? else {
+        return Ok(None);
+    };
+    Ok(id_at(conn, t, at, ">=", i64::MIN, false)
+        .await?
+        .map(|id| Key { at, id }))
 }
 
 /// Reads the output detections with `lower < key <= upper` in processing
 /// order, a bounded page at a time (keyset pagination), so memory stays flat
-/// however many there are. With several output areas the server must sort,
-/// so each query is also limited to a time slice whose length adapts to the
-/// data rate.
+/// however many there are.
+///
+/// The server is asked for `ORDER BY detected_at` only, which the
+/// (`area_id`, `detected_at`) index answers without sorting, also across
+/// partitions; detections sharing a timestamp are put in `detection_id` order
+/// here, and a page never ends inside such a group (the group's rows are
+/// left for the next query). With several output areas the server must
+/// sort, so each query is also limited to a time slice whose length adapts
+/// to the data rate.
 pub struct DetectionReader {
-    sql: String,
+    /// `detected_at >= ?` (lower bound inside a timestamp) …
+    page_sql: String,
+    /// … and `detected_at > ?` (lower bound after every detection of it).
+    page_after_sql: String,
+    tie_sql: String,
     single_area: bool,
     lower: Key,
     upper: Key,
@@ -441,29 +523,43 @@ pub struct DetectionReader {
     slice_rows: usize,
     done: bool,
     queries: u64,
+    buf: Vec<(NaiveDateTime, i64)>,
 }
 
 impl DetectionReader {
     pub fn new(t: &LineTables, lower: Key, upper: Key, page_size: usize) -> Self {
         let page_size = page_size.max(1);
-        let sql = format!(
+        let page_sql = format!(
             "SELECT detection_id, detected_at FROM {} WHERE {} \
-             AND detected_at >= ? AND detected_at <= ? \
-             AND (detected_at > ? OR detection_id > ?) AND (detected_at < ? OR detection_id <= ?) \
-             ORDER BY detected_at, detection_id LIMIT {page_size}",
+             AND detected_at >= ? AND detected_at <= ? ORDER BY detected_at LIMIT {page_size}",
+            t.detections,
+            t.area_filter()
+        );
+        let page_after_sql = format!(
+            "SELECT detection_id, detected_at FROM {} WHERE {} \
+             AND detected_at > ? AND detected_at <= ? ORDER BY detected_at LIMIT {page_size}",
+            t.detections,
+            t.area_filter()
+        );
+        let tie_sql = format!(
+            "SELECT detection_id, detected_at FROM {} WHERE {} \
+             AND detected_at = ? AND detection_id > ? ORDER BY detection_id LIMIT {page_size}",
             t.detections,
             t.area_filter()
         );
         DetectionReader {
-            sql,
+            page_sql,
+            page_after_sql,
+            tie_sql,
             single_area: t.single_area,
             lower,
             upper,
             page_size,
             span: Duration::hours(6),
             slice_rows: 0,
-            done: upper <= lower,
+            done: upper <= lower || t.areas.is_empty(),
             queries: 0,
+            buf: Vec::with_capacity(page_size.min(65_536)),
         }
     }
 
@@ -474,6 +570,31 @@ impl DetectionReader {
     /// SQL queries sent so far.
     pub fn queries(&self) -> u64 {
         self.queries
+    }
+
+    async fn fetch<P>(&mut self, conn: &mut Conn, sql: &str, params: P) -> AppResult<()>
+    where
+        P: Into<mysql_async::Params> + Send,
+    {
+        self.buf.clear();
+        let mut result = conn.exec_iter(sql, params).await?;
+        self.queries += 1;
+        while let Some(mut row) = result.next().await? {
+            let id: Option<i64> = row.take(0);
+            let at: Option<NaiveDateTime> = row.take(1);
+            let (Some(id), Some(at)) = (id, at) else {
+                return Err(AppError::internal("unexpected NULL in a detection row"));
+            };
+            self.buf.push((at, id));
+        }
+        Ok(())
+    }
+
+    fn advance(&mut self, to: Key) {
+        self.lower = to;
+        if self.lower >= self.upper {
+            self.done = true;
+        }
     }
 
     /// Calls `f(detection_id, detected_at)` for the next page of detections in
@@ -491,51 +612,91 @@ impl DetectionReader {
                     None => self.upper,
                 }
             };
-            let lower = self.lower;
-            let mut n = 0usize;
-            let mut last = None;
-            {
-                let mut result = conn
-                    .exec_iter(
-                        self.sql.as_str(),
-                        (lower.at, slice_upper.at, lower.at, lower.id, slice_upper.at, slice_upper.id),
-                    )
-                    .await?;
-                self.queries += 1;
-                while let Some(mut row) = result.next().await? {
-                    let id: Option<i64> = row.take(0);
-                    let at: Option<NaiveDateTime> = row.take(1);
-                    let (Some(id), Some(at)) = (id, at) else {
-                        return Err(AppError::internal("unexpected NULL in a detection row"));
-                    };
-                    f(id, at);
-                    last = Some(Key { at, id });
-                    n += 1;
-                }
-            }
-            self.slice_rows += n;
-            if n >= self.page_size {
-                if let Some(last) = last {
-                    self.lower = last;
-                }
-                return Ok(n);
-            }
-            // The slice is exhausted.
-            if slice_upper >= self.upper {
-                self.done = true;
+            // After every detection of `lower.at` (an exhausted timestamp or
+            // slice): strictly later; else the rest of that timestamp too.
+            let after_all = self.lower.id == i64::MAX;
+            let sql = if after_all {
+                std::mem::take(&mut self.page_after_sql)
             } else {
-                self.lower = slice_upper;
-                // Empty or thin slices double (a quiet month costs a few
-                // queries, not thousands); slices of many pages halve.
+                std::mem::take(&mut self.page_sql)
+            };
+            let fetched = self
+                .fetch(conn, &sql, (self.lower.at, slice_upper.at))
+                .await;
+            if after_all {
+                self.page_after_sql = sql;
+            } else {
+                self.page_sql = sql;
+            }
+            fetched?;
+            let full = self.buf.len() >= self.page_size;
+            let (first_at, last_at) = match (self.buf.first(), self.buf.last()) {
+                (Some(f), Some(l)) => (f.0, l.0),
+                _ => (self.lower.at, self.lower.at),
+            };
+            if full && first_at == last_at {
+                // One timestamp fills a whole page: read that instant by id.
+                let after = if self.lower.at == first_at {
+                    self.lower.id
+                } else {
+                    i64::MIN
+                };
+                let sql = std::mem::take(&mut self.tie_sql);
+                let fetched = self.fetch(conn, &sql, (first_at, after)).await;
+                self.tie_sql = sql;
+                fetched?;
+                let mut fed = 0;
+                for &(at, id) in &self.buf {
+                    if (Key { at, id }) <= self.upper {
+                        f(id, at);
+                        fed += 1;
+                    }
+                }
+                let next = match self.buf.last() {
+                    Some(&(at, id)) if self.buf.len() >= self.page_size => Key { at, id },
+                    _ => Key::end_of(first_at),
+                };
+                self.advance(next);
+                if fed > 0 {
+                    return Ok(fed);
+                }
+                continue;
+            }
+            let next = if full {
+                // The rows at the last timestamp may go on past the page:
+                // leave them all for the next query.
+                let cut = self.buf.partition_point(|r| r.0 < last_at);
+                self.buf.truncate(cut);
+                Key::start_of(last_at)
+            } else {
+                slice_upper
+            };
+            if !self.buf.windows(2).all(|w| w[0] <= w[1]) {
+                self.buf.sort_unstable();
+            }
+            let mut fed = 0;
+            for &(at, id) in &self.buf {
+                let k = Key { at, id };
+                if k > self.lower && k <= slice_upper {
+                    f(id, at);
+                    fed += 1;
+                }
+            }
+            self.slice_rows += fed;
+            if !full {
+                // The slice is exhausted. Empty or thin slices double (a quiet
+                // month costs a few queries, not thousands); slices of many
+                // pages halve.
                 if self.slice_rows == 0 || self.slice_rows < self.page_size / 2 {
                     self.span = (self.span * 2).min(Duration::days(400));
                 } else if self.slice_rows > self.page_size.saturating_mul(4) {
                     self.span = (self.span / 2).max(Duration::seconds(1));
                 }
+                self.slice_rows = 0;
             }
-            self.slice_rows = 0;
-            if n > 0 {
-                return Ok(n);
+            self.advance(next);
+            if fed > 0 {
+                return Ok(fed);
             }
         }
         Ok(0)
@@ -563,7 +724,11 @@ fn duration_text(ms: i64) -> String {
 }
 
 /// Inserts stops in multi-row INSERTs (the values are ours: dates, numbers).
-pub async fn insert_events<Q: Queryable>(q: &mut Q, t: &LineTables, rows: &[EventRow]) -> AppResult<()> {
+pub async fn insert_events<Q: Queryable>(
+    q: &mut Q,
+    t: &LineTables,
+    rows: &[EventRow],
+) -> AppResult<()> {
     for chunk in rows.chunks(INSERT_BATCH) {
         let mut sql = String::with_capacity(96 + chunk.len() * 80);
         sql.push_str("INSERT INTO ");
@@ -614,15 +779,25 @@ pub struct StopRow {
 impl StopRow {
     /// Reads a row selected with [`STOP_COLUMNS`].
     pub fn from_row(mut row: mysql_async::Row) -> AppResult<StopRow> {
-        fn req<T: mysql_async::prelude::FromValue>(row: &mut mysql_async::Row, i: usize) -> AppResult<T> {
+        fn req<T: mysql_async::prelude::FromValue>(
+            row: &mut mysql_async::Row,
+            i: usize,
+        ) -> AppResult<T> {
             row.take_opt::<T, usize>(i)
                 .and_then(Result::ok)
-                .ok_or_else(|| AppError::internal(format!("unexpected value in downtime column {i}")))
+                .ok_or_else(|| {
+                    AppError::internal(format!("unexpected value in downtime column {i}"))
+                })
         }
-        fn opt<T: mysql_async::prelude::FromValue>(row: &mut mysql_async::Row, i: usize) -> AppResult<Option<T>> {
+        fn opt<T: mysql_async::prelude::FromValue>(
+            row: &mut mysql_async::Row,
+            i: usize,
+        ) -> AppResult<Option<T>> {
             match row.take_opt::<Option<T>, usize>(i) {
                 Some(Ok(v)) => Ok(v),
-                _ => Err(AppError::internal(format!("unexpected value in downtime column {i}"))),
+                _ => Err(AppError::internal(format!(
+                    "unexpected value in downtime column {i}"
+                ))),
             }
         }
         Ok(StopRow {
@@ -723,9 +898,16 @@ pub async fn max_end_of_stops_starting_in(
 /// Deletes stops by id.
 pub async fn delete_stops<Q: Queryable>(q: &mut Q, t: &LineTables, ids: &[i64]) -> AppResult<()> {
     for chunk in ids.chunks(INSERT_BATCH) {
-        let list = chunk.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
-        q.query_drop(format!("DELETE FROM {} WHERE downtime_id IN ({list})", t.events))
-            .await?;
+        let list = chunk
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        q.query_drop(format!(
+            "DELETE FROM {} WHERE downtime_id IN ({list})",
+            t.events
+        ))
+        .await?;
     }
     Ok(())
 }
@@ -738,7 +920,10 @@ pub async fn set_stop_detection<Q: Queryable>(
     detection_id: i64,
 ) -> AppResult<()> {
     q.exec_drop(
-        format!("UPDATE {} SET detection_id = ? WHERE downtime_id = ?", t.events),
+        format!(
+            "UPDATE {} SET detection_id = ? WHERE downtime_id = ?",
+            t.events
+        ),
         (detection_id, downtime_id),
     )
     .await?;
@@ -757,7 +942,10 @@ mod tests {
     fn naive_text_round_trips() {
         let n = naive("2026-04-01 06:00:00.123");
         assert_eq!(fmt_naive(&n), "2026-04-01 06:00:00.123");
-        assert_eq!(parse_naive("2026-04-01T06:00:00"), Some(naive("2026-04-01 06:00:00.000")));
+        assert_eq!(
+            parse_naive("2026-04-01T06:00:00"),
+            Some(naive("2026-04-01 06:00:00.000"))
+        );
         assert_eq!(parse_naive("nope"), None);
         let wm = Watermark {
             detection_id: 7,
@@ -805,7 +993,10 @@ mod tests {
 
     #[test]
     fn lock_names_fit() {
-        assert_eq!(lock_name("dashboard_client_1", 3), "dash:downtime:dashboard_client_1:3");
+        assert_eq!(
+            lock_name("dashboard_client_1", 3),
+            "dash:downtime:dashboard_client_1:3"
+        );
         let long = lock_name(&"x".repeat(64), 123);
         assert!(long.len() <= 64);
         assert_ne!(long, lock_name(&"x".repeat(64), 124));

@@ -131,13 +131,24 @@ fn pareto(
     label: impl Fn(Option<i64>) -> (String, Option<String>, Option<String>),
 ) -> Vec<ParetoRow> {
     let mut rows: Vec<(Option<i64>, Acc)> = groups.into_iter().collect();
-    rows.sort_by(|a, b| b.1.total_ms.cmp(&a.1.total_ms).then(b.1.count.cmp(&a.1.count)).then(a.0.cmp(&b.0)));
+    rows.sort_by(|a, b| {
+        b.1.total_ms
+            .cmp(&a.1.total_ms)
+            .then(b.1.count.cmp(&a.1.count))
+            .then(a.0.cmp(&b.0))
+    });
     let mut running = 0i64;
     rows.into_iter()
         .map(|(id, acc)| {
             running += acc.total_ms;
             let (label, code, category) = label(id);
-            let share = |x: i64| if total_ms > 0 { x as f64 / total_ms as f64 } else { 0.0 };
+            let share = |x: i64| {
+                if total_ms > 0 {
+                    x as f64 / total_ms as f64
+                } else {
+                    0.0
+                }
+            };
             ParetoRow {
                 id,
                 label,
@@ -196,14 +207,17 @@ pub fn summarize(input: &SummaryInput<'_>) -> Summary {
         e.count += 1;
         e.total_ms += d;
     }
-    let observed_ms = observed.duration_ms().saturating_mul(input.lines.max(1) as i64);
+    let observed_ms = observed
+        .duration_ms()
+        .saturating_mul(input.lines.max(1) as i64);
     let reasons = input.reasons;
     let labels = input.labels;
     Summary {
         count,
         total_seconds: total_ms as f64 / 1000.0,
         observed_seconds: observed_ms as f64 / 1000.0,
-        mtbf_seconds: (count > 0).then(|| (observed_ms - total_ms).max(0) as f64 / 1000.0 / count as f64),
+        mtbf_seconds: (count > 0)
+            .then(|| (observed_ms - total_ms).max(0) as f64 / 1000.0 / count as f64),
         mttr_seconds: (count > 0).then(|| total_ms as f64 / 1000.0 / count as f64),
         justified_count: justified,
         unjustified_count: count - justified,
@@ -214,14 +228,21 @@ pub fn summarize(input: &SummaryInput<'_>) -> Summary {
         by_reason: pareto(by_reason, total_ms, |id| match id {
             None => (labels.unjustified.to_string(), None, None),
             Some(id) => match reasons.get(&id) {
-                Some(r) => (r.name.clone(), Some(r.code.clone()), Some(r.category.clone())),
+                Some(r) => (
+                    r.name.clone(),
+                    Some(r.code.clone()),
+                    Some(r.category.clone()),
+                ),
                 None => (format!("#{id}"), None, None),
             },
         }),
         by_shift: pareto(by_shift, total_ms, |id| match id {
             None => (labels.no_shift.to_string(), None, None),
             Some(id) => (
-                shift_names.get(&id).cloned().unwrap_or_else(|| format!("#{id}")),
+                shift_names
+                    .get(&id)
+                    .cloned()
+                    .unwrap_or_else(|| format!("#{id}")),
                 None,
                 None,
             ),
@@ -254,11 +275,26 @@ mod tests {
         let stops = vec![
             // Began before the window: 10 min inside it.
             stop("2026-03-31T23:50:00Z", "2026-04-01T00:10:00Z", false, None),
-            stop("2026-04-01T07:00:00Z", "2026-04-01T08:00:00Z", false, Some(2)),
-            stop("2026-04-01T15:00:00Z", "2026-04-01T15:30:00Z", false, Some(3)),
+            stop(
+                "2026-04-01T07:00:00Z",
+                "2026-04-01T08:00:00Z",
+                false,
+                Some(2),
+            ),
+            stop(
+                "2026-04-01T15:00:00Z",
+                "2026-04-01T15:30:00Z",
+                false,
+                Some(3),
+            ),
             stop("2026-04-01T16:00:00Z", "2026-04-01T16:00:30Z", true, None),
             // Outside.
-            stop("2026-04-02T01:00:00Z", "2026-04-02T02:00:00Z", false, Some(2)),
+            stop(
+                "2026-04-02T01:00:00Z",
+                "2026-04-02T02:00:00Z",
+                false,
+                Some(2),
+            ),
         ];
         let mut reasons = BTreeMap::new();
         reasons.insert(
@@ -270,8 +306,18 @@ mod tests {
             },
         );
         let shifts = vec![
-            Shift::new(1, "Mañana", NaiveTime::from_hms_opt(6, 0, 0).unwrap(), NaiveTime::from_hms_opt(14, 0, 0).unwrap()),
-            Shift::new(2, "Tarde", NaiveTime::from_hms_opt(14, 0, 0).unwrap(), NaiveTime::from_hms_opt(22, 0, 0).unwrap()),
+            Shift::new(
+                1,
+                "Mañana",
+                NaiveTime::from_hms_opt(6, 0, 0).unwrap(),
+                NaiveTime::from_hms_opt(14, 0, 0).unwrap(),
+            ),
+            Shift::new(
+                2,
+                "Tarde",
+                NaiveTime::from_hms_opt(14, 0, 0).unwrap(),
+                NaiveTime::from_hms_opt(22, 0, 0).unwrap(),
+            ),
         ];
         let s = summarize(&SummaryInput {
             window,
@@ -288,7 +334,13 @@ mod tests {
         assert_eq!(s.total_seconds, 600.0 + 3600.0 + 1800.0);
         assert_eq!(s.mttr_seconds, Some(6000.0 / 3.0));
         assert_eq!(s.mtbf_seconds, Some((86_400.0 - 6000.0) / 3.0));
-        assert_eq!(s.micro_stops, MicroSummary { count: 1, total_seconds: 30.0 });
+        assert_eq!(
+            s.micro_stops,
+            MicroSummary {
+                count: 1,
+                total_seconds: 30.0
+            }
+        );
         assert_eq!(s.justified_count, 2);
         assert_eq!(s.by_reason[0].id, Some(2));
         assert_eq!(s.by_reason[0].label, "Avería mecánica");
@@ -297,8 +349,19 @@ mod tests {
         assert_eq!(s.by_reason[1].label, "#3");
         assert_eq!(s.by_reason[2].id, None);
         assert!((s.by_reason[2].cumulative_share - 1.0).abs() < 1e-12);
-        let shifts: Vec<_> = s.by_shift.iter().map(|r| (r.id, r.label.as_str(), r.count)).collect();
-        assert_eq!(shifts, vec![(Some(1), "Mañana", 1), (Some(2), "Tarde", 1), (None, "Fuera de turno", 1)]);
+        let shifts: Vec<_> = s
+            .by_shift
+            .iter()
+            .map(|r| (r.id, r.label.as_str(), r.count))
+            .collect();
+        assert_eq!(
+            shifts,
+            vec![
+                (Some(1), "Mañana", 1),
+                (Some(2), "Tarde", 1),
+                (None, "Fuera de turno", 1)
+            ]
+        );
     }
 
     #[test]

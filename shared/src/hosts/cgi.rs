@@ -7,9 +7,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use ::http::header::{HeaderName, HeaderValue};
 use ::http::{HeaderMap, Method};
+use bytes::Bytes;
 
 use crate::app::App;
 use crate::error::AppError;
@@ -46,7 +46,10 @@ pub fn parse_request(
     let (path, query) = match vars.get("REQUEST_URI").filter(|u| !u.is_empty()) {
         Some(uri) => match uri.split_once('?') {
             Some((p, q)) => (p.to_string(), q.to_string()),
-            None => (uri.clone(), vars.get("QUERY_STRING").cloned().unwrap_or_default()),
+            None => (
+                uri.clone(),
+                vars.get("QUERY_STRING").cloned().unwrap_or_default(),
+            ),
         },
         None => (
             format!(
@@ -57,7 +60,11 @@ pub fn parse_request(
             vars.get("QUERY_STRING").cloned().unwrap_or_default(),
         ),
     };
-    let path = if path.is_empty() { "/".to_string() } else { path };
+    let path = if path.is_empty() {
+        "/".to_string()
+    } else {
+        path
+    };
 
     let mut headers = HeaderMap::new();
     for (key, value) in vars {
@@ -187,7 +194,7 @@ pub fn run(app: Arc<App>) -> ExitCode {
                     // instead of the 413.
                     if matches!(err, AppError::PayloadTooLarge { .. }) {
                         let _ = std::io::copy(
-                        &mut std::io::stdin().lock().take(DRAIN_LIMIT),
+                            &mut std::io::stdin().lock().take(DRAIN_LIMIT),
                             &mut std::io::sink(),
                         );
                     }

@@ -59,7 +59,9 @@ fn read_body(stdin: &mut impl Read, declared: usize) -> Result<Vec<u8>, AppError
         n if n < declared => Err(AppError::bad_request(format!(
             "the body is shorter than Content-Length ({n} of {declared} bytes arrived)"
         ))),
-        n if n > declared => Err(AppError::bad_request("the body is longer than Content-Length")),
+        n if n > declared => Err(AppError::bad_request(
+            "the body is longer than Content-Length",
+        )),
         _ => Ok(body),
     }
 }

@@ -27,7 +27,7 @@
 pub mod params;
 pub mod rollup;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -126,21 +126,34 @@ pub fn naive_bound(t: DateTime<Utc>, data_tz: Tz) -> NaiveDateTime {
 // Tables
 // ---------------------------------------------------------------------------
 
-/// `(database, table)` pairs already confirmed in `information_schema` by this
-/// process: a FastCGI or Lambda process asks once per table.
-static VERIFIED_TABLES: Lazy<Mutex<HashSet<(String, String)>>> =
-    Lazy::new(|| Mutex::new(HashSet::new()));
+/// What this process has learnt about a table from `information_schema`:
+/// that it exists, and the name of its (`area_id`, `detected_at`) index.
+#[derive(Debug, Clone, Default)]
+struct TableInfo {
+    area_index: Option<String>,
+}
+
+static TABLES: Lazy<Mutex<HashMap<(String, String), TableInfo>>> =
+    Lazy::new(|| Mutex::new(HashMap::new()));
 
 /// Checks that `db`.`table` exists, once per process. A missing table is a
 /// client-schema problem (503 telling the operator to run `verify-client`).
 pub async fn verify_table(conn: &mut Conn, db_name: &str, table: &str) -> AppResult<()> {
+    table_info(conn, db_name, table).await.map(|_| ())
+}
+
+/// An index name we may splice into SQL (quoted) after reading it from
+/// `information_schema`.
+fn is_plain_index_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+async fn table_info(conn: &mut Conn, db_name: &str, table: &str) -> AppResult<TableInfo> {
     let key = (db_name.to_string(), table.to_string());
-    if VERIFIED_TABLES
-        .lock()
-        .map(|s| s.contains(&key))
-        .unwrap_or(false)
-    {
-        return Ok(());
+    if let Some(info) = TABLES.lock().ok().and_then(|t| t.get(&key).cloned()) {
+        return Ok(info);
     }
     let n: Option<i64> = conn
         .exec_first(
@@ -153,10 +166,29 @@ pub async fn verify_table(conn: &mut Conn, db_name: &str, table: &str) -> AppRes
             detail: format!("table {db_name}.{table} does not exist"),
         });
     }
-    if let Ok(mut s) = VERIFIED_TABLES.lock() {
-        s.insert(key);
+    let columns: Vec<(String, i64, String)> = conn
+        .exec(
+            "SELECT INDEX_NAME, SEQ_IN_INDEX, COLUMN_NAME FROM information_schema.STATISTICS \
+             WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY INDEX_NAME, SEQ_IN_INDEX",
+            (db_name, table),
+        )
+        .await?;
+    let starts_with = |name: &str, seq: i64, col: &str| {
+        columns
+            .iter()
+            .any(|(n, s, c)| n == name && *s == seq && c.eq_ignore_ascii_case(col))
+    };
+    let area_index = columns
+        .iter()
+        .map(|(n, _, _)| n.as_str())
+        .find(|n| starts_with(n, 1, "area_id") && starts_with(n, 2, "detected_at"))
+        .filter(|n| is_plain_index_name(n))
+        .map(str::to_string);
+    let info = TableInfo { area_index };
+    if let Ok(mut t) = TABLES.lock() {
+        t.insert(key, info.clone());
     }
-    Ok(())
+    Ok(info)
 }
 
 /// One line's detection table, its name validated (pattern and
@@ -170,6 +202,10 @@ pub struct DetectionTable {
     qualified: String,
     /// Zone of the stored `DATETIME` values.
     pub data_tz: Tz,
+    /// `` FORCE INDEX (`ix`) `` naming the (`area_id`, `detected_at`) index
+    /// when `information_schema` showed one: MariaDB otherwise picks a `ref`
+    /// plan on `area_id` alone and reads every earlier row of the area.
+    force_area_index: String,
 }
 
 impl DetectionTable {
@@ -180,9 +216,12 @@ impl DetectionTable {
         line: &Line,
         data_tz: Tz,
     ) -> AppResult<DetectionTable> {
-        let table = Self::unchecked(db_name, line, data_tz)?;
+        let mut table = Self::unchecked(db_name, line, data_tz)?;
         let name = schema::detection_table(&line.line_code).map_err(schema_err)?;
-        verify_table(conn, db_name, &name).await?;
+        let info = table_info(conn, db_name, &name).await?;
+        if let Some(ix) = info.area_index {
+            table.force_area_index = format!(" FORCE INDEX (`{ix}`)");
+        }
         Ok(table)
     }
 
@@ -213,6 +252,7 @@ impl DetectionTable {
             db_name: db_name.to_string(),
             qualified: format!("{db}.`{name}`"),
             data_tz,
+            force_area_index: String::new(),
         })
     }
 
@@ -393,57 +433,15 @@ pub async fn count_in_windows(
     source: CountSource,
 ) -> AppResult<Vec<KeyCounts>> {
     let mut out = vec![KeyCounts::new(); windows.len()];
-    let live: Vec<(i64, i64)> = windows
-        .iter()
-        .map(|w| (w.start.timestamp_millis(), w.end.timestamp_millis()))
-        .filter(|(s, e)| e > s)
-        .collect();
-    let (Some(lo), Some(hi)) = (
-        live.iter().map(|w| w.0).min(),
-        live.iter().map(|w| w.1).max(),
-    ) else {
+    let Some(cut) = WindowCuts::new(windows, within) else {
         return Ok(out);
     };
-    let mut cuts: Vec<i64> = live.iter().flat_map(|&(s, e)| [s, e]).collect();
-    if let Some(within) = within {
-        for &(s, e) in within.spans_ms() {
-            for x in [s, e] {
-                if x > lo && x < hi {
-                    cuts.push(x);
-                }
-            }
-        }
-    }
-    cuts.sort_unstable();
-    cuts.dedup();
-    let n_seg = cuts.len() - 1;
-    let mut covered = vec![false; n_seg];
-    let seg_range = |s: i64, e: i64| {
-        let a = cuts.partition_point(|c| *c < s);
-        let b = cuts.partition_point(|c| *c < e);
-        a..b
-    };
-    for &(s, e) in &live {
-        for k in seg_range(s, e) {
-            covered[k] = true;
-        }
-    }
-    let wanted: Vec<bool> = (0..n_seg)
-        .map(|k| covered[k] && within.is_none_or(|w| w.contains_ms(cuts[k])))
-        .collect();
-    if !wanted.iter().any(|w| *w) {
-        return Ok(out);
-    }
-    let bounds: Vec<DateTime<Utc>> = cuts
-        .iter()
-        .map(|&ms| crate::timeutil::ms_to_utc(ms))
-        .collect();
     let seg_counts = count_segments(
         conn,
         table,
         &CountRequest {
-            bounds: &bounds,
-            wanted: Some(&wanted),
+            bounds: &cut.bounds,
+            wanted: Some(&cut.wanted),
             areas,
             products,
         },
@@ -451,12 +449,8 @@ pub async fn count_in_windows(
     )
     .await?;
     for (i, w) in windows.iter().enumerate() {
-        let (s, e) = (w.start.timestamp_millis(), w.end.timestamp_millis());
-        if e <= s {
-            continue;
-        }
-        for k in seg_range(s, e) {
-            if !wanted[k] {
+        for k in cut.segments_of(w) {
+            if !cut.wanted[k] {
                 continue;
             }
             for (key, n) in &seg_counts[k] {
@@ -465,6 +459,93 @@ pub async fn count_in_windows(
         }
     }
     Ok(out)
+}
+
+/// The statements [`count_in_windows`] sends (benchmarks time them bare).
+pub async fn plan_in_windows(
+    conn: &mut Conn,
+    table: &DetectionTable,
+    windows: &[crate::timeutil::Window],
+    within: Option<&crate::oee::IntervalSet>,
+    areas: &[i64],
+    products: Option<&[i64]>,
+    source: CountSource,
+) -> AppResult<Vec<(String, Vec<Value>)>> {
+    let Some(cut) = WindowCuts::new(windows, within) else {
+        return Ok(Vec::new());
+    };
+    let req = CountRequest {
+        bounds: &cut.bounds,
+        wanted: Some(&cut.wanted),
+        areas,
+        products,
+    };
+    count_plan(conn, table, &req, source).await
+}
+
+/// The time axis cut at every window's and `within`'s edges.
+struct WindowCuts {
+    cuts: Vec<i64>,
+    bounds: Vec<DateTime<Utc>>,
+    wanted: Vec<bool>,
+}
+
+impl WindowCuts {
+    fn new(
+        windows: &[crate::timeutil::Window],
+        within: Option<&crate::oee::IntervalSet>,
+    ) -> Option<WindowCuts> {
+        let live: Vec<(i64, i64)> = windows
+            .iter()
+            .map(|w| (w.start.timestamp_millis(), w.end.timestamp_millis()))
+            .filter(|(s, e)| e > s)
+            .collect();
+        let lo = live.iter().map(|w| w.0).min()?;
+        let hi = live.iter().map(|w| w.1).max()?;
+        let mut cuts: Vec<i64> = live.iter().flat_map(|&(s, e)| [s, e]).collect();
+        if let Some(within) = within {
+            for &(s, e) in within.spans_ms() {
+                for x in [s, e] {
+                    if x > lo && x < hi {
+                        cuts.push(x);
+                    }
+                }
+            }
+        }
+        cuts.sort_unstable();
+        cuts.dedup();
+        let mut c = WindowCuts {
+            bounds: cuts
+                .iter()
+                .map(|&ms| crate::timeutil::ms_to_utc(ms))
+                .collect(),
+            wanted: vec![false; cuts.len() - 1],
+            cuts,
+        };
+        for &(s, e) in &live {
+            for k in c.range(s, e) {
+                c.wanted[k] = true;
+            }
+        }
+        for k in 0..c.wanted.len() {
+            c.wanted[k] = c.wanted[k] && within.is_none_or(|w| w.contains_ms(c.cuts[k]));
+        }
+        c.wanted.iter().any(|w| *w).then_some(c)
+    }
+
+    fn range(&self, s: i64, e: i64) -> std::ops::Range<usize> {
+        let a = self.cuts.partition_point(|c| *c < s);
+        let b = self.cuts.partition_point(|c| *c < e);
+        a..b
+    }
+
+    fn segments_of(&self, w: &crate::timeutil::Window) -> std::ops::Range<usize> {
+        let (s, e) = (w.start.timestamp_millis(), w.end.timestamp_millis());
+        if e <= s {
+            return 0..0;
+        }
+        self.range(s, e)
+    }
 }
 
 /// Which ids a raw statement reads (the complement of the pre-aggregation).
@@ -491,6 +572,74 @@ fn wanted_ranges(bounds: &[NaiveDateTime], wanted: &[bool]) -> Vec<(NaiveDateTim
     out
 }
 
+/// How a count is served: the pre-aggregation's rows to read (if any) and
+/// the raw statements.
+pub struct CountPlan {
+    pub watermark: Option<i64>,
+    /// Reads the rollup rows of the wanted days and areas.
+    pub rollup_sql: Option<(String, Vec<Value>)>,
+    partial: Vec<(NaiveDateTime, NaiveDateTime)>,
+    pub raw: Vec<CountStatement>,
+}
+
+impl CountPlan {
+    /// Every statement the plan sends, in order (benchmarks time them bare).
+    pub fn statements(&self) -> Vec<(String, Vec<Value>)> {
+        self.rollup_sql
+            .iter()
+            .cloned()
+            .chain(self.raw.iter().map(|s| (s.sql.clone(), s.params.clone())))
+            .collect()
+    }
+}
+
+/// Plans a count over strictly increasing naive bounds (reads the rollup's
+/// watermark to choose the source).
+async fn plan_naive(
+    conn: &mut Conn,
+    table: &DetectionTable,
+    bounds: &[NaiveDateTime],
+    wanted: &[bool],
+    areas: &[i64],
+    products: Option<&[i64]>,
+    source: CountSource,
+) -> AppResult<CountPlan> {
+    let ranges = wanted_ranges(bounds, wanted);
+    let mut plan = CountPlan {
+        watermark: None,
+        rollup_sql: None,
+        partial: Vec::new(),
+        raw: Vec::new(),
+    };
+    if ranges.is_empty() {
+        return Ok(plan);
+    }
+    plan.watermark = match source {
+        CountSource::Raw => None,
+        CountSource::Auto => rollup::watermark(conn, table).await?,
+    };
+    let Some(w) = plan.watermark else {
+        plan.raw = count_statements(table, bounds, &ranges, areas, products, IdFilter::All);
+        return Ok(plan);
+    };
+    // Rows the pre-aggregation holds (id <= w), in whole minutes; rows it
+    // does not hold: newer ids anywhere, older ids in cut minutes.
+    plan.partial = rollup::partial_minute_ranges(bounds, &ranges);
+    plan.rollup_sql = rollup::rows_sql(table, &ranges, areas)?;
+    plan.raw = count_statements(table, bounds, &ranges, areas, products, IdFilter::Above(w));
+    if !plan.partial.is_empty() {
+        plan.raw.extend(count_statements(
+            table,
+            bounds,
+            &plan.partial,
+            areas,
+            products,
+            IdFilter::AtMost(w),
+        ));
+    }
+    Ok(plan)
+}
+
 /// Counts over strictly increasing naive bounds, choosing the source.
 async fn count_naive(
     conn: &mut Conn,
@@ -502,60 +651,63 @@ async fn count_naive(
     source: CountSource,
 ) -> AppResult<Vec<KeyCounts>> {
     let mut out = vec![KeyCounts::new(); bounds.len() - 1];
-    let ranges = wanted_ranges(bounds, wanted);
-    if ranges.is_empty() {
-        return Ok(out);
-    }
-    let watermark = match source {
-        CountSource::Raw => None,
-        CountSource::Auto => rollup::watermark(conn, table).await?,
-    };
-    let Some(watermark) = watermark else {
-        raw_counts(
+    let plan = plan_naive(conn, table, bounds, wanted, areas, products, source).await?;
+    if let Some((sql, params)) = &plan.rollup_sql {
+        rollup::add_minute_counts(
             conn,
-            table,
+            sql,
+            params,
             bounds,
-            &ranges,
+            wanted,
+            &plan.partial,
             areas,
             products,
-            IdFilter::All,
             &mut out,
         )
         .await?;
-        return Ok(out);
-    };
-    // Rows the pre-aggregation holds (id <= watermark), in whole minutes.
-    let partial = rollup::partial_minute_ranges(bounds, &ranges);
-    rollup::add_minute_counts(
-        conn, table, bounds, wanted, &partial, areas, products, &mut out,
-    )
-    .await?;
-    // Rows it does not hold: newer ids anywhere, older ids in cut minutes.
-    raw_counts(
+    }
+    run_counts(conn, &plan.raw, &mut out).await?;
+    Ok(out)
+}
+
+/// The statements [`count_segments`] would send for `req` (after reading the
+/// rollup's watermark): for `EXPLAIN` and for benchmarks that time them bare.
+pub async fn count_plan(
+    conn: &mut Conn,
+    table: &DetectionTable,
+    req: &CountRequest<'_>,
+    source: CountSource,
+) -> AppResult<Vec<(String, Vec<Value>)>> {
+    let naive: Vec<NaiveDateTime> = req.bounds.iter().map(|t| table.bound(*t)).collect();
+    let mut unique: Vec<NaiveDateTime> = Vec::new();
+    let mut wanted_unique = Vec::new();
+    for i in 0..naive.len().saturating_sub(1) {
+        if naive[i + 1] <= naive[i] {
+            continue;
+        }
+        if unique.last() != Some(&naive[i]) {
+            unique.push(naive[i]);
+        }
+        unique.push(naive[i + 1]);
+        wanted_unique.push(
+            req.wanted
+                .is_none_or(|w| w.get(i).copied().unwrap_or(false)),
+        );
+    }
+    if unique.len() < 2 || req.areas.is_empty() {
+        return Ok(Vec::new());
+    }
+    let plan = plan_naive(
         conn,
         table,
-        bounds,
-        &ranges,
-        areas,
-        products,
-        IdFilter::Above(watermark),
-        &mut out,
+        &unique,
+        &wanted_unique,
+        req.areas,
+        req.products,
+        source,
     )
     .await?;
-    if !partial.is_empty() {
-        raw_counts(
-            conn,
-            table,
-            bounds,
-            &partial,
-            areas,
-            products,
-            IdFilter::AtMost(watermark),
-            &mut out,
-        )
-        .await?;
-    }
-    Ok(out)
+    Ok(plan.statements())
 }
 
 /// One counting statement: its SQL and parameters, and the segment its
@@ -644,8 +796,15 @@ fn count_statement(
             placeholders(inner.len())
         )
     };
+    // The PK serves `detection_id > W` (few new rows); every other count
+    // reads the (area_id, detected_at) index.
+    let force = if matches!(ids, IdFilter::Above(_)) {
+        ""
+    } else {
+        table.force_area_index.as_str()
+    };
     let mut sql = format!(
-        "SELECT {seg} AS seg, area_id, product_id, COUNT(*) FROM {} WHERE ",
+        "SELECT {seg} AS seg, area_id, product_id, COUNT(*) FROM {}{force} WHERE ",
         table.sql_name()
     );
     sql.push_str(&id_list("area_id", areas, &mut params));
@@ -680,22 +839,14 @@ fn count_statement(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn raw_counts(
+async fn run_counts(
     conn: &mut Conn,
-    table: &DetectionTable,
-    bounds: &[NaiveDateTime],
-    ranges: &[(NaiveDateTime, NaiveDateTime)],
-    areas: &[i64],
-    products: Option<&[i64]>,
-    ids: IdFilter,
+    statements: &[CountStatement],
     out: &mut [KeyCounts],
 ) -> AppResult<()> {
-    if ranges.is_empty() {
-        return Ok(());
-    }
-    for st in count_statements(table, bounds, ranges, areas, products, ids) {
-        let rows: Vec<(i64, i64, Option<i64>, i64)> = conn.exec(st.sql, st.params).await?;
+    for st in statements {
+        let rows: Vec<(i64, i64, Option<i64>, i64)> =
+            conn.exec(st.sql.clone(), st.params.clone()).await?;
         for (seg, area_id, product_id, n) in rows {
             let Some(slot) = usize::try_from(seg)
                 .ok()
@@ -802,21 +953,54 @@ pub struct ListRequest<'a> {
     pub limit: usize,
 }
 
-/// The keyset statement of one page. Each area is read in the order of the
-/// (`area_id`, `detected_at`) index (whose entries end with `detection_id`),
-/// limited, and the per-area pages are merged: no sort of the whole range, ever.
+/// The keyset statement of one page: each area read in the order of the
+/// (`area_id`, `detected_at`) index — forced where `information_schema`
+/// named it — `LIMIT limit + 1`, the per-area parts in one `UNION ALL`. Only
+/// `detected_at` is in the `ORDER BY` (adding `detection_id` makes MariaDB
+/// sort the whole range of a partitioned table); [`list_detections`] puts
+/// ties in `detection_id` order and completes them exactly.
 pub fn list_sql(table: &DetectionTable, req: &ListRequest<'_>) -> Option<(String, Vec<Value>)> {
-    if req.ranges.is_empty() || req.areas.is_empty() || req.limit == 0 {
-        return None;
-    }
-    let mut lo = req.ranges[0].0;
-    let mut hi = req.ranges[req.ranges.len() - 1].1;
+    let (lo, hi, upper_inclusive) = list_bounds(req)?;
     let dir = match req.order {
         Order::Asc => "",
         Order::Desc => " DESC",
     };
     let mut params = Vec::new();
     let mut parts = Vec::with_capacity(req.areas.len());
+    for &area in req.areas {
+        let mut sql = format!(
+            "(SELECT detection_id, detected_at, area_id, product_id FROM {}{} WHERE area_id = ? \
+             AND detected_at >= ? AND detected_at {} ?",
+            table.sql_name(),
+            table.force_area_index,
+            if upper_inclusive { "<=" } else { "<" }
+        );
+        params.push(Value::Int(area));
+        params.push(naive_value(lo));
+        params.push(naive_value(hi));
+        list_filters(req, &mut sql, &mut params, upper_inclusive);
+        sql.push_str(&format!(
+            " ORDER BY detected_at{dir} LIMIT {})",
+            req.limit.saturating_add(1)
+        ));
+        parts.push(sql);
+    }
+    let sql = if parts.len() == 1 {
+        let only = parts.remove(0);
+        only[1..only.len() - 1].to_string()
+    } else {
+        parts.join(" UNION ALL ")
+    };
+    Some((sql, params))
+}
+
+/// The page's time bounds after the cursor: `(lo, hi, hi inclusive)`.
+fn list_bounds(req: &ListRequest<'_>) -> Option<(NaiveDateTime, NaiveDateTime, bool)> {
+    if req.ranges.is_empty() || req.areas.is_empty() || req.limit == 0 {
+        return None;
+    }
+    let mut lo = req.ranges[0].0;
+    let mut hi = req.ranges[req.ranges.len() - 1].1;
     let mut upper_inclusive = false;
     if let Some(c) = req.after {
         match req.order {
@@ -832,56 +1016,56 @@ pub fn list_sql(table: &DetectionTable, req: &ListRequest<'_>) -> Option<(String
     if lo > hi || (lo == hi && !upper_inclusive) {
         return None;
     }
-    for &area in req.areas {
-        let mut sql = format!(
-            "(SELECT detection_id, detected_at, area_id, product_id FROM {} WHERE area_id = ? AND detected_at >= ? AND detected_at {} ?",
-            table.sql_name(),
-            if upper_inclusive { "<=" } else { "<" }
-        );
-        params.push(Value::Int(area));
-        params.push(naive_value(lo));
-        params.push(naive_value(hi));
-        if req.ranges.len() > 1 {
-            sql.push_str(" AND (");
-            sql.push_str(&ranges_sql(&req.ranges, &mut params));
-            sql.push(')');
-        } else if upper_inclusive {
-            // The cursor moved the upper bound to an inclusive one: keep the window's.
-            sql.push_str(" AND detected_at < ?");
-            params.push(naive_value(req.ranges[0].1));
-        }
-        if let Some(products) = req.products {
-            sql.push_str(" AND ");
-            sql.push_str(&id_list("product_id", products, &mut params));
-        }
-        if let Some(c) = req.after {
-            match req.order {
-                Order::Asc => sql.push_str(" AND (detected_at > ? OR detection_id > ?)"),
-                Order::Desc => sql.push_str(" AND (detected_at < ? OR detection_id < ?)"),
-            }
-            params.push(naive_value(c.at));
-            params.push(Value::Int(c.id));
-        }
-        sql.push_str(&format!(
-            " ORDER BY detected_at{dir}, detection_id{dir} LIMIT {})",
-            req.limit
-        ));
-        parts.push(sql);
-    }
-    let sql = if parts.len() == 1 {
-        let only = parts.remove(0);
-        only[1..only.len() - 1].to_string()
-    } else {
-        format!(
-            "{} ORDER BY detected_at{dir}, detection_id{dir} LIMIT {}",
-            parts.join(" UNION ALL "),
-            req.limit
-        )
-    };
-    Some((sql, params))
+    Some((lo, hi, upper_inclusive))
 }
 
-/// One page of detections (at most `limit`, which is clamped to 1..=100 000).
+/// Range, product and keyset conditions shared by a page and its tie query.
+fn list_filters(
+    req: &ListRequest<'_>,
+    sql: &mut String,
+    params: &mut Vec<Value>,
+    upper_inclusive: bool,
+) {
+    if req.ranges.len() > 1 {
+        sql.push_str(" AND (");
+        sql.push_str(&ranges_sql(&req.ranges, params));
+        sql.push(')');
+    } else if upper_inclusive {
+        // The cursor made the upper bound inclusive: keep the window's.
+        sql.push_str(" AND detected_at < ?");
+        params.push(naive_value(req.ranges[0].1));
+    }
+    if let Some(products) = req.products {
+        sql.push_str(" AND ");
+        sql.push_str(&id_list("product_id", products, params));
+    }
+    if let Some(c) = req.after {
+        match req.order {
+            Order::Asc => sql.push_str(" AND (detected_at > ? OR detection_id > ?)"),
+            Order::Desc => sql.push_str(" AND (detected_at < ? OR detection_id < ?)"),
+        }
+        params.push(naive_value(c.at));
+        params.push(Value::Int(c.id));
+    }
+}
+
+type RawRow = (i64, NaiveDateTime, i64, Option<i64>);
+
+fn row_of((detection_id, detected_at, area_id, product_id): RawRow) -> DetectionRow {
+    DetectionRow {
+        detection_id,
+        detected_at,
+        area_id,
+        product_id,
+    }
+}
+
+/// One page of detections in (`detected_at`, `detection_id`) order (reversed
+/// for [`Order::Desc`]), at most `limit` (clamped to 1..=100 000) rows.
+///
+/// Exact whatever order the server returns equal `detected_at` values in: an
+/// area whose `limit + 1` rows end on a tie has all its rows at that instant
+/// read again, so the `limit` first rows of the merge are the true ones.
 pub async fn list_detections(
     conn: &mut Conn,
     table: &DetectionTable,
@@ -892,18 +1076,49 @@ pub async fn list_detections(
     let Some((sql, params)) = list_sql(table, &req) else {
         return Ok(Vec::new());
     };
-    let rows: Vec<(i64, NaiveDateTime, i64, Option<i64>)> = conn.exec(sql, params).await?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(detection_id, detected_at, area_id, product_id)| DetectionRow {
-                detection_id,
-                detected_at,
-                area_id,
-                product_id,
-            },
-        )
-        .collect())
+    let upper_inclusive = list_bounds(&req).is_some_and(|b| b.2);
+    let rows: Vec<RawRow> = conn.exec(sql, params).await?;
+    let key = |r: &DetectionRow| (r.detected_at, r.detection_id);
+    let mut by_area: BTreeMap<i64, Vec<DetectionRow>> = BTreeMap::new();
+    for r in rows {
+        by_area.entry(r.2).or_default().push(row_of(r));
+    }
+    let mut merged = Vec::new();
+    for (area, mut rows) in by_area {
+        match req.order {
+            Order::Asc => rows.sort_by_key(key),
+            Order::Desc => rows.sort_by_key(|r| std::cmp::Reverse(key(r))),
+        }
+        if rows.len() > req.limit {
+            // Every row of this area up to the limit-th row's instant is here
+            // when the next row is later; on a tie, read that instant again.
+            let edge = rows[req.limit - 1].detected_at;
+            let tie = rows[req.limit].detected_at == edge;
+            rows.retain(|r| match req.order {
+                Order::Asc => r.detected_at < edge || (!tie && r.detected_at == edge),
+                Order::Desc => r.detected_at > edge || (!tie && r.detected_at == edge),
+            });
+            if !tie {
+                merged.extend(rows);
+                continue;
+            }
+            let mut sql = format!(
+                "SELECT detection_id, detected_at, area_id, product_id FROM {} WHERE area_id = ? AND detected_at = ?",
+                table.sql_name()
+            );
+            let mut params = vec![Value::Int(area), naive_value(edge)];
+            list_filters(&req, &mut sql, &mut params, upper_inclusive);
+            let ties: Vec<RawRow> = conn.exec(sql, params).await?;
+            rows.extend(ties.into_iter().map(row_of));
+        }
+        merged.extend(rows);
+    }
+    match req.order {
+        Order::Asc => merged.sort_by_key(key),
+        Order::Desc => merged.sort_by_key(|r| std::cmp::Reverse(key(r))),
+    }
+    merged.truncate(req.limit);
+    Ok(merged)
 }
 
 // ---------------------------------------------------------------------------
@@ -1070,7 +1285,7 @@ mod tests {
         let (sql, params) = list_sql(&t, &req).unwrap();
         assert_eq!(sql.matches("UNION ALL").count(), 1);
         assert_eq!(sql.matches('?').count(), params.len());
-        assert!(sql.ends_with("ORDER BY detected_at, detection_id LIMIT 50"));
+        assert!(sql.ends_with("ORDER BY detected_at LIMIT 51)"), "{sql}");
         let single = ListRequest {
             areas: &[1],
             order: Order::Desc,
@@ -1078,6 +1293,7 @@ mod tests {
         };
         let (sql, params) = list_sql(&t, &single).unwrap();
         assert!(!sql.contains("UNION") && sql.starts_with("SELECT"));
+        assert!(sql.ends_with("ORDER BY detected_at DESC LIMIT 51"), "{sql}");
         assert!(sql.contains("detected_at <= ?") && sql.contains("detected_at < ?"));
         assert_eq!(sql.matches('?').count(), params.len());
     }

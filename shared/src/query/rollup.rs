@@ -5,9 +5,12 @@
 //! # Where it lives
 //! The client database may only be written in `downtime_events_<code>` and
 //! `system_monitor`, so the counts are app-owned rows of `system_monitor`:
-//! one row per line and stored (`data_timezone`) date, metric
-//! `rollup_day:YYYY-MM-DD`, and one `rollup_watermark` row per line holding the
-//! highest `detection_id` folded in. [`refresh_line`] (run by the `jobs`
+//! one row per line, stored (`data_timezone`) date and area, metric
+//! `rollup_min:YYYY-MM-DD:<area_id>`, value `{"v":1,"rows":n,"c":{"<product>":
+//! [[first_minute, n, n, …], …]}}` (runs of consecutive minutes of the day;
+//! product `""` = none), and one `rollup_min_watermark` row per line holding
+//! the highest `detection_id` folded in. A 30-day OEE reads 60 such rows, a
+//! year 730. [`refresh_line`] (run by the `jobs`
 //! binary after the downtime engine) folds in the detections with a higher id,
 //! page by page, each page and its watermark in one transaction.
 //!
@@ -48,9 +51,11 @@ use crate::state::AppState;
 use crate::tenancy::Tenant;
 
 /// `system_monitor.metric` of a line's rollup watermark.
-pub const WATERMARK_METRIC: &str = "rollup_watermark";
-/// Prefix of the per-day rollup rows (`rollup_day:2026-04-01`).
-pub const DAY_PREFIX: &str = "rollup_day:";
+pub const WATERMARK_METRIC: &str = "rollup_min_watermark";
+/// Prefix of the per-day-and-area rollup rows (`rollup_min:2026-04-01:3`).
+pub const DAY_PREFIX: &str = "rollup_min:";
+/// Beyond this many rows a read asks for a range of metrics instead of a list.
+const MAX_LISTED_ROWS: usize = 3000;
 /// Ids folded in per transaction by default.
 pub const DEFAULT_BATCH_IDS: i64 = 500_000;
 
@@ -65,28 +70,37 @@ fn monitor_table(table: &DetectionTable) -> AppResult<String> {
     Ok(format!("{db}.`system_monitor`"))
 }
 
-/// One day's counts: `(area, product)` → minute of day → detections.
-type DayCounts = BTreeMap<(i64, Option<i64>), BTreeMap<u32, u64>>;
+/// One day's counts of one area: product → minute of day → detections.
+type AreaDay = BTreeMap<Option<i64>, BTreeMap<u32, u64>>;
 
-/// The stored form of one day: `c` maps `"area:product"` (`"area:"` for no
-/// product) to runs `[first_minute, n, n, …]` of consecutive minutes.
+/// The stored form of one day of one area: `c` maps the product id (`""`
+/// for none) to runs `[first_minute, n, n, …]` of consecutive minutes.
 #[derive(Debug, Default, Serialize, Deserialize)]
-struct DayDoc {
+struct AreaDoc {
     v: u32,
     rows: u64,
     c: BTreeMap<String, Vec<Vec<u64>>>,
 }
 
-fn encode_day(day: &DayCounts) -> String {
-    let mut doc = DayDoc {
+fn product_key(product: Option<i64>) -> String {
+    product.map(|p| p.to_string()).unwrap_or_default()
+}
+
+fn parse_product_key(key: &str) -> AppResult<Option<i64>> {
+    if key.is_empty() {
+        return Ok(None);
+    }
+    key.parse()
+        .map(Some)
+        .map_err(|_| AppError::internal("unreadable rollup product key"))
+}
+
+fn encode_day(day: &AreaDay) -> String {
+    let mut doc = AreaDoc {
         v: 1,
-        ..DayDoc::default()
+        ..AreaDoc::default()
     };
-    for ((area, product), minutes) in day {
-        let key = match product {
-            Some(p) => format!("{area}:{p}"),
-            None => format!("{area}:"),
-        };
+    for (product, minutes) in day {
         let mut runs: Vec<Vec<u64>> = Vec::new();
         let mut next: Option<u32> = None;
         for (&m, &n) in minutes {
@@ -101,33 +115,21 @@ fn encode_day(day: &DayCounts) -> String {
             next = Some(m + 1);
         }
         if !runs.is_empty() {
-            doc.c.insert(key, runs);
+            doc.c.insert(product_key(*product), runs);
         }
     }
     serde_json::to_string(&doc).unwrap_or_else(|_| "{}".into())
 }
 
-fn decode_day(text: &str) -> AppResult<DayCounts> {
-    let doc: DayDoc = serde_json::from_str(text)
-        .map_err(|e| AppError::internal(format!("unreadable rollup row: {e}")))?;
-    let mut day = DayCounts::new();
-    for (key, runs) in doc.c {
-        let (area, product) = key
-            .split_once(':')
-            .ok_or_else(|| AppError::internal("unreadable rollup key"))?;
-        let area: i64 = area
-            .parse()
-            .map_err(|_| AppError::internal("unreadable rollup key"))?;
-        let product: Option<i64> = if product.is_empty() {
-            None
-        } else {
-            Some(
-                product
-                    .parse()
-                    .map_err(|_| AppError::internal("unreadable rollup key"))?,
-            )
-        };
-        let minutes = day.entry((area, product)).or_default();
+fn parse_doc(text: &str) -> AppResult<AreaDoc> {
+    serde_json::from_str(text)
+        .map_err(|e| AppError::internal(format!("unreadable rollup row: {e}")))
+}
+
+fn decode_day(text: &str) -> AppResult<AreaDay> {
+    let mut day = AreaDay::new();
+    for (key, runs) in parse_doc(text)?.c {
+        let minutes = day.entry(parse_product_key(&key)?).or_default();
         for run in runs {
             let Some((&first, counts)) = run.split_first() else {
                 continue;
@@ -143,8 +145,18 @@ fn decode_day(text: &str) -> AppResult<DayCounts> {
     Ok(day)
 }
 
-fn day_metric(date: NaiveDate) -> String {
-    format!("{DAY_PREFIX}{}", date.format("%Y-%m-%d"))
+fn row_metric(date: NaiveDate, area: i64) -> String {
+    format!("{DAY_PREFIX}{}:{area}", date.format("%Y-%m-%d"))
+}
+
+/// `(date, area)` of a rollup row's metric.
+fn parse_metric(metric: &str) -> Option<(NaiveDate, i64)> {
+    let rest = metric.strip_prefix(DAY_PREFIX)?;
+    let (date, area) = rest.split_once(':')?;
+    Some((
+        NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()?,
+        area.parse().ok()?,
+    ))
 }
 
 /// Whether a MySQL error says the table is missing.
@@ -211,12 +223,65 @@ pub fn partial_minute_ranges(
     out
 }
 
-/// Adds the rollup's whole-minute counts to `out` (one map per segment of
-/// `bounds`), skipping minutes that hold part of `partial`.
+/// The statement reading the rollup rows a count over `ranges` (naive,
+/// sorted) needs: every stored date they touch, for `areas`.
+pub(super) fn rows_sql(
+    table: &DetectionTable,
+    ranges: &[(NaiveDateTime, NaiveDateTime)],
+    areas: &[i64],
+) -> AppResult<Option<(String, Vec<Value>)>> {
+    let monitor = monitor_table(table)?;
+    let mut days: Vec<NaiveDate> = Vec::new();
+    for &(a, b) in ranges {
+        let mut d = a.date();
+        let last = (b - Duration::milliseconds(1)).date();
+        while d <= last {
+            if days.last() != Some(&d) {
+                days.push(d);
+            }
+            let Some(next) = d.succ_opt() else { break };
+            d = next;
+        }
+    }
+    let (Some(&first), Some(&last)) = (days.first(), days.last()) else {
+        return Ok(None);
+    };
+    if days.len() * areas.len() > MAX_LISTED_ROWS {
+        let to = last.succ_opt().unwrap_or(last);
+        return Ok(Some((
+            format!(
+                "SELECT metric, CAST(value_json AS CHAR) FROM {monitor} \
+                 WHERE metric >= ? AND metric < ? AND line_id = ?"
+            ),
+            vec![
+                Value::from(format!("{DAY_PREFIX}{}", first.format("%Y-%m-%d"))),
+                Value::from(format!("{DAY_PREFIX}{}", to.format("%Y-%m-%d"))),
+                Value::Int(table.line_id),
+            ],
+        )));
+    }
+    let mut params: Vec<Value> = vec![Value::Int(table.line_id)];
+    for d in &days {
+        for a in areas {
+            params.push(Value::from(row_metric(*d, *a)));
+        }
+    }
+    Ok(Some((
+        format!(
+            "SELECT metric, CAST(value_json AS CHAR) FROM {monitor} WHERE line_id = ? AND metric IN ({})",
+            placeholders(params.len() - 1)
+        ),
+        params,
+    )))
+}
+
+/// Adds the rollup's whole-minute counts read by `sql` to `out` (one map per
+/// segment of `bounds`), skipping minutes that hold part of `partial`.
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn add_minute_counts(
     conn: &mut Conn,
-    table: &DetectionTable,
+    sql: &str,
+    params: &[Value],
     bounds: &[NaiveDateTime],
     wanted: &[bool],
     partial: &[(NaiveDateTime, NaiveDateTime)],
@@ -227,36 +292,20 @@ pub(super) async fn add_minute_counts(
     let (Some(&first), Some(&last)) = (bounds.first(), bounds.last()) else {
         return Ok(());
     };
-    let partial_minutes: Vec<NaiveDateTime> = {
-        let mut v: Vec<NaiveDateTime> = partial.iter().map(|r| floor_minute(r.0)).collect();
-        v.dedup();
-        v
-    };
-    let monitor = monitor_table(table)?;
-    let from = day_metric(first.date());
-    let to = day_metric((last - Duration::milliseconds(1)).date());
-    let rows: Vec<(String, Option<String>)> = conn
-        .exec(
-            format!(
-                "SELECT metric, CAST(value_json AS CHAR) FROM {monitor} \
-                 WHERE metric >= ? AND metric <= ? AND line_id = ?"
-            ),
-            (from, to, table.line_id),
-        )
-        .await?;
+    let mut partial_minutes: Vec<NaiveDateTime> =
+        partial.iter().map(|r| floor_minute(r.0)).collect();
+    partial_minutes.dedup();
+    let rows: Vec<(String, Option<String>)> = conn.exec(sql, params.to_vec()).await?;
     for (metric, text) in rows {
-        let Some(date) = metric
-            .strip_prefix(DAY_PREFIX)
-            .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-        else {
+        let Some((date, area)) = parse_metric(&metric) else {
             continue;
         };
-        let Some(text) = text else { continue };
+        let (Some(text), true) = (text, areas.contains(&area)) else {
+            continue;
+        };
         let day_start = date.and_time(chrono::NaiveTime::MIN);
-        for ((area, product), minutes) in decode_day(&text)? {
-            if !areas.contains(&area) {
-                continue;
-            }
+        for (pkey, runs) in parse_doc(&text)?.c {
+            let product = parse_product_key(&pkey)?;
             if let Some(products) = products {
                 if !product.is_some_and(|p| products.contains(&p)) {
                     continue;
@@ -266,18 +315,30 @@ pub(super) async fn add_minute_counts(
                 area_id: area,
                 product_id: product,
             };
-            for (m, n) in minutes {
-                let start = day_start + Duration::minutes(i64::from(m));
-                if start < first || start + minute() > last {
+            for run in runs {
+                let Some((&m0, counts)) = run.split_first() else {
                     continue;
+                };
+                if m0 >= 1440 {
+                    continue; // not a minute of a day: never written by refresh_line
                 }
-                if partial_minutes.binary_search(&start).is_ok() {
-                    continue;
-                }
-                let seg = bounds.partition_point(|b| *b <= start).saturating_sub(1);
-                if wanted.get(seg).copied().unwrap_or(false) {
-                    if let Some(slot) = out.get_mut(seg) {
-                        *slot.entry(key).or_insert(0) += n;
+                let mut start = day_start + Duration::minutes(m0 as i64);
+                for &n in counts {
+                    let minute_start = start;
+                    start += minute();
+                    if minute_start < first || start > last || n == 0 {
+                        continue;
+                    }
+                    if partial_minutes.binary_search(&minute_start).is_ok() {
+                        continue;
+                    }
+                    let seg = bounds
+                        .partition_point(|b| *b <= minute_start)
+                        .saturating_sub(1);
+                    if wanted.get(seg).copied().unwrap_or(false) {
+                        if let Some(slot) = out.get_mut(seg) {
+                            *slot.entry(key).or_insert(0) += n;
+                        }
                     }
                 }
             }
@@ -376,20 +437,20 @@ async fn refresh_locked(
                 (w, hi),
             )
             .await?;
-        let mut days: BTreeMap<NaiveDate, DayCounts> = BTreeMap::new();
+        let mut days: BTreeMap<(NaiveDate, i64), AreaDay> = BTreeMap::new();
         for (date, m, area, product, n) in rows {
             let n = u64::try_from(n).unwrap_or(0);
             report.rows += n;
             *days
-                .entry(date)
+                .entry((date, area))
                 .or_default()
-                .entry((area, product))
+                .entry(product)
                 .or_default()
                 .entry(u32::try_from(m).unwrap_or(0))
                 .or_insert(0) += n;
         }
         let mut tx = conn.start_transaction(TxOpts::default()).await?;
-        let metrics: Vec<String> = days.keys().map(|d| day_metric(*d)).collect();
+        let metrics: Vec<String> = days.keys().map(|(d, a)| row_metric(*d, *a)).collect();
         for chunk in metrics.chunks(500) {
             let mut params: Vec<Value> = vec![Value::Int(table.line_id)];
             params.extend(chunk.iter().map(|m| Value::from(m.clone())));
@@ -403,30 +464,25 @@ async fn refresh_locked(
                 )
                 .await?;
             for (metric, text) in existing {
-                let Some(date) = metric
-                    .strip_prefix(DAY_PREFIX)
-                    .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-                else {
+                let (Some(key), Some(text)) = (parse_metric(&metric), text) else {
                     continue;
                 };
-                let Some(text) = text else { continue };
-                let old = decode_day(&text)?;
-                let day = days.entry(date).or_default();
-                for (key, minutes) in old {
-                    let slot = day.entry(key).or_default();
+                let day = days.entry(key).or_default();
+                for (product, minutes) in decode_day(&text)? {
+                    let slot = day.entry(product).or_default();
                     for (m, n) in minutes {
                         *slot.entry(m).or_insert(0) += n;
                     }
                 }
             }
         }
-        for (date, counts) in &days {
+        for ((date, area), counts) in &days {
             tx.exec_drop(
                 format!(
                     "INSERT INTO {monitor} (metric, line_id, value_json) VALUES (?, ?, ?) \
                      ON DUPLICATE KEY UPDATE value_json = VALUES(value_json)"
                 ),
-                (day_metric(*date), table.line_id, encode_day(counts)),
+                (row_metric(*date, *area), table.line_id, encode_day(counts)),
             )
             .await?;
             report.days += 1;
@@ -458,7 +514,11 @@ pub async fn reset_line(conn: &mut Conn, table: &DetectionTable) -> AppResult<()
     let mut tx = conn.start_transaction(TxOpts::default()).await?;
     tx.exec_drop(
         format!("DELETE FROM {monitor} WHERE line_id = ? AND (metric = ? OR metric LIKE ?)"),
-        (table.line_id, WATERMARK_METRIC, format!("{DAY_PREFIX}%")),
+        (
+            table.line_id,
+            WATERMARK_METRIC,
+            format!("{}%", DAY_PREFIX.replace('_', "\\_")),
+        ),
     )
     .await?;
     tx.commit().await?;
@@ -507,18 +567,25 @@ mod tests {
 
     #[test]
     fn day_docs_round_trip_in_runs() {
-        let mut day = DayCounts::new();
-        let m = day.entry((3, Some(1))).or_default();
+        let mut day = AreaDay::new();
+        let m = day.entry(Some(1)).or_default();
         m.insert(0, 5);
         m.insert(1, 6);
         m.insert(7, 1);
-        day.entry((4, None)).or_default().insert(1439, 2);
+        day.entry(None).or_default().insert(1439, 2);
         let text = encode_day(&day);
-        assert!(text.contains("\"3:1\":[[0,5,6],[7,1]]"), "{text}");
-        assert!(text.contains("\"4:\":[[1439,2]]"), "{text}");
+        assert!(text.contains("\"1\":[[0,5,6],[7,1]]"), "{text}");
+        assert!(text.contains("\"\":[[1439,2]]"), "{text}");
         assert!(text.contains("\"rows\":14"), "{text}");
         assert_eq!(decode_day(&text).unwrap(), day);
         assert!(decode_day("{\"v\":1,\"rows\":0,\"c\":{\"x\":[]}}").is_err());
+        let metric = row_metric(NaiveDate::from_ymd_opt(2026, 4, 1).unwrap(), 12);
+        assert_eq!(metric, "rollup_min:2026-04-01:12");
+        assert_eq!(
+            parse_metric(&metric),
+            Some((NaiveDate::from_ymd_opt(2026, 4, 1).unwrap(), 12))
+        );
+        assert_eq!(parse_metric("rollup_min_watermark"), None);
     }
 
     #[test]

@@ -91,7 +91,9 @@ fn check_name(what: &str, value: &str, max: usize) -> Result<()> {
         return Err(invalid(format!("{what} is longer than {max} characters")));
     }
     if v.chars().any(|c| c.is_control()) {
-        return Err(invalid(format!("{what} must not contain control characters")));
+        return Err(invalid(format!(
+            "{what} must not contain control characters"
+        )));
     }
     Ok(())
 }
@@ -144,7 +146,10 @@ pub async fn register_tenant(
         .exec_drop(
             "INSERT INTO tenant (company_name, asociated_since, is_active, config_tenant) \
              VALUES (?, UTC_DATE(), 1, ?)",
-            (&company_name, serde_json::to_string(&config).unwrap_or_default()),
+            (
+                &company_name,
+                serde_json::to_string(&config).unwrap_or_default(),
+            ),
         )
         .await;
     if let Err(e) = inserted {
@@ -165,7 +170,10 @@ pub async fn register_tenant(
     config.db_name = Some(db_name.clone());
     tx.exec_drop(
         "UPDATE tenant SET config_tenant = ? WHERE tenant_id = ?",
-        (serde_json::to_string(&config).unwrap_or_default(), tenant_id),
+        (
+            serde_json::to_string(&config).unwrap_or_default(),
+            tenant_id,
+        ),
     )
     .await?;
     tx.exec_drop(
@@ -181,7 +189,8 @@ pub async fn register_tenant(
     tx.commit().await?;
 
     let database_created =
-        create_client_database(client_server_url, t.db_host.as_deref(), t.db_port, &db_name).await?;
+        create_client_database(client_server_url, t.db_host.as_deref(), t.db_port, &db_name)
+            .await?;
     Ok(RegisteredTenant {
         tenant_id,
         created: true,
@@ -204,8 +213,13 @@ async fn existing_tenant(
         )));
     }
     let loc = existing.db_location();
-    let database_created =
-        create_client_database(client_server_url, loc.host.as_deref(), loc.port, &loc.db_name).await?;
+    let database_created = create_client_database(
+        client_server_url,
+        loc.host.as_deref(),
+        loc.port,
+        &loc.db_name,
+    )
+    .await?;
     Ok(RegisteredTenant {
         tenant_id: existing.tenant_id,
         created: false,
@@ -218,10 +232,16 @@ async fn existing_tenant(
 
 /// Connection options for the server of a client database: `CLIENT_DB_URL`
 /// with the tenant's `db_host`/`db_port` when set, no default database.
-pub fn client_server_opts(client_server_url: &str, host: Option<&str>, port: Option<u16>) -> Result<Opts> {
+pub fn client_server_opts(
+    client_server_url: &str,
+    host: Option<&str>,
+    port: Option<u16>,
+) -> Result<Opts> {
     let base = Opts::from_url(client_server_url)
         .map_err(|e| invalid(format!("CLIENT_DB_URL is not a mysql:// URL: {e}")))?;
-    let mut b = OptsBuilder::from_opts(base).db_name(None::<String>).prefer_socket(false);
+    let mut b = OptsBuilder::from_opts(base)
+        .db_name(None::<String>)
+        .prefer_socket(false);
     if let Some(h) = host {
         b = b.ip_or_hostname(h.to_string());
     }
@@ -356,7 +376,9 @@ pub async fn create_user(conn: &mut Conn, u: &NewUser) -> Result<CreatedUser> {
     }
     match (u.role.as_str(), u.tenant_id) {
         ("superadmin", Some(_)) => {
-            return Err(invalid("a superadmin belongs to no tenant: pass --tenant none"))
+            return Err(invalid(
+                "a superadmin belongs to no tenant: pass --tenant none",
+            ))
         }
         (role, None) if role != "superadmin" => {
             return Err(invalid(format!(
@@ -374,7 +396,8 @@ pub async fn create_user(conn: &mut Conn, u: &NewUser) -> Result<CreatedUser> {
     let email = u.email.as_deref().map(str::trim).filter(|e| !e.is_empty());
     if let Some(e) = email {
         let ok = e.len() <= 255
-            && e.split_once('@').is_some_and(|(a, b)| !a.is_empty() && b.contains('.'))
+            && e.split_once('@')
+                .is_some_and(|(a, b)| !a.is_empty() && b.contains('.'))
             && !e.chars().any(|c| c.is_whitespace() || c.is_control());
         if !ok {
             return Err(invalid(format!("--email {e:?} is not an e-mail address")));
@@ -426,12 +449,18 @@ pub async fn create_user(conn: &mut Conn, u: &NewUser) -> Result<CreatedUser> {
     )
     .await?;
     tx.commit().await?;
-    Ok(CreatedUser { user_id, created: true })
+    Ok(CreatedUser {
+        user_id,
+        created: true,
+    })
 }
 
 fn existing_user(user_id: i64, username: &str, if_not_exists: bool) -> Result<CreatedUser> {
     if if_not_exists {
-        Ok(CreatedUser { user_id, created: false })
+        Ok(CreatedUser {
+            user_id,
+            created: false,
+        })
     } else {
         Err(SchemaError::Conflict(format!(
             "user {username:?} already exists (id {user_id}): pass --if-not-exists to keep it, or pick another --username"

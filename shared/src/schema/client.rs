@@ -32,7 +32,16 @@ const TABLES: &[TableSpec] = &[
             ("micro_stop_seconds", false),
         ],
     ),
-    ("area", true, &[("area_id", true), ("line_id", true), ("area_name", true), ("area_type", true)]),
+    (
+        "area",
+        true,
+        &[
+            ("area_id", true),
+            ("line_id", true),
+            ("area_name", true),
+            ("area_type", true),
+        ],
+    ),
     (
         "product",
         true,
@@ -78,7 +87,15 @@ const TABLES: &[TableSpec] = &[
             ("display_order", false),
         ],
     ),
-    ("system_config", true, &[("config_key", true), ("config_value", true), ("description", true)]),
+    (
+        "system_config",
+        true,
+        &[
+            ("config_key", true),
+            ("config_value", true),
+            ("description", true),
+        ],
+    ),
     (
         "system_monitor",
         true,
@@ -142,7 +159,10 @@ const APP_OWNED: &[&str] = &["system_monitor"];
 pub fn required_columns() -> Vec<(&'static str, &'static str, bool)> {
     TABLES
         .iter()
-        .flat_map(|(t, table_req, cols)| cols.iter().map(move |(c, req)| (*t, *c, *table_req && *req)))
+        .flat_map(|(t, table_req, cols)| {
+            cols.iter()
+                .map(move |(c, req)| (*t, *c, *table_req && *req))
+        })
         .collect()
 }
 
@@ -257,7 +277,11 @@ impl Report {
             out.push_str(&format!(
                 "{} problem(s): {}\n",
                 problems.len(),
-                problems.iter().map(|p| p.target()).collect::<Vec<_>>().join(", ")
+                problems
+                    .iter()
+                    .map(|p| p.target())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ));
         }
         out
@@ -308,8 +332,16 @@ pub async fn client_lines(conn: &mut Conn, db_name: &str) -> Result<Vec<ClientLi
             "{db_name} has no production_line table: run `dashctl verify-client` to see what is missing"
         )));
     };
-    let code_col = if pl.contains("line_code") { "line_code" } else { "NULL" };
-    let active_col = if pl.contains("is_active") { "is_active" } else { "1" };
+    let code_col = if pl.contains("line_code") {
+        "line_code"
+    } else {
+        "NULL"
+    };
+    let active_col = if pl.contains("is_active") {
+        "is_active"
+    } else {
+        "1"
+    };
     let rows: Vec<(i64, String, Option<String>, Option<i64>)> = conn
         .query(format!(
             "SELECT line_id, line_name, {code_col}, {active_col} FROM {db}.production_line ORDER BY line_id"
@@ -349,13 +381,21 @@ pub async fn verify_client(conn: &mut Conn, db_name: &str) -> Result<Report> {
             column: None,
             required: true,
             status: CheckStatus::Missing,
-            note: Some("create it (dashctl register-tenant creates it) or fix the tenant's db_name".into()),
+            note: Some(
+                "create it (dashctl register-tenant creates it) or fix the tenant's db_name".into(),
+            ),
         });
         return Ok(report);
     }
     let cols = columns_of(conn, db_name).await?;
     for (table, table_required, columns) in TABLES {
-        check_table(&mut report, &cols, table, *table_required, columns.iter().copied());
+        check_table(
+            &mut report,
+            &cols,
+            table,
+            *table_required,
+            columns.iter().copied(),
+        );
     }
 
     if cols.contains_key("production_line")
@@ -410,11 +450,9 @@ pub async fn verify_client(conn: &mut Conn, db_name: &str) -> Result<Report> {
                 true,
                 DOWNTIME_COLUMNS.iter().map(|c| (*c, true)),
             );
-            if let Some(item) = report
-                .items
-                .iter_mut()
-                .find(|i| i.table == downtime && i.column.is_none() && i.status == CheckStatus::Missing)
-            {
+            if let Some(item) = report.items.iter_mut().find(|i| {
+                i.table == downtime && i.column.is_none() && i.status == CheckStatus::Missing
+            }) {
                 item.note = Some("app-owned: create it with `dashctl provision-client`".into());
             }
             if cols.contains_key(&detection) {
@@ -502,7 +540,12 @@ async fn detection_warnings(
             .date_naive()
             .checked_add_months(Months::new(1))
             .unwrap_or(chrono::NaiveDate::MAX);
-        if parts.iter().filter_map(|p| p.less_than).max().is_none_or(|b| b <= next_month) {
+        if parts
+            .iter()
+            .filter_map(|p| p.less_than)
+            .max()
+            .is_none_or(|b| b <= next_month)
+        {
             warnings.push(format!(
                 "{table} has no partition for next month yet: run `dashctl partitions`"
             ));
@@ -545,7 +588,9 @@ pub(crate) fn line_table_statement(prefix: &str, code: &str) -> Result<String> {
         .into_iter()
         .find(|s| s.starts_with(&head))
         .map(|s| s.replace("{{code}}", code))
-        .ok_or_else(|| SchemaError::Schema(format!("line_tables.sql has no {prefix}{{{{code}}}} table")))
+        .ok_or_else(|| {
+            SchemaError::Schema(format!("line_tables.sql has no {prefix}{{{{code}}}} table"))
+        })
 }
 
 /// What [`provision_client`] did.
@@ -565,7 +610,11 @@ pub struct ProvisionReport {
 /// and `detection_line_<code>` for the lines it finds (monthly partitions from
 /// the current month to three months ahead). Never alters an existing table.
 /// Leaves `conn`'s default database untouched.
-pub async fn provision_client(conn: &mut Conn, db_name: &str, create_reference: bool) -> Result<ProvisionReport> {
+pub async fn provision_client(
+    conn: &mut Conn,
+    db_name: &str,
+    create_reference: bool,
+) -> Result<ProvisionReport> {
     let db = quote_ident(db_name)?;
     let mut report = ProvisionReport::default();
     if !database_exists(conn, db_name).await? {
@@ -621,7 +670,10 @@ pub async fn provision_client(conn: &mut Conn, db_name: &str, create_reference: 
         conn.query_drop(s).await?;
     }
 
-    if !columns_of(conn, db_name).await?.contains_key("production_line") {
+    if !columns_of(conn, db_name)
+        .await?
+        .contains_key("production_line")
+    {
         report.warnings.push(format!(
             "{db_name} has no production_line table yet: the per-line tables (downtime_events_<code>) are \
              created once the plant's catalog exists — run provision-client again then (or load demo-data)"
@@ -646,7 +698,11 @@ pub async fn provision_client(conn: &mut Conn, db_name: &str, create_reference: 
             continue;
         }
         let downtime = super::downtime_table(&code)?;
-        let stmt = qualify(&line_table_statement("downtime_events_", &code)?, &downtime, &db);
+        let stmt = qualify(
+            &line_table_statement("downtime_events_", &code)?,
+            &downtime,
+            &db,
+        );
         if let Some(s) = run(downtime.clone(), stmt, &mut report) {
             conn.query_drop(s).await?;
         }
@@ -655,7 +711,8 @@ pub async fn provision_client(conn: &mut Conn, db_name: &str, create_reference: 
             if before.contains_key(&detection) {
                 report.existing.push(detection);
             } else {
-                super::create_detection_table(conn, db_name, &code, Utc::now().date_naive(), 3).await?;
+                super::create_detection_table(conn, db_name, &code, Utc::now().date_naive(), 3)
+                    .await?;
                 report.created.push(detection);
             }
         } else if !before.contains_key(&format!("detection_line_{code}")) {
@@ -687,7 +744,10 @@ mod tests {
         let d = line_table_statement("detection_line_", "linea_1").unwrap();
         assert!(d.contains("detection_line_linea_1") && d.contains("{{partitions}}"));
         let e = line_table_statement("downtime_events_", "linea_1").unwrap();
-        assert!(e.contains("downtime_events_linea_1") && e.contains("UNIQUE KEY uq_downtime_start (start_time)"));
+        assert!(
+            e.contains("downtime_events_linea_1")
+                && e.contains("UNIQUE KEY uq_downtime_start (start_time)")
+        );
         assert!(line_table_statement("downtime_events_", "x`; drop").is_err());
     }
 
@@ -696,7 +756,8 @@ mod tests {
         for (table, column, _) in required_columns() {
             let stmt = reference_statement(table).unwrap();
             assert!(
-                stmt.lines().any(|l| l.trim_start().starts_with(&format!("{column} "))),
+                stmt.lines()
+                    .any(|l| l.trim_start().starts_with(&format!("{column} "))),
                 "{table}.{column}"
             );
         }

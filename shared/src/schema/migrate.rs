@@ -73,9 +73,7 @@ pub async fn migrate(conn: &mut Conn) -> Result<Vec<u32>> {
         )));
     }
     let result = migrate_locked(conn).await;
-    let _ = conn
-        .exec_drop("SELECT RELEASE_LOCK(?)", (LOCK_NAME,))
-        .await;
+    let _ = conn.exec_drop("SELECT RELEASE_LOCK(?)", (LOCK_NAME,)).await;
     result
 }
 
@@ -84,10 +82,8 @@ async fn migrate_locked(conn: &mut Conn) -> Result<Vec<u32>> {
     let applied: Vec<(u32, String, String)> = conn
         .query("SELECT version, name, checksum FROM schema_migrations ORDER BY version")
         .await?;
-    let known: std::collections::HashMap<u32, (String, String)> = applied
-        .into_iter()
-        .map(|(v, n, c)| (v, (n, c)))
-        .collect();
+    let known: std::collections::HashMap<u32, (String, String)> =
+        applied.into_iter().map(|(v, n, c)| (v, (n, c))).collect();
 
     // Refuse before changing anything when an applied file was edited.
     for m in MIGRATIONS {
@@ -154,7 +150,10 @@ pub fn split_statements(sql: &str) -> Vec<String> {
     let mut current = String::new();
     for line in sql.lines() {
         let trimmed = line.trim();
-        if trimmed.starts_with("--") || trimmed.starts_with('#') || (trimmed.is_empty() && current.is_empty()) {
+        if trimmed.starts_with("--")
+            || trimmed.starts_with('#')
+            || (trimmed.is_empty() && current.is_empty())
+        {
             continue;
         }
         if let Some(rest) = trimmed
@@ -215,7 +214,11 @@ mod tests {
 
     #[test]
     fn checksum_is_sha256_hex() {
-        let m = Migration { version: 1, name: "x", sql: "" };
+        let m = Migration {
+            version: 1,
+            name: "x",
+            sql: "",
+        };
         assert_eq!(
             m.checksum(),
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"

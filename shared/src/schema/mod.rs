@@ -17,19 +17,19 @@ mod migrate;
 mod partitions;
 
 pub use admin::{
-    audit, client_server_opts, create_client_database, create_user, find_tenant, list_tenants, register_tenant,
-    seed_widget_catalog, tenant_location, CreatedUser, NewTenant, NewUser, RegisteredTenant,
-    TenantRow, ROLES,
+    audit, client_server_opts, create_client_database, create_user, find_tenant, list_tenants,
+    register_tenant, seed_widget_catalog, tenant_location, CreatedUser, NewTenant, NewUser,
+    RegisteredTenant, TenantRow, ROLES,
 };
 pub use client::{
     client_lines, provision_client, required_columns, verify_client, CheckStatus, ClientLine,
-    ProvisionReport, Report, ReportItem, REFERENCE_SQL, LINE_TABLES_SQL,
+    ProvisionReport, Report, ReportItem, LINE_TABLES_SQL, REFERENCE_SQL,
 };
 pub use line_code::{fold_to_ascii, is_valid_line_code, line_code};
 pub use migrate::{migrate, migrations, split_statements, AppliedMigration, Migration};
 pub use partitions::{
-    create_detection_table, ensure_partitions, ensure_partitions_through, list_partitions, month_partition_name,
-    partition_clause, table_exists, PartitionInfo,
+    create_detection_table, ensure_partitions, ensure_partitions_through, list_partitions,
+    month_partition_name, partition_clause, table_exists, PartitionInfo,
 };
 
 use thiserror::Error;

@@ -81,7 +81,10 @@ pub async fn create_detection_table(
         .checked_add_months(Months::new(months_ahead))
         .unwrap_or(NaiveDate::MAX);
     let stmt = super::client::line_table_statement("detection_line_", code)?
-        .replace("{{partitions}}", &partition_clause(from.min(through), through))
+        .replace(
+            "{{partitions}}",
+            &partition_clause(from.min(through), through),
+        )
         .replacen(
             &format!("CREATE TABLE IF NOT EXISTS {table}"),
             &format!("CREATE TABLE IF NOT EXISTS {db}.`{table}`"),
@@ -102,11 +105,17 @@ pub async fn table_exists(conn: &mut Conn, db_name: &str, table: &str) -> Result
 }
 
 /// The partitions of a table in order; empty when the table is not partitioned.
-pub async fn list_partitions(conn: &mut Conn, db_name: &str, table: &str) -> Result<Vec<PartitionInfo>> {
+pub async fn list_partitions(
+    conn: &mut Conn,
+    db_name: &str,
+    table: &str,
+) -> Result<Vec<PartitionInfo>> {
     quote_ident(db_name)?;
     quote_ident(table)?;
     if !table_exists(conn, db_name, table).await? {
-        return Err(SchemaError::NotFound(format!("table {db_name}.{table} does not exist")));
+        return Err(SchemaError::NotFound(format!(
+            "table {db_name}.{table} does not exist"
+        )));
     }
     type Row = (
         Option<String>,
@@ -284,8 +293,14 @@ mod tests {
 
     #[test]
     fn bounds_parse() {
-        assert_eq!(parse_bound("RANGE COLUMNS", "'2026-05-01'"), Some(d(2026, 5, 1)));
-        assert_eq!(parse_bound("RANGE COLUMNS", "'2026-05-01 00:00:00'"), Some(d(2026, 5, 1)));
+        assert_eq!(
+            parse_bound("RANGE COLUMNS", "'2026-05-01'"),
+            Some(d(2026, 5, 1))
+        );
+        assert_eq!(
+            parse_bound("RANGE COLUMNS", "'2026-05-01 00:00:00'"),
+            Some(d(2026, 5, 1))
+        );
         // SELECT TO_DAYS('2026-05-01') = 740102
         assert_eq!(parse_bound("RANGE", "740102"), Some(d(2026, 5, 1)));
         assert_eq!(parse_bound("RANGE COLUMNS", "MAXVALUE"), None);
