@@ -600,7 +600,7 @@ def parse_data_bench(txt):
             rows[m.group(1)] = {"call_ms": float(m.group(2)), "sql_ms": float(m.group(3)),
                                 "ratio": float(m.group(4))}
             continue
-        m = re.match(r"^\s{2,}(raw count SQL.*?)\s{2,}([\d.]+)\s*$", line)
+        m = re.match(r"^\s{2,}(raw .*?)\s{2,}([\d.]+)\s*$", line)
         if m:
             rows[m.group(1)] = {"sql_ms": float(m.group(2))}
     return rows
