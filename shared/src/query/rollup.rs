@@ -65,6 +65,8 @@ fn minute() -> Duration {
     Duration::minutes(1)
 }
 
+const MINUTE_MS: i64 = 60_000;
+
 fn monitor_table(table: &DetectionTable) -> AppResult<String> {
     let db = schema::quote_ident(&table.db_name).map_err(super::schema_err)?;
     Ok(format!("{db}.`system_monitor`"))
@@ -289,11 +291,16 @@ pub(super) async fn add_minute_counts(
     products: Option<&[i64]>,
     out: &mut [KeyCounts],
 ) -> AppResult<()> {
-    let (Some(&first), Some(&last)) = (bounds.first(), bounds.last()) else {
+    // Integer milliseconds of the naive axis: the loop below runs once per
+    // stored minute (43 200 per area for 30 days), so it stays arithmetic.
+    let bounds_ms: Vec<i64> = bounds.iter().map(super::naive_ms).collect();
+    let (Some(&first), Some(&last)) = (bounds_ms.first(), bounds_ms.last()) else {
         return Ok(());
     };
-    let mut partial_minutes: Vec<NaiveDateTime> =
-        partial.iter().map(|r| floor_minute(r.0)).collect();
+    let mut partial_minutes: Vec<i64> = partial
+        .iter()
+        .map(|r| super::naive_ms(&floor_minute(r.0)))
+        .collect();
     partial_minutes.dedup();
     let rows: Vec<(String, Option<String>)> = conn.exec(sql, params.to_vec()).await?;
     for (metric, text) in rows {
@@ -303,7 +310,7 @@ pub(super) async fn add_minute_counts(
         let (Some(text), true) = (text, areas.contains(&area)) else {
             continue;
         };
-        let day_start = date.and_time(chrono::NaiveTime::MIN);
+        let day_ms = super::naive_ms(&date.and_time(chrono::NaiveTime::MIN));
         for (pkey, runs) in parse_doc(&text)?.c {
             let product = parse_product_key(&pkey)?;
             if let Some(products) = products {
@@ -315,6 +322,13 @@ pub(super) async fn add_minute_counts(
                 area_id: area,
                 product_id: product,
             };
+            let mut flush = |seg: usize, n: u64| {
+                if n > 0 {
+                    if let Some(slot) = out.get_mut(seg) {
+                        *slot.entry(key).or_insert(0) += n;
+                    }
+                }
+            };
             for run in runs {
                 let Some((&m0, counts)) = run.split_first() else {
                     continue;
@@ -322,25 +336,30 @@ pub(super) async fn add_minute_counts(
                 if m0 >= 1440 {
                     continue; // not a minute of a day: never written by refresh_line
                 }
-                let mut start = day_start + Duration::minutes(m0 as i64);
+                let mut t = day_ms + m0 as i64 * MINUTE_MS;
+                let mut seg = bounds_ms.partition_point(|b| *b <= t).saturating_sub(1);
+                let (mut acc_seg, mut acc) = (usize::MAX, 0u64);
                 for &n in counts {
-                    let minute_start = start;
-                    start += minute();
-                    if minute_start < first || start > last || n == 0 {
+                    let start = t;
+                    t += MINUTE_MS;
+                    if start < first || t > last || n == 0 {
                         continue;
                     }
-                    if partial_minutes.binary_search(&minute_start).is_ok() {
+                    while seg + 1 < bounds_ms.len() && bounds_ms[seg + 1] <= start {
+                        seg += 1;
+                    }
+                    if !wanted.get(seg).copied().unwrap_or(false)
+                        || partial_minutes.binary_search(&start).is_ok()
+                    {
                         continue;
                     }
-                    let seg = bounds
-                        .partition_point(|b| *b <= minute_start)
-                        .saturating_sub(1);
-                    if wanted.get(seg).copied().unwrap_or(false) {
-                        if let Some(slot) = out.get_mut(seg) {
-                            *slot.entry(key).or_insert(0) += n;
-                        }
+                    if seg != acc_seg {
+                        flush(acc_seg, acc);
+                        (acc_seg, acc) = (seg, 0);
                     }
+                    acc += n;
                 }
+                flush(acc_seg, acc);
             }
         }
     }
