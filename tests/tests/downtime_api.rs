@@ -282,6 +282,16 @@ async fn lists_filters_pages_csv_and_summary() {
         "summary range",
     );
 
+    // Another plant sees only its own lines (which have no stops yet).
+    let second = w.login("second.viewer").access;
+    let theirs = get(&w, &second, "/api/v1/downtime?range=last_7_days");
+    assert_eq!(theirs.status, 200, "{}", theirs.text());
+    assert_eq!(theirs.json()["data"], json!([]));
+    support::assert_no_demo_data(&theirs, "another plant's list");
+    let theirs = get(&w, &second, "/api/v1/downtime/summary?range=last_7_days");
+    assert_eq!(theirs.status, 200, "{}", theirs.text());
+    assert_eq!(theirs.json()["data"]["count"], 0);
+
     // No token, no data.
     assert_error(
         &dt(&w, &request("GET", "/api/v1/downtime?line_id=1")),

@@ -418,13 +418,19 @@ async fn open_stops(
     let mut out = Vec::new();
     for &line_id in lines {
         let spec = c.spec(line_id)?;
-        if let Some(open) = engine::open_stop(conn, &c.db_name(), &spec, now).await? {
-            out.push(json!({
+        match engine::open_stop(conn, &c.db_name(), &spec, now).await {
+            Ok(Some(open)) => out.push(json!({
                 "line_id": line_id,
                 "since": timeutil::format_instant(open.since, c.plant_tz()),
                 "duration_seconds": seconds(open.duration_ms),
                 "threshold_seconds": seconds(spec.thresholds.downtime_threshold_ms),
-            }));
+            })),
+            Ok(None) => {}
+            // A line whose detection table does not exist yet has no state.
+            Err(AppError::ClientSchema { detail }) => {
+                tracing::warn!(line_id, %detail, "cannot tell whether the line is stopped");
+            }
+            Err(e) => return Err(e),
         }
     }
     Ok(out)
