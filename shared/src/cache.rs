@@ -15,13 +15,25 @@ use serde::Serialize;
 
 use crate::error::AppResult;
 
-/// A map whose entries expire, with hit and miss counters.
+/// A map whose entries expire, with hit and miss counters. Expired entries are
+/// swept whenever the map has doubled since the last sweep, so a long-lived
+/// FastCGI or Lambda process holds at most about twice what was used within one
+/// TTL (sessions come and go; a process can live for days).
 pub struct TtlCache<K, V> {
     ttl: Duration,
-    entries: Mutex<HashMap<K, (Instant, V)>>,
+    entries: Mutex<Entries<K, V>>,
     hits: AtomicU64,
     misses: AtomicU64,
 }
+
+struct Entries<K, V> {
+    map: HashMap<K, (Instant, V)>,
+    sweep_at: usize,
+}
+
+/// The smallest map that is swept; below it expired entries just wait to be
+/// replaced or read again.
+const MIN_SWEEP: usize = 64;
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct CacheStats {
@@ -36,7 +48,10 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
     pub fn new(ttl: Duration) -> Self {
         TtlCache {
             ttl,
-            entries: Mutex::new(HashMap::new()),
+            entries: Mutex::new(Entries {
+                map: HashMap::new(),
+                sweep_at: MIN_SWEEP,
+            }),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
         }
@@ -46,6 +61,7 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
     pub fn get(&self, key: &K) -> Option<V> {
         let found = self.entries.lock().ok().and_then(|entries| {
             entries
+                .map
                 .get(key)
                 .filter(|(at, _)| at.elapsed() < self.ttl)
                 .map(|(_, v)| v.clone())
@@ -61,7 +77,12 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
 
     pub fn insert(&self, key: K, value: V) {
         if let Ok(mut entries) = self.entries.lock() {
-            entries.insert(key, (Instant::now(), value));
+            if entries.map.len() >= entries.sweep_at {
+                let ttl = self.ttl;
+                entries.map.retain(|_, (at, _)| at.elapsed() < ttl);
+                entries.sweep_at = (entries.map.len() * 2).max(MIN_SWEEP);
+            }
+            entries.map.insert(key, (Instant::now(), value));
         }
     }
 
@@ -83,15 +104,15 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
 
     pub fn invalidate(&self, key: &K) {
         if let Ok(mut entries) = self.entries.lock() {
-            entries.remove(key);
+            entries.map.remove(key);
         }
     }
 
     pub fn stats(&self) -> CacheStats {
         let (entries, oldest) = match self.entries.lock() {
             Ok(e) => (
-                e.len(),
-                e.values().map(|(at, _)| at.elapsed().as_secs()).max(),
+                e.map.len(),
+                e.map.values().map(|(at, _)| at.elapsed().as_secs()).max(),
             ),
             Err(_) => (0, None),
         };
@@ -151,6 +172,20 @@ mod tests {
         assert_eq!((s.entries, s.hits, s.misses), (1, 1, 1));
         cache.invalidate(&1);
         assert_eq!(cache.get(&1), None);
+    }
+
+    #[test]
+    fn expired_entries_are_swept_as_the_map_grows() {
+        let cache: TtlCache<usize, usize> = TtlCache::new(Duration::from_millis(0));
+        for i in 0..10_000 {
+            cache.insert(i, i);
+        }
+        assert!(cache.stats().entries <= MIN_SWEEP, "{:?}", cache.stats());
+        let fresh: TtlCache<usize, usize> = TtlCache::new(Duration::from_secs(60));
+        for i in 0..1_000 {
+            fresh.insert(i, i);
+        }
+        assert_eq!(fresh.stats().entries, 1_000, "fresh entries are kept");
     }
 
     #[tokio::test]
