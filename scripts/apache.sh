@@ -19,8 +19,10 @@
 #   --static-dir DIR    [APACHE_STATIC_DIR] DOCROOT/static
 #   --log-level LEVEL   [APACHE_LOG_LEVEL] warn
 #   --no-access-log     [APACHE_ACCESS_LOG=off]  (benchmarks)
-# Also: FCGID_MAX_REQUESTS (FcgidMaxRequestsPerProcess, default 0 = unlimited),
+# Also: FCGID_MAX_REQUESTS (FcgidMaxRequestsPerProcess, default 0 = unlimited; when set,
+#       spawn control is relaxed so that recycled processes are replaced at once),
 #       FCGID_MAX_PROCESSES_PER_CLASS (default 8), FCGID_MAX_PROCESSES (default 64),
+#       FCGID_EXTRA_CONF (more mod_fcgid directives, one a line; default none),
 #       APACHE_USER / APACHE_GROUP (default www-data, used when run as root).
 #
 # Layout of the run dir: httpd.conf, httpd.pid, logs/{error,access}.log, run/ (sockets,
@@ -139,6 +141,17 @@ write_config() {
         ENV_FILE="$(cd "$(dirname "$ENV_FILE")" && pwd -P)/$(basename "$ENV_FILE")"
         fcgid_env="FcgidInitialEnv DASHBOARD_ENV_FILE \"$ENV_FILE\""
         cgi_env="SetEnv DASHBOARD_ENV_FILE \"$ENV_FILE\""
+    fi
+    if [ "$MODE" = fcgid ] && [ "$FCGID_MAX_REQUESTS" != 0 ]; then
+        # Recycling: mod_fcgid's spawn control counts each recycled process (score +2,
+        # -1 a second; no spawn above 10) and kills exiting ones only every 3 s, so under
+        # load requests waited up to 20 s for a process (scripts/faults.sh, check c).
+        fcgid_env="${fcgid_env}"$'\n'"FcgidTerminationScore -1"$'\n'"FcgidSpawnScoreUpLimit 1000"
+        fcgid_env="${fcgid_env}"$'\n'"FcgidErrorScanInterval 1"$'\n'"FcgidZombieScanInterval 1"
+    fi
+    if [ "$MODE" = fcgid ] && [ -n "${FCGID_EXTRA_CONF:-}" ]; then
+        # Extra mod_fcgid directives (one a line), after the template's: they win.
+        fcgid_env="${fcgid_env}"$'\n'"# FCGID_EXTRA_CONF"$'\n'"$FCGID_EXTRA_CONF"
     fi
     if is_root; then
         user_block="User $APACHE_USER"$'\n'"Group $APACHE_GROUP"

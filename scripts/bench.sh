@@ -97,6 +97,13 @@ if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
         die "the build failed (log: $WORK/build.log)"
     fi
 fi
+# What ships (the cPanel bundle, the Lambda zips) is built with the smaller "dist" profile
+# (thin LTO, opt-level s): its sizes are reported beside target/release's.
+if [ "${BENCH_SKIP_DIST:-0}" != 1 ]; then
+    step "building the dist profile for the shipped sizes (log: $WORK/build-dist.log)"
+    cargo build --profile dist --workspace --bins >"$WORK/build-dist.log" 2>&1 \
+        || note "the dist build failed (log: $WORK/build-dist.log): shipped sizes are n/a"
+fi
 for b in dashctl jobs auth production; do
     [ -x "$BIN/$b" ] || die "$BIN/$b is missing (run make build)"
 done
@@ -448,19 +455,22 @@ apache stop || true
 
 # ------------------------------------------------------------------ 5. binaries
 step "binaries: stripped sizes, peak RSS as CGI, Lambda cold start"
-python3 - "$BIN" >"$WORK/sizes.json" <<'PY'
+python3 - "$BIN" "$TARGET_DIR/dist" >"$WORK/sizes.json" <<'PY'
 import json, os, subprocess, sys, tempfile
-b = sys.argv[1]; out = {}
+out = {}
 for n in ("auth", "production", "data", "downtime", "metrics", "dashboard", "jobs", "dashctl"):
-    p = os.path.join(b, n)
-    if not os.path.exists(p):
-        out[n] = {"na": "not built"}; continue
-    with tempfile.TemporaryDirectory() as d:
-        s = os.path.join(d, n)
-        r = subprocess.run(["strip", "-o", s, p], capture_output=True)
-        out[n] = {"file": os.path.getsize(p), "stripped": os.path.getsize(s) if r.returncode == 0 else None}
-        if r.returncode:
-            out[n]["na"] = "strip failed"
+    out[n] = {}
+    for profile, b in (("release", sys.argv[1]), ("dist", sys.argv[2])):
+        p = os.path.join(b, n)
+        if not os.path.exists(p):
+            out[n][profile] = {"na": "not built"}; continue
+        with tempfile.TemporaryDirectory() as d:
+            s = os.path.join(d, n)
+            r = subprocess.run(["strip", "-o", s, p], capture_output=True)
+            e = {"file": os.path.getsize(p), "stripped": os.path.getsize(s) if r.returncode == 0 else None}
+            if r.returncode:
+                e["na"] = "strip failed"
+            out[n][profile] = e
 print(json.dumps(out))
 PY
 

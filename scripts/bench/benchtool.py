@@ -805,14 +805,18 @@ def cmd_report(a):
           extra={"per_widget": d.get("per_widget")})
 
     # ---- 6. binaries --------------------------------------------------------
-    R.sec("binaries (target/release): stripped size; peak RSS run once as CGI (GNU time, max RSS)")
+    R.sec("binaries: stripped size of what ships (profile dist: the cPanel bundle and Lambda zips) and of "
+          "target/release; peak RSS run once as CGI (GNU time, max RSS)")
     sizes = load(W, "sizes.json") or {}
     rss = load(W, "rss.json") or {}
     triv_rss = (rss.get("_trivial_cgi") or {}).get("kib")
-    for name, s in sizes.items():
-        st = s.get("stripped")
-        R.add("%-10s stripped size" % name, st, fmt_mb(st / 1024.0) if st else None, "bytes", None, None, None, None,
-              "<= 15 MB", (st <= 15 * 1024 * 1024) if st else None, s.get("na"), extra={"file_bytes": s.get("file")})
+    for name, by_profile in sizes.items():
+        for profile in ("dist", "release"):
+            s = by_profile.get(profile) or {"na": "not measured"}
+            st = s.get("stripped")
+            R.add("%-10s stripped size (%s)" % (name, profile), st, fmt_mb(st / 1024.0) if st else None, "bytes",
+                  None, None, None, None, "<= 15 MB", (st <= 15 * 1024 * 1024) if st else None, s.get("na"),
+                  extra={"file_bytes": s.get("file")})
     for name, r in rss.items():
         if name.startswith("_"):
             continue

@@ -99,8 +99,23 @@ impl App {
         req.path_params = params;
         let wants_html = accepts_html(&req);
         let path = req.path.clone();
+        let deadline = state.config().request_timeout;
         // Spawning gives us the panic as a JoinError instead of a torn-down process.
-        let outcome = tokio::spawn(async move { handler(req, state).await }).await;
+        let mut task = tokio::spawn(async move { handler(req, state).await });
+        let outcome = match tokio::time::timeout(deadline, &mut task).await {
+            Ok(outcome) => outcome,
+            Err(_) => {
+                // A server that hangs (rather than refuses) leaves a pooled
+                // connection waiting forever: answer 503, never a host timeout.
+                task.abort();
+                tracing::error!(%path, ?deadline, "request timed out");
+                let err = AppError::Unavailable {
+                    retry_after: 5,
+                    detail: "the request did not finish in time; try again shortly".into(),
+                };
+                return render_error_kind(wants_html, &path, &err);
+            }
+        };
         match outcome {
             Ok(Ok(resp)) => resp,
             Ok(Err(err)) => {

@@ -47,6 +47,9 @@ pub struct Config {
     pub templates_dir: Option<String>,
     pub db_pool_max: usize,
     pub db_connect_timeout: Duration,
+    /// The longest a request may take before it is answered 503 (a database that
+    /// hangs instead of refusing); below API Gateway's 30 s and mod_fcgid's IO timeout.
+    pub request_timeout: Duration,
     pub password_min_length: usize,
     pub lockout_max_failures: u32,
     pub lockout_window: Duration,
@@ -163,6 +166,7 @@ impl Config {
             templates_dir: var("TEMPLATES_DIR"),
             db_pool_max: parse_num("DB_POOL_MAX", var("DB_POOL_MAX"), 10)?,
             db_connect_timeout: secs("DB_CONNECT_TIMEOUT_SECONDS", 2)?,
+            request_timeout: secs("REQUEST_TIMEOUT_SECONDS", 25)?,
             password_min_length: parse_num("PASSWORD_MIN_LENGTH", var("PASSWORD_MIN_LENGTH"), 8)?,
             lockout_max_failures: parse_num(
                 "LOCKOUT_MAX_FAILURES",

@@ -126,8 +126,19 @@ impl Db {
         Ok(pool)
     }
 
+    /// A connection, checked within the acquire timeout. A process that keeps a
+    /// pool (FastCGI, Lambda) pings the connection it reuses: a server that hangs
+    /// instead of refusing would otherwise leave the first query waiting forever.
+    /// A CGI process (pool of one) has just connected and skips the ping.
     async fn acquire(&self, pool: &Pool) -> AppResult<Conn> {
-        match tokio::time::timeout(self.inner.acquire_timeout, pool.get_conn()).await {
+        let check = async {
+            let mut conn = pool.get_conn().await?;
+            if self.inner.pool_max > 1 {
+                conn.ping().await?;
+            }
+            Ok::<Conn, mysql_async::Error>(conn)
+        };
+        match tokio::time::timeout(self.inner.acquire_timeout, check).await {
             Ok(Ok(conn)) => Ok(conn),
             Ok(Err(e)) => Err(map_err(e)),
             Err(_) => Err(AppError::Unavailable {
