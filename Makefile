@@ -12,7 +12,8 @@ LISTEN ?= 127.0.0.1
 DEMO_PASSWORD ?= demo-password
 
 .PHONY: help deps build demo demo-stop test bench fmt lint db-start db-stop db-url \
-        apache-start apache-stop apache-status cpanel-bundle package-cpanel lint-aws clean-run
+        apache-start apache-stop apache-status cpanel-bundle package-cpanel lint-aws clean-run \
+        soak faults fuzz
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -31,12 +32,20 @@ demo: ## database, demo tenants and users, Apache on http://127.0.0.1:PORT/
 demo-stop: ## stop the demo's Apache and the private database
 	@scripts/demo.sh stop
 
-test: ## everything CI runs: fmt, clippy, build, tests, cargo-deny, browser
+test: ## everything CI runs: fmt, clippy, build, tests, cargo-deny, browser, faults, schemathesis, fuzz
 	@scripts/test.sh
 
-bench: ## benchmarks (scripts/bench.sh)
-	@if [ -x scripts/bench.sh ]; then scripts/bench.sh; \
-	 else echo "scripts/bench.sh does not exist yet"; fi
+bench: ## benchmarks against baselines (scripts/bench.sh; table + bench-results/latest.json)
+	@scripts/bench.sh
+
+soak: ## mixed FastCGI traffic for MINUTES (5) with memory and rows-lost figures
+	@scripts/soak.sh --minutes $(or $(MINUTES),5)
+
+faults: ## the fault checks alone (scripts/faults.sh)
+	@scripts/faults.sh
+
+fuzz: ## the cargo-fuzz targets, FUZZ_SECONDS (20) each
+	@scripts/fuzz.sh --seconds $(or $(FUZZ_SECONDS),20)
 
 fmt: ## format the Rust code
 	cargo fmt --all

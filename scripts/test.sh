@@ -6,6 +6,8 @@
 #
 # Steps, each timed:
 #   deps → db → fmt → clippy → aws → build → bundle → tests → cpanel → deny → browser
+#   → faults → schemathesis → fuzz   (the bounded part of the reliability suite; the long
+#   part is make soak)
 #   deps     scripts/deps.sh (installs what is missing; as root)
 #   db       scripts/db.sh start; exports DATABASE_URL and TEST_DATABASE_URL
 #   fmt      cargo fmt --all -- --check
@@ -23,6 +25,12 @@
 #            plain Apache (mod_fcgid, then mod_cgid)
 #   deny     cargo deny check licenses bans sources (offline; advisories need network)
 #   browser  node tests/browser/run.mjs, when that file exists
+#   faults   scripts/faults.sh: database stopped and frozen, downtime job killed mid-run,
+#            FastCGI recycled under load, a client database missing a column or table
+#   schemathesis scripts/schemathesis.sh: generated requests against the OpenAPI document
+#            (no 5xx, every answer matches its schema and documented status)
+#   fuzz     scripts/fuzz.sh: the cargo-fuzz targets (CGI parser, query parameters,
+#            layout/filter JSON), FUZZ_SECONDS (20) each
 #
 # A failed fmt/clippy/deny step does not stop the run (all failures are reported at the
 # end); a failed deps/db/build step does, and skips what depends on it.
@@ -82,7 +90,7 @@ finish() {
     local i
     printf '\n=== summary (total %s)\n' "$(fmt_ms $(( $(now_ms) - T_ALL )))"
     for i in "${!STEP_NAMES[@]}"; do
-        printf '  %-8s %-10s %s\n' "${STEP_NAMES[$i]}" "${STEP_TIMES[$i]}" "${STEP_RESULTS[$i]}"
+        printf '  %-12s %-10s %s\n' "${STEP_NAMES[$i]}" "${STEP_TIMES[$i]}" "${STEP_RESULTS[$i]}"
     done
     if [ "${#FAILED[@]}" -gt 0 ]; then
         printf '\nFAILED steps: %s\n' "${FAILED[*]}"
@@ -167,11 +175,17 @@ if run_step build scripts/build.sh; then
     else
         skip_step browser "no tests/browser/run.mjs"
     fi
+    run_step faults scripts/faults.sh
+    run_step schemathesis scripts/schemathesis.sh
+    run_step fuzz scripts/fuzz.sh --seconds "${FUZZ_SECONDS:-20}"
 else
     skip_step bundle "build failed"
     skip_step tests "build failed"
     skip_step cpanel "build failed"
     run_step deny step_deny
     skip_step browser "build failed"
+    skip_step faults "build failed"
+    skip_step schemathesis "build failed"
+    skip_step fuzz "build failed"
 fi
 finish

@@ -986,9 +986,11 @@ fn parse_when(s: &str) -> Option<When> {
     let has_offset = s.ends_with('Z') || s.get(10..).is_some_and(|t| t.contains(['+', '-']));
     if has_offset {
         let normalized;
-        let s = if s.len() == 22 || (s.len() == 17 && s.ends_with('Z')) {
+        // The minutes end at byte 16; no `:` after them means no seconds (`06:00Z`,
+        // `06:00+02:00`). A length test is not enough: `06:00:00.5Z` is 22 bytes too.
+        let s = if s.as_bytes().get(16).is_some_and(|&b| b != b':') {
             // No seconds: add them so RFC 3339 parsing accepts it.
-            normalized = insert_seconds(s);
+            normalized = insert_seconds(s)?;
             normalized.as_str()
         } else {
             s
@@ -1008,8 +1010,8 @@ fn parse_when(s: &str) -> Option<When> {
 
 /// `2026-04-01T06:00+02:00` → `2026-04-01T06:00:00+02:00` (the pattern
 /// guarantees the minutes end at byte 16).
-fn insert_seconds(s: &str) -> String {
-    format!("{}:00{}", &s[..16], &s[16..])
+fn insert_seconds(s: &str) -> Option<String> {
+    Some(format!("{}:00{}", s.get(..16)?, s.get(16..)?))
 }
 
 fn check_semantics(widget_type: &str, params: &Value) -> Result<(), ParamsError> {
@@ -1492,6 +1494,8 @@ mod tests {
             ("2026-04-01T06:00:00", "2026-04-01T14:00:00.500"),
             ("2026-04-01T06:00Z", "2026-04-01T14:00+02:00"),
             ("2026-03-29T01:30:00.125+01:00", "2026-03-29T03:30:00-00:30"),
+            // 22 bytes with seconds and a fraction: not mistaken for `06:00+02:00`.
+            ("2026-04-01T06:00:00.5Z", "2026-04-01T14:00:00.25Z"),
         ] {
             validate_params(
                 "oee_losses",

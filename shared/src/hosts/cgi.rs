@@ -2,6 +2,7 @@
 //! with a `Status:` line. Also the wire format FastCGI uses for its stdout.
 
 use std::collections::HashMap;
+use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -15,6 +16,18 @@ use crate::app::App;
 use crate::error::AppError;
 use crate::http::{error_response, Request, Response, MAX_BODY_BYTES};
 use crate::state::HostKind;
+
+/// The CGI meta-variables of the process environment. The web server passes header
+/// values as the client sent them, which need not be UTF-8 (`std::env::vars` would
+/// panic on such a value and kill the process before it answers): values are read
+/// lossily, and a variable whose name is not UTF-8 is skipped.
+pub fn vars_from_os(
+    vars: impl IntoIterator<Item = (OsString, OsString)>,
+) -> HashMap<String, String> {
+    vars.into_iter()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.to_string_lossy().into_owned())))
+        .collect()
+}
 
 /// Builds a [`Request`] from CGI meta-variables. `read_body` is called with the
 /// declared length once the headers have been checked, so an oversized body is
@@ -182,7 +195,7 @@ const DRAIN_LIMIT: u64 = 8 * 1024 * 1024;
 
 /// Serves the one request of this process.
 pub fn run(app: Arc<App>) -> ExitCode {
-    let vars: HashMap<String, String> = std::env::vars().collect();
+    let vars = vars_from_os(std::env::vars_os());
     let response = match super::runtime(HostKind::Cgi) {
         Ok(rt) => {
             let parsed = parse_request(&vars, |len| read_exact_body(std::io::stdin(), len));
@@ -285,6 +298,20 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.status(), 413);
+    }
+
+    #[test]
+    fn non_utf8_environment_values_are_read_lossily() {
+        use std::os::unix::ffi::OsStringExt;
+        let os = |b: &[u8]| OsString::from_vec(b.to_vec());
+        let v = vars_from_os([
+            (os(b"REQUEST_METHOD"), os(b"GET")),
+            (os(b"HTTP_X_NAME"), os(b"caf\xe9")),
+            (os(b"HTTP_\xff"), os(b"x")),
+        ]);
+        assert_eq!(v.len(), 2);
+        assert_eq!(v["HTTP_X_NAME"], "caf\u{fffd}");
+        assert_eq!(parse_request(&v, no_body).unwrap().method, Method::GET);
     }
 
     #[test]
