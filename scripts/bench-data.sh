@@ -10,12 +10,13 @@
 #   2. a global database BENCH_GLOBAL_DB (default bench_data_global) with one tenant
 #      "Bench Plant" (Europe/Madrid) whose client database is BENCH_CLIENT_DB (default
 #      bench_data_client), loaded with `dashctl demo-data --size large --days 90`
-#      (≥ 10 M detections; skipped when already loaded unless BENCH_RELOAD=1) and its stops
-#      computed with `jobs downtime`;
-#   3. tests/tests/data_bench.rs (an #[ignore]d test) folds the detections into the minute
-#      rollup and prints the table of figures.
+#      (≥ 10 M detections; skipped when already loaded unless BENCH_RELOAD=1), its stops
+#      computed and its minute rollup brought up to date with `jobs downtime` (what cron runs);
+#   3. tests/tests/data_bench.rs (an #[ignore]d test) prints the table of figures: each call
+#      next to the bare SQL it runs (its statements on a pooled connection taken the same way,
+#      plus the rate-limit and user_query writes of an HTTP call), timed in turn run by run.
 # Environment: DATABASE_URL, BENCH_GLOBAL_DB, BENCH_CLIENT_DB, BENCH_LINE (default 1),
-# BENCH_RUNS (default 7), BENCH_RELOAD=1.
+# BENCH_RUNS (default 15), BENCH_RELOAD=1.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -49,11 +50,11 @@ FORCE=()
 [ "${BENCH_RELOAD:-0}" = 1 ] && FORCE=(--force)
 log "demo data (large, 90 days; skipped when already loaded)"
 dashctl demo-data --tenant "$TENANT" --size large --days 90 "${FORCE[@]}" >&2
-log "stops (jobs downtime)"
+log "stops and minute rollup (jobs downtime)"
 env -i PATH="$PATH" DASHBOARD_ENV_FILE=/dev/null DATABASE_URL="$DATABASE_URL" DB_GLOBAL_NAME="$GLOBAL" \
     JWT_SECRET="bench-data-jwt-secret-0123456789abcdef0123" "$BIN/jobs" downtime --tenant "$TENANT" >&2
 
 log "measuring"
 BENCH_DATABASE_URL="$DATABASE_URL" BENCH_GLOBAL_DB="$GLOBAL" BENCH_TENANT="$TENANT" \
-BENCH_LINE="${BENCH_LINE:-1}" BENCH_RUNS="${BENCH_RUNS:-7}" DASHBOARD_BIN_DIR="$BIN" \
+BENCH_LINE="${BENCH_LINE:-1}" BENCH_RUNS="${BENCH_RUNS:-15}" DASHBOARD_BIN_DIR="$BIN" \
     cargo test --release -p integration-tests --test data_bench -- --ignored --nocapture

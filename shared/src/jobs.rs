@@ -2,7 +2,9 @@
 //!
 //! * `downtime` — the incremental downtime calculation for every active tenant
 //!   and line (or one tenant / line), optionally recomputing from a time first
-//!   (`--from`, for late data);
+//!   (`--from`, for late data), then each line's minute rollup of detections
+//!   brought up to date ([`crate::query::rollup`]: the exact pre-aggregation
+//!   long data and metrics windows read);
 //! * `partitions` — monthly partitions of every line's detection table, a few
 //!   months ahead (rows are never dropped);
 //! * `housekeeping` — expired sessions, old rate-limit rows, old job history.
@@ -16,7 +18,8 @@
 //!
 //! One failing tenant or line never stops the others. Every unit of work is
 //! logged and recorded: a row in the global `job_run` table and, for downtime,
-//! the line's `downtime_last_run` in the client's `system_monitor`.
+//! the line's `downtime_last_run` and `rollup_last_run` in the client's
+//! `system_monitor`.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -32,6 +35,7 @@ use crate::config::{self, Config};
 use crate::downtime::engine::{self, EngineOptions, LineSpec, RecomputeOutcome, RunOutcome};
 use crate::downtime::store::fmt_naive;
 use crate::error::{AppError, AppResult};
+use crate::query::{rollup, DetectionTable};
 use crate::state::{AppState, HostKind};
 use crate::tenancy::{self, Tenant};
 
@@ -57,6 +61,8 @@ COMMANDS:
                   recomputes the stops from TIME on (late data), keeping the
                   justification of every stop that did not change. TIME is ISO 8601
                   (2026-04-01 or 2026-04-01T06:00), plant-local without an offset.
+                  Then folds each line's new detections into the minute rollup
+                  that long data and metrics queries read.
     partitions    Creates the next months' partitions of every line's detection
                   table (default 3 months ahead); never drops data.
     housekeeping  Marks expired sessions, deletes old rate-limit rows and job history.
@@ -637,7 +643,8 @@ async fn downtime_for_tenant(
     let mut items = Vec::with_capacity(line_ids.len());
     for line_id in line_ids {
         let run_id = job_run_start(state, "downtime", tid, Some(line_id)).await;
-        let item = downtime_for_line(state, tenant, &meta, line_id, from).await;
+        let mut item = downtime_for_line(state, tenant, &meta, line_id, from).await;
+        rollup_for_line(state, tenant, &meta, &mut item).await;
         log_item("downtime", &item);
         job_run_finish(state, run_id, &item).await;
         items.push(item);
@@ -656,6 +663,101 @@ fn engine_options() -> EngineOptions {
         opts.page_size = n;
     }
     opts
+}
+
+/// Detection ids folded into the rollup per transaction (`ROLLUP_BATCH_IDS`
+/// may tune it).
+fn rollup_batch_ids() -> i64 {
+    std::env::var("ROLLUP_BATCH_IDS")
+        .ok()
+        .and_then(|v| v.parse::<i64>().ok())
+        .filter(|n| (1_000..=10_000_000).contains(n))
+        .unwrap_or(rollup::DEFAULT_BATCH_IDS)
+}
+
+/// After a line's downtime run: folds its new detections into the exact
+/// minute rollup ([`rollup::refresh_line`]), so long data and metrics windows
+/// read pre-aggregated counts. The outcome is the item's `detail.rollup` and
+/// the line's `rollup_last_run` row in `system_monitor`. A failure fails the
+/// item (and only this line: counts not folded in yet are simply read raw,
+/// so answers stay exact); another run holding the line is not an error.
+pub async fn rollup_for_line(
+    state: &AppState,
+    tenant: &Tenant,
+    meta: &crate::metadata::TenantMetadata,
+    item: &mut ItemResult,
+) {
+    let Some(line_id) = item.line_id else {
+        return;
+    };
+    let started = Instant::now();
+    let location = tenant.db_location();
+    let mut table = None;
+    let result: AppResult<Value> = async {
+        let line = meta.line(line_id).ok_or(AppError::NotFound)?;
+        let mut conn = state.db().client(&location).await?;
+        let t =
+            match DetectionTable::open(&mut conn, &location.db_name, line, tenant.data_timezone())
+                .await
+            {
+                Ok(t) => t,
+                Err(AppError::ClientSchema { detail }) => {
+                    return Ok(json!({ "status": "skipped", "reason": detail }));
+                }
+                Err(e) => return Err(e),
+            };
+        table = Some(t.clone());
+        let r = rollup::refresh_line(&mut conn, &t, rollup_batch_ids()).await?;
+        Ok(if r.busy {
+            json!({ "status": "busy" })
+        } else {
+            json!({
+                "status": "ok",
+                "rows": r.rows,
+                "days": r.days,
+                "transactions": r.transactions,
+                "watermark": r.to_id,
+                "duration_ms": started.elapsed().as_millis() as u64,
+            })
+        })
+    }
+    .await;
+    let detail = match result {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::error!(tenant_id = tenant.tenant_id, line_id, error = %e, "rollup refresh failed");
+            item.status = ItemStatus::Failed;
+            json!({ "status": "failed", "error": e.to_string() })
+        }
+    };
+    // A rollup held by another run (or by a killed run's lock, until the server
+    // notices) is caught up by the next run; the summary says so.
+    if detail["status"] == "busy" && item.status == ItemStatus::Ok {
+        item.status = ItemStatus::Busy;
+    }
+    if let Some(t) = &table {
+        if detail["status"] != "busy" {
+            let record = json!({
+                "status": detail["status"],
+                "finished_at": state.now().to_rfc3339(),
+                "detail": detail,
+            });
+            let recorded: AppResult<()> = async {
+                let mut conn = state.db().client(&location).await?;
+                rollup::record_last_run(&mut conn, t, &record).await
+            }
+            .await;
+            if let Err(e) = recorded {
+                tracing::warn!(tenant_id = tenant.tenant_id, line_id, error = %e, "could not record the rollup run in system_monitor");
+            }
+        }
+    }
+    if let Value::Object(m) = &mut item.detail {
+        m.insert("rollup".into(), detail);
+    } else {
+        item.detail = json!({ "rollup": detail });
+    }
+    item.duration_ms += started.elapsed().as_millis() as u64;
 }
 
 /// Recomputes (when `from` is given) and then runs the incremental

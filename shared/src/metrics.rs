@@ -285,7 +285,7 @@ pub async fn oee(
             .map_err(query::params::window_error)?,
         None => Vec::new(),
     };
-    let mut conn = state.db().client(&tenant.db_location()).await?;
+    let mut conn = query::read_conn(state, tenant).await?;
     let c = compute(
         &mut conn,
         &plant,

@@ -1030,8 +1030,9 @@ async fn recomputing_a_window_in_the_middle_moves_nothing_outside_it() {
         outputs[outputs.len() / 3].1,
         outputs[2 * outputs.len() / 3].1,
     );
-    // A late detection in the middle of the window.
-    let mid = lo + (hi - lo) / 2;
+    // A late detection in the middle of the window, on a whole millisecond as
+    // DATETIME(3) stores it.
+    let mid = lo + Duration::milliseconds((hi - lo).num_milliseconds() / 2);
     let late = (1_000_000, mid, spec.output_areas[0]);
     p.insert(&spec, &[late]).await;
     dets.push(late);

@@ -1,7 +1,9 @@
 //! The `jobs` release binary: under the Lambda runtime interface with
 //! EventBridge "Scheduled Event" envelopes, and from the command line (cron on
 //! cPanel). One failing tenant never stops the others; every run is recorded
-//! in `job_run` and the line's `system_monitor`.
+//! in `job_run` and the line's `system_monitor`. The downtime run also brings
+//! each line's minute rollup up to date, and the counts it serves are the
+//! raw detections' counts.
 
 use std::process::{Command, Output};
 
@@ -9,6 +11,9 @@ use integration_tests::hosts::{bin, LambdaRuntime};
 use integration_tests::testdb::TestDb;
 use mysql_async::prelude::Queryable;
 use serde_json::{json, Value};
+use shared::metrics::{compute, Plant};
+use shared::query::{self, CountSource, DetectionTable};
+use shared::timeutil::{Interval, Window};
 
 const PLANT: &str = "Plant A";
 const BROKEN: &str = "Broken Plant";
@@ -339,4 +344,223 @@ async fn the_command_line_runs_the_same_jobs_for_cron() {
         count(&db, None, "SELECT COUNT(*) FROM job_run WHERE job IN ('partitions', 'housekeeping') AND status = 'ok'").await
             >= 4
     );
+}
+
+/// The in-process state of the `jobs` and HTTP binaries on the test databases.
+fn state_of(db: &TestDb) -> shared::state::AppState {
+    let env = db.env();
+    let config = shared::config::Config::from_lookup(|k| {
+        env.iter().find(|(ek, _)| ek == k).map(|(_, v)| v.clone())
+    })
+    .expect("config");
+    shared::state::AppState::new("test", shared::state::HostKind::Cli, config).expect("state")
+}
+
+/// For every line: the OEE of the last 15 days (by day, cut at now) and the
+/// production by hour (every area) served with the rollup are exactly the
+/// figures of the raw rows, and the rollup path really reads the rollup.
+async fn rollup_equals_raw(db: &TestDb, tenant_id: i64, what: &str) {
+    let state = state_of(db);
+    let tenant = shared::tenancy::load_tenant(&state, tenant_id)
+        .await
+        .expect("tenant")
+        .expect("tenant exists");
+    let meta = shared::metadata::load(
+        &mut state
+            .db()
+            .client(&tenant.db_location())
+            .await
+            .expect("conn"),
+        &tenant.db_location().db_name,
+    )
+    .await
+    .expect("metadata");
+    let plant = Plant::new(&tenant, &meta, state.now());
+    let today = plant.cal.production_date(state.now());
+    let w = Window::new(
+        plant.cal.day_start(today - chrono::Duration::days(15)),
+        plant.cal.day_start(today + chrono::Duration::days(1)),
+    )
+    .expect("window");
+    let days = plant.buckets(&w, Interval::Day).expect("days");
+    let hours: Vec<Window> = plant
+        .buckets(&w, Interval::Hour)
+        .expect("hours")
+        .iter()
+        .map(|b| b.window())
+        .collect();
+    let mut conn = state
+        .db()
+        .client(&tenant.db_location())
+        .await
+        .expect("conn");
+    let db_name = tenant.db_location().db_name;
+    for line in &meta.lines {
+        let id = line.line_id;
+        let auto = compute(&mut conn, &plant, &[id], &w, &days, CountSource::Auto)
+            .await
+            .expect("auto");
+        let raw = compute(&mut conn, &plant, &[id], &w, &days, CountSource::Raw)
+            .await
+            .expect("raw");
+        assert!(raw.total.good > 0, "{what}: line {id} has output");
+        assert_eq!(auto.total, raw.total, "{what}: line {id} OEE");
+        assert_eq!(
+            auto.total_buckets, raw.total_buckets,
+            "{what}: line {id} OEE by day"
+        );
+        let table = DetectionTable::open(&mut conn, &db_name, line, tenant.data_timezone())
+            .await
+            .expect("table");
+        let areas: Vec<i64> = meta.areas_of_line(id).map(|a| a.area_id).collect();
+        let mut by_hour = Vec::new();
+        for source in [CountSource::Auto, CountSource::Raw] {
+            by_hour.push(
+                query::count_in_windows(&mut conn, &table, &hours, None, &areas, None, source)
+                    .await
+                    .expect("count"),
+            );
+        }
+        assert_eq!(
+            by_hour[0], by_hour[1],
+            "{what}: line {id} production by hour"
+        );
+        // One window of whole days (read from the rollup's day totals).
+        let mut whole = Vec::new();
+        for source in [CountSource::Auto, CountSource::Raw] {
+            whole.push(
+                query::count_in_windows(&mut conn, &table, &[w], None, &areas, None, source)
+                    .await
+                    .expect("count"),
+            );
+        }
+        assert_eq!(whole[0], whole[1], "{what}: line {id} production");
+        // The rollup path reads the rollup rows (not only raw rows).
+        let plan = query::plan_in_windows(
+            &mut conn,
+            &table,
+            &[w],
+            None,
+            &areas,
+            None,
+            CountSource::Auto,
+        )
+        .await
+        .expect("plan");
+        assert!(
+            plan.iter().any(|(sql, _)| sql.contains("system_monitor")),
+            "{what}: line {id} is served by the rollup"
+        );
+    }
+}
+
+async fn rollup_watermarks(db: &TestDb, tenant_db: &str) -> Vec<(i64, i64)> {
+    let mut out = Vec::new();
+    for (line_id, code) in [
+        (1, "linea_1_envasado"),
+        (2, "linea_2_etiquetado"),
+        (3, "linea_3_paletizado"),
+    ] {
+        let max_id = count(
+            db,
+            Some(tenant_db),
+            &format!("SELECT MAX(detection_id) FROM detection_line_{code}"),
+        )
+        .await;
+        let watermark = count(
+            db,
+            Some(tenant_db),
+            &format!(
+                "SELECT CAST(JSON_VALUE(value_json, '$.detection_id') AS SIGNED) FROM system_monitor \
+                 WHERE metric = 'rollup_min_watermark' AND line_id = {line_id}"
+            ),
+        )
+        .await;
+        out.push((max_id, watermark));
+    }
+    out
+}
+
+#[tokio::test]
+async fn the_downtime_run_brings_the_rollup_up_to_date() {
+    let db = world().await;
+    let plant = db.tenant(PLANT).clone();
+    let tid = plant.tenant_id.to_string();
+    // Nothing rolled up yet: every count is raw.
+    assert_eq!(
+        count(
+            &db,
+            Some(&plant.db_name),
+            "SELECT COUNT(*) FROM system_monitor WHERE metric LIKE 'rollup%'"
+        )
+        .await,
+        0
+    );
+
+    let run = jobs_cli(&db, &["downtime", "--tenant", &tid, "--json"]);
+    assert!(run.status.success(), "{}", text(&run));
+    let summary: Value = serde_json::from_slice(&run.stdout).expect("JSON summary");
+    assert_eq!(summary["ok"], 3, "{summary}");
+    for item in summary["items"].as_array().expect("items") {
+        let r = &item["detail"]["rollup"];
+        assert_eq!(r["status"], "ok", "{item}");
+        assert!(r["rows"].as_u64().unwrap_or(0) > 1000, "{item}");
+        assert!(r["days"].as_u64().unwrap_or(0) > 0, "{item}");
+    }
+    // Every line folded in up to its newest detection, and recorded.
+    for (max_id, watermark) in rollup_watermarks(&db, &plant.db_name).await {
+        assert!(max_id > 0);
+        assert_eq!(watermark, max_id);
+    }
+    assert_eq!(
+        count(&db, Some(&plant.db_name), "SELECT COUNT(*) FROM system_monitor WHERE metric = 'rollup_last_run' AND JSON_VALUE(value_json, '$.status') = 'ok'").await,
+        3
+    );
+    rollup_equals_raw(&db, plant.tenant_id, "after the first run").await;
+
+    // Late and new detections: counted raw until the next run folds them in.
+    let mut c = db.client_conn(plant.tenant_id).await.expect("client");
+    let areas: Vec<i64> = c
+        .query("SELECT area_id FROM area WHERE line_id = 1 ORDER BY area_id")
+        .await
+        .expect("areas");
+    for (i, area) in areas.iter().enumerate() {
+        c.exec_drop(
+            "INSERT INTO detection_line_linea_1_envasado (detected_at, area_id, product_id) \
+             SELECT TIMESTAMPADD(SECOND, ?, MAX(detected_at) - INTERVAL 2 DAY), ?, 1 FROM detection_line_linea_1_envasado",
+            (17 * i as i64 + 1, area),
+        )
+        .await
+        .expect("late detection");
+    }
+    drop(c);
+    rollup_equals_raw(&db, plant.tenant_id, "with late detections not folded in").await;
+    let again = jobs_cli(
+        &db,
+        &["downtime", "--tenant", &tid, "--line", "1", "--json"],
+    );
+    assert!(again.status.success(), "{}", text(&again));
+    let summary: Value = serde_json::from_slice(&again.stdout).expect("JSON summary");
+    assert_eq!(
+        summary["items"][0]["detail"]["rollup"]["rows"],
+        areas.len() as u64,
+        "{summary}"
+    );
+    let marks = rollup_watermarks(&db, &plant.db_name).await;
+    assert_eq!(marks[0].1, marks[0].0, "{marks:?}");
+    rollup_equals_raw(
+        &db,
+        plant.tenant_id,
+        "after the late detections are folded in",
+    )
+    .await;
+
+    // A run with nothing new folds nothing in and changes nothing.
+    let idle = jobs_cli(&db, &["downtime", "--tenant", &tid, "--json"]);
+    assert!(idle.status.success(), "{}", text(&idle));
+    let summary: Value = serde_json::from_slice(&idle.stdout).expect("JSON summary");
+    for item in summary["items"].as_array().expect("items") {
+        assert_eq!(item["detail"]["rollup"]["rows"], 0, "{item}");
+    }
+    assert_eq!(rollup_watermarks(&db, &plant.db_name).await, marks);
 }

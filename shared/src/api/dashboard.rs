@@ -607,13 +607,11 @@ pub fn params_from_query(widget_type: &str, pairs: &[(String, String)]) -> AppRe
 enum WidgetFailure {
     /// Params refused (422): the layout or the filters are wrong.
     Config(String),
-    /// The engine that computes this widget is not in this build yet.
-    Unavailable,
     Error(AppError),
 }
 
 /// Computes W for a widget (see [`crate::render::widgets`]) with the engines
-/// ([`crate::render::data`]); types no engine computes yet are `Unavailable`.
+/// ([`crate::render::data`]).
 async fn widget_data(
     state: &AppState,
     ctx: &TenantContext,
@@ -622,8 +620,7 @@ async fn widget_data(
     params: &Value,
 ) -> Result<Value, WidgetFailure> {
     match render::data::compute(state, ctx, meta, widget_type, params).await {
-        Ok(Some(data)) => Ok(data),
-        Ok(None) => Err(WidgetFailure::Unavailable),
+        Ok(data) => Ok(data),
         Err(e)
             if e.status() == StatusCode::UNPROCESSABLE_ENTITY
                 || e.status() == StatusCode::BAD_REQUEST =>
@@ -764,27 +761,6 @@ async fn widget(req: Request, state: AppState) -> AppResult<Response> {
                 )
             } else {
                 Err(AppError::validation("params", message))
-            }
-        }
-        Err(WidgetFailure::Unavailable) => {
-            if htmx {
-                widget_error_card(
-                    &state,
-                    lang,
-                    StatusCode::NOT_IMPLEMENTED,
-                    "not_implemented",
-                    "config",
-                    i18n::t(lang, "widget.unavailable"),
-                    i18n::t(lang, "widget.unavailable_text"),
-                )
-            } else {
-                let mut resp = http::json(
-                    StatusCode::NOT_IMPLEMENTED,
-                    &json!({"error": {"code": "not_implemented", "message": "this widget's data engine is not in this build yet"}}),
-                );
-                resp.headers_mut()
-                    .insert("cache-control", HeaderValue::from_static("no-store"));
-                Ok(resp)
             }
         }
         Err(WidgetFailure::Error(e)) => {

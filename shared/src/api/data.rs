@@ -20,7 +20,6 @@ use std::collections::BTreeMap;
 
 use ::http::StatusCode;
 use chrono_tz::Tz;
-use mysql_async::Conn;
 use serde_json::{json, Map, Value};
 
 use crate::auth::Permission;
@@ -28,11 +27,8 @@ use crate::error::{AppError, AppResult};
 use crate::http::{self, Request, Response};
 use crate::metadata::TenantMetadata;
 use crate::metrics::{Plant, NO_PRODUCT};
-use crate::oee::{shift_occurrences, IntervalSet};
 use crate::query::params::{select, serve, ApiResult, Call, Input, Selection};
-use crate::query::{
-    self, CountSource, Cursor, DetectionRow, DetectionTable, KeyCounts, ListRequest, Order,
-};
+use crate::query::{self, Cursor, DetectionRow, DetectionTable, ListRequest, Order};
 use crate::router::Router;
 use crate::state::AppState;
 use crate::timeutil::{format_instant, Bucket, Interval, Window};
@@ -115,19 +111,6 @@ fn window_of(call: &Call, plant: &Plant<'_>) -> ApiResult<(Window, Tz)> {
     Ok((window, tz_in.unwrap_or(plant.tz())))
 }
 
-/// The occurrences of the selected shift inside `window`, if a shift is selected.
-fn shift_filter(plant: &Plant<'_>, sel: &Selection, window: &Window) -> Option<IntervalSet> {
-    let id = sel.shift_id?;
-    let shifts: Vec<_> = plant
-        .shifts
-        .iter()
-        .filter(|s| s.id == id)
-        .cloned()
-        .collect();
-    let occ = shift_occurrences(&shifts, window, plant.tz());
-    Some(IntervalSet::from_spans(occ.iter().map(|o| (o.start, o.end))).clip(window))
-}
-
 // ---------------------------------------------------------------------------
 // GET /data/detections
 // ---------------------------------------------------------------------------
@@ -155,7 +138,7 @@ async fn list(call: Call) -> ApiResult<(Response, u64)> {
     let line = call.meta.line(line_id).ok_or(AppError::NotFound)?;
     let areas = sel.areas_of(&call.meta, line_id, None);
     let location = call.tenant.db_location();
-    let mut conn = call.state.db().client(&location).await?;
+    let mut conn = query::read_conn(&call.state, &call.tenant).await?;
     let table = DetectionTable::open(
         &mut conn,
         &location.db_name,
@@ -163,7 +146,7 @@ async fn list(call: Call) -> ApiResult<(Response, u64)> {
         call.tenant.data_timezone(),
     )
     .await?;
-    let spans = match shift_filter(&plant, &sel, &window) {
+    let spans = match query::widgets::shift_within(&plant, sel.shift_id, &window) {
         Some(set) => set.spans().map(|s| (s.start, s.end)).collect::<Vec<_>>(),
         None => vec![(window.start, window.end)],
     };
@@ -316,55 +299,9 @@ fn csv_field(s: &str) -> String {
 }
 
 // ---------------------------------------------------------------------------
-// Counting the selection
+// Counting the selection (query::widgets::count_selection, shared with the
+// dashboard's production widgets so both give the same numbers)
 // ---------------------------------------------------------------------------
-
-/// Counts of one line per window.
-struct LineCounts {
-    line_id: i64,
-    per_window: Vec<KeyCounts>,
-}
-
-/// Counts every selected line's detections (all areas of the line unless the
-/// selection names some) in each of `windows`, inside the shift's occurrences
-/// when a shift is selected.
-async fn count_selection(
-    conn: &mut Conn,
-    call: &Call,
-    plant: &Plant<'_>,
-    sel: &Selection,
-    window: &Window,
-    windows: &[Window],
-) -> AppResult<Vec<LineCounts>> {
-    let within = shift_filter(plant, sel, window);
-    let db_name = call.tenant.db_location().db_name;
-    let mut out = Vec::with_capacity(sel.line_ids.len());
-    for &line_id in &sel.line_ids {
-        let areas = sel.areas_of(&call.meta, line_id, None);
-        let per_window = if areas.is_empty() {
-            vec![KeyCounts::new(); windows.len()]
-        } else {
-            let line = call.meta.line(line_id).ok_or(AppError::NotFound)?;
-            let table =
-                DetectionTable::open(conn, &db_name, line, call.tenant.data_timezone()).await?;
-            query::count_in_windows(
-                conn,
-                &table,
-                windows,
-                within.as_ref(),
-                &areas,
-                sel.products.as_deref(),
-                CountSource::Auto,
-            )
-            .await?
-        };
-        out.push(LineCounts {
-            line_id,
-            per_window,
-        });
-    }
-    Ok(out)
-}
 
 /// Detections by `area_type` (`input`, `process`, `output`, `reject`).
 #[derive(Default, Clone, Copy)]
@@ -429,8 +366,9 @@ fn production_scope(call: &Call) -> ApiResult<(Selection, Window, Tz)> {
 async fn summary_inner(call: Call) -> ApiResult<(Response, u64)> {
     let (sel, window, tz) = production_scope(&call)?;
     let plant = Plant::new(&call.tenant, &call.meta, call.state.now());
-    let mut conn = call.state.db().client(&call.tenant.db_location()).await?;
-    let counted = count_selection(&mut conn, &call, &plant, &sel, &window, &[window]).await?;
+    let mut conn = query::read_conn(&call.state, &call.tenant).await?;
+    let counted =
+        query::widgets::count_selection(&mut conn, &plant, &sel, &window, &[window]).await?;
     let mut all = ByType::default();
     let mut lines = Vec::with_capacity(counted.len());
     for lc in &counted {
@@ -464,8 +402,9 @@ async fn summary_inner(call: Call) -> ApiResult<(Response, u64)> {
 async fn by_product_inner(call: Call) -> ApiResult<(Response, u64)> {
     let (sel, window, tz) = production_scope(&call)?;
     let plant = Plant::new(&call.tenant, &call.meta, call.state.now());
-    let mut conn = call.state.db().client(&call.tenant.db_location()).await?;
-    let counted = count_selection(&mut conn, &call, &plant, &sel, &window, &[window]).await?;
+    let mut conn = query::read_conn(&call.state, &call.tenant).await?;
+    let counted =
+        query::widgets::count_selection(&mut conn, &plant, &sel, &window, &[window]).await?;
     let mut per: BTreeMap<i64, ByType> = BTreeMap::new();
     for lc in &counted {
         for (k, n) in &lc.per_window[0] {
@@ -514,8 +453,9 @@ async fn by_product_inner(call: Call) -> ApiResult<(Response, u64)> {
 async fn by_area_inner(call: Call) -> ApiResult<(Response, u64)> {
     let (sel, window, tz) = production_scope(&call)?;
     let plant = Plant::new(&call.tenant, &call.meta, call.state.now());
-    let mut conn = call.state.db().client(&call.tenant.db_location()).await?;
-    let counted = count_selection(&mut conn, &call, &plant, &sel, &window, &[window]).await?;
+    let mut conn = query::read_conn(&call.state, &call.tenant).await?;
+    let counted =
+        query::widgets::count_selection(&mut conn, &plant, &sel, &window, &[window]).await?;
     let mut items = Vec::new();
     for lc in &counted {
         let mut per_area: BTreeMap<i64, u64> = BTreeMap::new();
@@ -617,8 +557,9 @@ async fn aggregate_inner(call: Call) -> ApiResult<(Response, u64)> {
     } else {
         buckets.iter().map(Bucket::window).collect()
     };
-    let mut conn = call.state.db().client(&call.tenant.db_location()).await?;
-    let counted = count_selection(&mut conn, &call, &plant, &sel, &window, &windows).await?;
+    let mut conn = query::read_conn(&call.state, &call.tenant).await?;
+    let counted =
+        query::widgets::count_selection(&mut conn, &plant, &sel, &window, &windows).await?;
     // (window index, line, product, area) → detections
     type Key = (usize, Option<i64>, Option<Option<i64>>, Option<i64>);
     let mut acc: BTreeMap<Key, u64> = BTreeMap::new();

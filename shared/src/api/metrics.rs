@@ -148,7 +148,7 @@ async fn run(
     window: &Window,
     buckets: &[Bucket],
 ) -> AppResult<Computed> {
-    let mut conn = call.state.db().client(&call.tenant.db_location()).await?;
+    let mut conn = crate::query::read_conn(&call.state, &call.tenant).await?;
     compute(
         &mut conn,
         &s.plant,

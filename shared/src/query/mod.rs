@@ -26,6 +26,7 @@
 
 pub mod params;
 pub mod rollup;
+pub mod widgets;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -1122,8 +1123,69 @@ pub async fn list_detections(
 }
 
 // ---------------------------------------------------------------------------
+// Connections
+// ---------------------------------------------------------------------------
+
+/// A pooled connection to the tenant's client database for the read-only
+/// data and metrics queries. It opts out of the pool's reset when it goes
+/// back (`COM_RESET_CONNECTION`): these queries change no session state
+/// (no variables, locks, temporary tables or open transactions), and the
+/// reset would throw away the connection's prepared statements, so every
+/// call would prepare each of its statements again — one more round trip per
+/// statement. The next user of the connection still gets the pool's default.
+pub async fn read_conn(state: &AppState, tenant: &Tenant) -> AppResult<Conn> {
+    let mut conn = state.db().client(&tenant.db_location()).await?;
+    conn.reset_connection(false);
+    Ok(conn)
+}
+
+// ---------------------------------------------------------------------------
 // Query trace
 // ---------------------------------------------------------------------------
+
+/// Writes the `user_query` row of a call ([`log_user_query`]). In a FastCGI
+/// process, which keeps running between requests, the row is written by a
+/// background task, so the answer does not wait for the insert (a durable
+/// commit); a CGI process ends with its request and a Lambda instance may be
+/// frozen right after it, so there the row is written before returning.
+pub async fn trace_user_query(
+    state: &AppState,
+    user_id: i64,
+    tenant_id: Option<i64>,
+    endpoint: &'static str,
+    parameters: serde_json::Value,
+    duration: Duration,
+    rows: u64,
+) {
+    let background = state.host() == crate::state::HostKind::FastCgi
+        && tokio::runtime::Handle::try_current().is_ok();
+    if !background {
+        log_user_query(
+            state,
+            user_id,
+            tenant_id,
+            endpoint,
+            &parameters,
+            duration,
+            rows,
+        )
+        .await;
+        return;
+    }
+    let state = state.clone();
+    tokio::spawn(async move {
+        log_user_query(
+            &state,
+            user_id,
+            tenant_id,
+            endpoint,
+            &parameters,
+            duration,
+            rows,
+        )
+        .await;
+    });
+}
 
 /// Writes one `user_query` row in the global database (SPEC §4.1): who asked
 /// what, how long it took and how many rows it answered. Best effort: a
@@ -1147,6 +1209,8 @@ pub async fn log_user_query(
     let rows = u32::try_from(rows).unwrap_or(u32::MAX);
     let result = async {
         let mut conn = state.db().global().await?;
+        // One INSERT, no session state: keep its prepared statement.
+        conn.reset_connection(false);
         conn.exec_drop(
             "INSERT INTO user_query (user_id, tenant_id, endpoint, parameters, duration_ms, row_count) \
              VALUES (?, ?, ?, ?, ?, ?)",

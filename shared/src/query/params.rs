@@ -495,12 +495,12 @@ where
         Ok((resp, rows)) => (Ok(resp), rows),
         Err(e) => (e.into_response(), 0),
     };
-    crate::query::log_user_query(
+    crate::query::trace_user_query(
         &state,
         user_id,
         tenant_id,
         endpoint,
-        &logged,
+        logged,
         started.elapsed(),
         rows,
     )

@@ -52,6 +52,9 @@ use crate::tenancy::Tenant;
 
 /// `system_monitor.metric` of a line's rollup watermark.
 pub const WATERMARK_METRIC: &str = "rollup_min_watermark";
+/// `system_monitor.metric` of the outcome of a line's last refresh (the
+/// `jobs downtime` run writes it, like `downtime_last_run`).
+pub const LAST_RUN_METRIC: &str = "rollup_last_run";
 /// Prefix of the per-day-and-area rollup rows (`rollup_min:2026-04-01:3`).
 pub const DAY_PREFIX: &str = "rollup_min:";
 /// Beyond this many rows a read asks for a range of metrics instead of a list.
@@ -76,11 +79,16 @@ fn monitor_table(table: &DetectionTable) -> AppResult<String> {
 type AreaDay = BTreeMap<Option<i64>, BTreeMap<u32, u64>>;
 
 /// The stored form of one day of one area: `c` maps the product id (`""`
-/// for none) to runs `[first_minute, n, n, …]` of consecutive minutes.
+/// for none) to runs `[first_minute, n, n, …]` of consecutive minutes; `t`
+/// (written before `c`) holds each product's total of the day, so a count
+/// over a window holding the whole day reads those and skips the minutes.
+/// Documents written before `t` existed are read minute by minute.
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct AreaDoc {
     v: u32,
     rows: u64,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    t: BTreeMap<String, u64>,
     c: BTreeMap<String, Vec<Vec<u64>>>,
 }
 
@@ -117,8 +125,14 @@ fn encode_day(day: &AreaDay) -> String {
             next = Some(m + 1);
         }
         if !runs.is_empty() {
+            let total = runs.iter().map(|r| r[1..].iter().sum::<u64>()).sum();
+            doc.t.insert(product_key(*product), total);
             doc.c.insert(product_key(*product), runs);
         }
+    }
+    // Totals only stand for the minutes a reader adds (those of the day).
+    if day.values().any(|m| m.keys().any(|&m| m >= 1440)) {
+        doc.t.clear();
     }
     serde_json::to_string(&doc).unwrap_or_else(|_| "{}".into())
 }
@@ -291,7 +305,7 @@ pub(super) async fn add_minute_counts(
     products: Option<&[i64]>,
     out: &mut [KeyCounts],
 ) -> AppResult<()> {
-    // Integer milliseconds of the naive axis: the loop below runs once per
+    // Integer milliseconds of the naive axis: the sink below runs once per
     // stored minute (43 200 per area for 30 days), so it stays arithmetic.
     let bounds_ms: Vec<i64> = bounds.iter().map(super::naive_ms).collect();
     let (Some(&first), Some(&last)) = (bounds_ms.first(), bounds_ms.last()) else {
@@ -303,6 +317,21 @@ pub(super) async fn add_minute_counts(
         .collect();
     partial_minutes.dedup();
     let rows: Vec<(String, Option<String>)> = conn.exec(sql, params.to_vec()).await?;
+    // Buffers of the fast reader, reused from one document to the next.
+    let (mut runs, mut counts, mut totals) = (Vec::new(), Vec::new(), Vec::new());
+    let mut sink = MinuteSink {
+        bounds_ms: &bounds_ms,
+        first,
+        last,
+        wanted,
+        partial_minutes: &partial_minutes,
+        products,
+        out,
+        area: 0,
+        day_ms: 0,
+        key: None,
+        run: None,
+    };
     for (metric, text) in rows {
         let Some((date, area)) = parse_metric(&metric) else {
             continue;
@@ -310,60 +339,581 @@ pub(super) async fn add_minute_counts(
         let (Some(text), true) = (text, areas.contains(&area)) else {
             continue;
         };
-        let day_ms = super::naive_ms(&date.and_time(chrono::NaiveTime::MIN));
-        for (pkey, runs) in parse_doc(&text)?.c {
-            let product = parse_product_key(&pkey)?;
-            if let Some(products) = products {
-                if !product.is_some_and(|p| products.contains(&p)) {
-                    continue;
+        sink.area = area;
+        sink.day_ms = super::naive_ms(&date.and_time(chrono::NaiveTime::MIN));
+        use self::stream::RunSink as _;
+        // A day inside one wanted segment (no bound cuts it, so no minute
+        // of it is partial) only needs each product's total.
+        let whole_day = sink.day_segment();
+        match fast::scan(
+            text.as_bytes(),
+            &mut runs,
+            &mut counts,
+            whole_day.map(|_| &mut totals),
+        ) {
+            fast::Scan::Totals => {
+                if let Some(seg) = whole_day {
+                    for &(product, n) in &totals {
+                        if sink.product(product) {
+                            sink.flush(seg, n);
+                        }
+                    }
                 }
             }
-            let key = super::CountKey {
-                area_id: area,
-                product_id: product,
-            };
-            let mut flush = |seg: usize, n: u64| {
-                if n > 0 {
-                    if let Some(slot) = out.get_mut(seg) {
-                        *slot.entry(key).or_insert(0) += n;
-                    }
-                }
-            };
-            for run in runs {
-                let Some((&m0, counts)) = run.split_first() else {
-                    continue;
-                };
-                if m0 >= 1440 {
-                    continue; // not a minute of a day: never written by refresh_line
-                }
-                let mut t = day_ms + m0 as i64 * MINUTE_MS;
-                let mut seg = bounds_ms.partition_point(|b| *b <= t).saturating_sub(1);
-                let (mut acc_seg, mut acc) = (usize::MAX, 0u64);
-                for &n in counts {
-                    let start = t;
-                    t += MINUTE_MS;
-                    if start < first || t > last || n == 0 {
-                        continue;
-                    }
-                    while seg + 1 < bounds_ms.len() && bounds_ms[seg + 1] <= start {
-                        seg += 1;
-                    }
-                    if !wanted.get(seg).copied().unwrap_or(false)
-                        || partial_minutes.binary_search(&start).is_ok()
-                    {
-                        continue;
-                    }
-                    if seg != acc_seg {
-                        flush(acc_seg, acc);
-                        (acc_seg, acc) = (seg, 0);
-                    }
-                    acc += n;
-                }
-                flush(acc_seg, acc);
-            }
+            fast::Scan::Minutes => fast::feed(&runs, &counts, &mut sink),
+            fast::Scan::Unknown => stream::read_doc(&text, &mut sink)?,
         }
     }
     Ok(())
+}
+
+/// A run being added: the next minute's start, its segment, and the count
+/// gathered for `acc_seg` so far.
+struct RunState {
+    t: i64,
+    seg: usize,
+    acc_seg: usize,
+    acc: u64,
+}
+
+/// Adds a day document's minutes to the segments they lie in, as the
+/// document is parsed (no map or vector is built per document or run).
+struct MinuteSink<'a> {
+    bounds_ms: &'a [i64],
+    first: i64,
+    last: i64,
+    wanted: &'a [bool],
+    partial_minutes: &'a [i64],
+    products: Option<&'a [i64]>,
+    out: &'a mut [KeyCounts],
+    area: i64,
+    day_ms: i64,
+    /// The product whose runs are being read (`None`: skipped).
+    key: Option<super::CountKey>,
+    /// The run being read (`None`: skipped).
+    run: Option<RunState>,
+}
+
+impl MinuteSink<'_> {
+    /// The wanted segment holding the whole current day, if one does.
+    fn day_segment(&self) -> Option<usize> {
+        let (start, end) = (self.day_ms, self.day_ms + 1440 * MINUTE_MS);
+        let seg = self
+            .bounds_ms
+            .partition_point(|b| *b <= start)
+            .checked_sub(1)?;
+        let seg_end = *self.bounds_ms.get(seg + 1)?;
+        (end <= seg_end && self.wanted.get(seg).copied().unwrap_or(false)).then_some(seg)
+    }
+
+    fn flush(&mut self, seg: usize, n: u64) {
+        if let (true, Some(key)) = (n > 0, self.key) {
+            if let Some(slot) = self.out.get_mut(seg) {
+                *slot.entry(key).or_insert(0) += n;
+            }
+        }
+    }
+}
+
+impl stream::RunSink for MinuteSink<'_> {
+    fn product(&mut self, product: Option<i64>) -> bool {
+        if let Some(products) = self.products {
+            if !product.is_some_and(|p| products.contains(&p)) {
+                self.key = None;
+                return false;
+            }
+        }
+        self.key = Some(super::CountKey {
+            area_id: self.area,
+            product_id: product,
+        });
+        true
+    }
+
+    fn start_run(&mut self, m0: u64) {
+        if m0 >= 1440 {
+            self.run = None; // not a minute of a day: never written by refresh_line
+            return;
+        }
+        let t = self.day_ms + m0 as i64 * MINUTE_MS;
+        self.run = Some(RunState {
+            t,
+            seg: self
+                .bounds_ms
+                .partition_point(|b| *b <= t)
+                .saturating_sub(1),
+            acc_seg: usize::MAX,
+            acc: 0,
+        });
+    }
+
+    fn count(&mut self, n: u64) {
+        let Some(mut r) = self.run.take() else {
+            return;
+        };
+        let start = r.t;
+        r.t += MINUTE_MS;
+        if start >= self.first && r.t <= self.last && n != 0 {
+            while r.seg + 1 < self.bounds_ms.len() && self.bounds_ms[r.seg + 1] <= start {
+                r.seg += 1;
+            }
+            if self.wanted.get(r.seg).copied().unwrap_or(false)
+                && self.partial_minutes.binary_search(&start).is_err()
+            {
+                if r.seg != r.acc_seg {
+                    self.flush(r.acc_seg, r.acc);
+                    (r.acc_seg, r.acc) = (r.seg, 0);
+                }
+                r.acc += n;
+            }
+        }
+        self.run = Some(r);
+    }
+
+    fn end_run(&mut self) {
+        if let Some(r) = self.run.take() {
+            self.flush(r.acc_seg, r.acc);
+        }
+    }
+}
+
+/// The fast reader of a day document: a byte scanner for exactly what
+/// [`encode_day`] writes (unsigned integers, a `c` object of product keys
+/// holding runs), whitespace and key order free. It reads the whole document
+/// into reusable buffers first, so anything else — which it leaves to
+/// [`stream`], the complete JSON reader, and its errors — is refused before a
+/// single count is handed out.
+mod fast {
+    use super::stream::RunSink;
+
+    /// A run: its product, first minute and counts (`counts[start..end]`).
+    pub(super) struct RunRef {
+        product: Option<i64>,
+        first: u64,
+        start: usize,
+        end: usize,
+    }
+
+    /// What [`scan`] read.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub(super) enum Scan {
+        /// The runs, in the buffers.
+        Minutes,
+        /// The day's totals per product (asked for, and found).
+        Totals,
+        /// Not a document this reader knows: the buffers mean nothing.
+        Unknown,
+    }
+
+    /// Reads `text` into `runs` and `counts`, or — when `totals` is given and
+    /// the document has them — the day's totals (with [`encode_day`]'s
+    /// order, before the runs, which are then not read).
+    pub(super) fn scan(
+        text: &[u8],
+        runs: &mut Vec<RunRef>,
+        counts: &mut Vec<u64>,
+        mut totals: Option<&mut Vec<(Option<i64>, u64)>>,
+    ) -> Scan {
+        runs.clear();
+        counts.clear();
+        if let Some(t) = totals.as_deref_mut() {
+            t.clear();
+        }
+        let mut p = Parser { b: text, i: 0 };
+        match p.doc(runs, counts, totals) {
+            Some(Scan::Minutes) => {
+                p.ws();
+                if p.i == p.b.len() {
+                    Scan::Minutes
+                } else {
+                    Scan::Unknown
+                }
+            }
+            Some(Scan::Totals) => Scan::Totals,
+            _ => Scan::Unknown,
+        }
+    }
+
+    /// Hands what [`scan`] read to `sink`, as [`super::stream`] would.
+    pub(super) fn feed<S: RunSink>(runs: &[RunRef], counts: &[u64], sink: &mut S) {
+        let mut current: Option<Option<i64>> = None;
+        let mut wanted = false;
+        for r in runs {
+            if current != Some(r.product) {
+                current = Some(r.product);
+                wanted = sink.product(r.product);
+            }
+            if !wanted {
+                continue;
+            }
+            sink.start_run(r.first);
+            for &n in &counts[r.start..r.end] {
+                sink.count(n);
+            }
+            sink.end_run();
+        }
+    }
+
+    struct Parser<'a> {
+        b: &'a [u8],
+        i: usize,
+    }
+
+    impl Parser<'_> {
+        fn ws(&mut self) {
+            while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.b.get(self.i) {
+                self.i += 1;
+            }
+        }
+
+        fn peek(&mut self) -> Option<u8> {
+            self.ws();
+            self.b.get(self.i).copied()
+        }
+
+        fn eat(&mut self, c: u8) -> Option<()> {
+            (self.peek()? == c).then(|| self.i += 1)
+        }
+
+        /// `,` (true) or the closing `end` (false).
+        fn next_or_end(&mut self, end: u8) -> Option<bool> {
+            match self.peek()? {
+                b',' => {
+                    self.i += 1;
+                    Some(true)
+                }
+                c if c == end => {
+                    self.i += 1;
+                    Some(false)
+                }
+                _ => None,
+            }
+        }
+
+        /// A JSON unsigned integer (no sign, fraction, exponent or leading zero).
+        fn uint(&mut self) -> Option<u64> {
+            self.ws();
+            let start = self.i;
+            let mut v: u64 = 0;
+            while let Some(&c) = self.b.get(self.i) {
+                if !c.is_ascii_digit() {
+                    break;
+                }
+                v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+                self.i += 1;
+            }
+            let len = self.i - start;
+            if len == 0
+                || (len > 1 && self.b[start] == b'0')
+                || matches!(self.b.get(self.i), Some(b'.' | b'e' | b'E'))
+            {
+                return None;
+            }
+            Some(v)
+        }
+
+        /// A string without escapes.
+        fn key(&mut self) -> Option<&[u8]> {
+            self.eat(b'"')?;
+            let start = self.i;
+            loop {
+                match *self.b.get(self.i)? {
+                    b'"' => break,
+                    b'\\' => return None,
+                    c if c < 0x20 => return None,
+                    _ => self.i += 1,
+                }
+            }
+            let key = &self.b[start..self.i];
+            self.i += 1;
+            Some(key)
+        }
+
+        fn doc(
+            &mut self,
+            runs: &mut Vec<RunRef>,
+            counts: &mut Vec<u64>,
+            mut totals: Option<&mut Vec<(Option<i64>, u64)>>,
+        ) -> Option<Scan> {
+            self.eat(b'{')?;
+            if self.peek()? == b'}' {
+                self.i += 1;
+                return Some(Scan::Minutes);
+            }
+            loop {
+                let key = self.key()?;
+                let (is_counts, is_totals) = (key == b"c", key == b"t");
+                self.eat(b':')?;
+                if is_counts {
+                    self.products(runs, counts)?;
+                } else if let (true, Some(t)) = (is_totals, totals.as_deref_mut()) {
+                    // The totals are all we need (written before the runs).
+                    self.totals(t)?;
+                    return Some(Scan::Totals);
+                } else if is_totals {
+                    self.totals(&mut Vec::new())?;
+                } else {
+                    self.uint()?;
+                }
+                if !self.next_or_end(b'}')? {
+                    return Some(Scan::Minutes);
+                }
+            }
+        }
+
+        fn product_key(&mut self) -> Option<Option<i64>> {
+            let key = self.key()?;
+            if key.is_empty() {
+                return Some(None);
+            }
+            Some(Some(std::str::from_utf8(key).ok()?.parse::<i64>().ok()?))
+        }
+
+        /// `{"<product>": total, …}`
+        fn totals(&mut self, out: &mut Vec<(Option<i64>, u64)>) -> Option<()> {
+            self.eat(b'{')?;
+            if self.peek()? == b'}' {
+                self.i += 1;
+                return Some(());
+            }
+            loop {
+                let product = self.product_key()?;
+                self.eat(b':')?;
+                out.push((product, self.uint()?));
+                if !self.next_or_end(b'}')? {
+                    return Some(());
+                }
+            }
+        }
+
+        fn products(&mut self, runs: &mut Vec<RunRef>, counts: &mut Vec<u64>) -> Option<()> {
+            self.eat(b'{')?;
+            if self.peek()? == b'}' {
+                self.i += 1;
+                return Some(());
+            }
+            loop {
+                let product = self.product_key()?;
+                self.eat(b':')?;
+                self.eat(b'[')?;
+                if self.peek()? == b']' {
+                    self.i += 1;
+                } else {
+                    loop {
+                        self.run(product, runs, counts)?;
+                        if !self.next_or_end(b']')? {
+                            break;
+                        }
+                    }
+                }
+                if !self.next_or_end(b'}')? {
+                    return Some(());
+                }
+            }
+        }
+
+        fn run(
+            &mut self,
+            product: Option<i64>,
+            runs: &mut Vec<RunRef>,
+            counts: &mut Vec<u64>,
+        ) -> Option<()> {
+            self.eat(b'[')?;
+            if self.peek()? == b']' {
+                self.i += 1;
+                return Some(());
+            }
+            let first = self.uint()?;
+            let start = counts.len();
+            while self.next_or_end(b']')? {
+                counts.push(self.uint()?);
+            }
+            runs.push(RunRef {
+                product,
+                first,
+                start,
+                end: counts.len(),
+            });
+            Some(())
+        }
+    }
+}
+
+/// Streaming reader of a day document (`{"v":1,"rows":n,"c":{"<product>":
+/// [[first_minute, n, n, …], …]}}`, in any key order and spacing, as MySQL 8
+/// returns JSON): the runs go to a [`RunSink`] as they are parsed.
+mod stream {
+    use std::fmt;
+
+    use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+    use crate::error::{AppError, AppResult};
+
+    pub(super) trait RunSink {
+        /// The runs of `product` follow; `false` skips them.
+        fn product(&mut self, product: Option<i64>) -> bool;
+        /// A run starting at minute `first` of the day.
+        fn start_run(&mut self, first: u64);
+        /// The count of the run's next minute.
+        fn count(&mut self, n: u64);
+        fn end_run(&mut self);
+    }
+
+    pub(super) fn read_doc<S: RunSink>(text: &str, sink: &mut S) -> AppResult<()> {
+        let mut de = serde_json::Deserializer::from_str(text);
+        Doc(sink)
+            .deserialize(&mut de)
+            .and_then(|()| de.end())
+            .map_err(|e| AppError::internal(format!("unreadable rollup row: {e}")))
+    }
+
+    struct Doc<'a, S>(&'a mut S);
+
+    impl<'de, S: RunSink> DeserializeSeed<'de> for Doc<'_, S> {
+        type Value = ();
+        fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_map(self)
+        }
+    }
+
+    impl<'de, S: RunSink> Visitor<'de> for Doc<'_, S> {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a rollup day document")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            let sink = self.0;
+            while let Some(is_counts) = map.next_key_seed(KeyIs("c"))? {
+                if is_counts {
+                    map.next_value_seed(Products(&mut *sink))?;
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(())
+        }
+    }
+
+    /// A map key, compared with a name.
+    struct KeyIs(&'static str);
+
+    impl<'de> DeserializeSeed<'de> for KeyIs {
+        type Value = bool;
+        fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+            d.deserialize_str(self)
+        }
+    }
+
+    impl Visitor<'_> for KeyIs {
+        type Value = bool;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a key")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<bool, E> {
+            Ok(v == self.0)
+        }
+    }
+
+    /// A product key: `""` for none, else its id.
+    struct ProductKey;
+
+    impl<'de> DeserializeSeed<'de> for ProductKey {
+        type Value = Option<i64>;
+        fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Option<i64>, D::Error> {
+            d.deserialize_str(self)
+        }
+    }
+
+    impl Visitor<'_> for ProductKey {
+        type Value = Option<i64>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a product id")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Option<i64>, E> {
+            if v.is_empty() {
+                return Ok(None);
+            }
+            v.parse()
+                .map(Some)
+                .map_err(|_| E::custom("unreadable rollup product key"))
+        }
+    }
+
+    struct Products<'a, S>(&'a mut S);
+
+    impl<'de, S: RunSink> DeserializeSeed<'de> for Products<'_, S> {
+        type Value = ();
+        fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_map(self)
+        }
+    }
+
+    impl<'de, S: RunSink> Visitor<'de> for Products<'_, S> {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("counts by product")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            let sink = self.0;
+            while let Some(product) = map.next_key_seed(ProductKey)? {
+                if sink.product(product) {
+                    map.next_value_seed(Runs(&mut *sink))?;
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(())
+        }
+    }
+
+    struct Runs<'a, S>(&'a mut S);
+
+    impl<'de, S: RunSink> DeserializeSeed<'de> for Runs<'_, S> {
+        type Value = ();
+        fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_seq(self)
+        }
+    }
+
+    impl<'de, S: RunSink> Visitor<'de> for Runs<'_, S> {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("runs of minutes")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            let sink = self.0;
+            while seq.next_element_seed(Run(&mut *sink))?.is_some() {}
+            Ok(())
+        }
+    }
+
+    struct Run<'a, S>(&'a mut S);
+
+    impl<'de, S: RunSink> DeserializeSeed<'de> for Run<'_, S> {
+        type Value = ();
+        fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_seq(self)
+        }
+    }
+
+    impl<'de, S: RunSink> Visitor<'de> for Run<'_, S> {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a run [first_minute, n, …]")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            let sink = self.0;
+            let Some(first) = seq.next_element::<u64>()? else {
+                return Ok(());
+            };
+            sink.start_run(first);
+            while let Some(n) = seq.next_element::<u64>()? {
+                sink.count(n);
+            }
+            sink.end_run();
+            Ok(())
+        }
+    }
 }
 
 /// What one [`refresh_line`] did.
@@ -526,6 +1076,25 @@ async fn refresh_locked(
     Ok(())
 }
 
+/// Records the outcome of the line's last refresh in `system_monitor`
+/// ([`LAST_RUN_METRIC`]).
+pub async fn record_last_run(
+    conn: &mut Conn,
+    table: &DetectionTable,
+    value: &serde_json::Value,
+) -> AppResult<()> {
+    let monitor = monitor_table(table)?;
+    conn.exec_drop(
+        format!(
+            "INSERT INTO {monitor} (metric, line_id, value_json) VALUES (?, ?, ?) \
+             ON DUPLICATE KEY UPDATE value_json = VALUES(value_json)"
+        ),
+        (LAST_RUN_METRIC, table.line_id, value.to_string()),
+    )
+    .await?;
+    Ok(())
+}
+
 /// Forgets the line's rollup (day rows and watermark): the next refresh
 /// rebuilds it, and until then every count is raw.
 pub async fn reset_line(conn: &mut Conn, table: &DetectionTable) -> AppResult<()> {
@@ -605,6 +1174,155 @@ mod tests {
             Some((NaiveDate::from_ymd_opt(2026, 4, 1).unwrap(), 12))
         );
         assert_eq!(parse_metric("rollup_min_watermark"), None);
+    }
+
+    /// Collects what the streaming reader hands out.
+    #[derive(Default)]
+    struct Collect {
+        day: AreaDay,
+        product: Option<i64>,
+        minute: u32,
+        skip: Option<Option<i64>>,
+    }
+
+    impl stream::RunSink for Collect {
+        fn product(&mut self, product: Option<i64>) -> bool {
+            self.product = product;
+            Some(product) != self.skip
+        }
+        fn start_run(&mut self, first: u64) {
+            self.minute = first as u32;
+        }
+        fn count(&mut self, n: u64) {
+            *self
+                .day
+                .entry(self.product)
+                .or_default()
+                .entry(self.minute)
+                .or_insert(0) += n;
+            self.minute += 1;
+        }
+        fn end_run(&mut self) {}
+    }
+
+    #[test]
+    fn the_streaming_reader_reads_what_encode_writes() {
+        let mut day = AreaDay::new();
+        for (p, m, n) in [
+            (Some(1), 0, 5),
+            (Some(1), 1, 6),
+            (Some(1), 7, 1),
+            (Some(22), 600, 3),
+            (None, 1439, 2),
+        ] {
+            day.entry(p).or_default().insert(m, n);
+        }
+        let text = encode_day(&day);
+        let mut c = Collect::default();
+        stream::read_doc(&text, &mut c).unwrap();
+        assert_eq!(c.day, day);
+        assert_eq!(c.day, decode_day(&text).unwrap());
+        // MySQL 8 returns JSON re-ordered and spaced; a product can be skipped.
+        let spaced = r#"{"c": {"": [[1439, 2]], "1": [[0, 5, 6], [7, 1]], "22": [[600, 3]]}, "v": 1, "rows": 17}"#;
+        let mut c = Collect {
+            skip: Some(Some(22)),
+            ..Collect::default()
+        };
+        stream::read_doc(spaced, &mut c).unwrap();
+        day.remove(&Some(22));
+        assert_eq!(c.day, day);
+        // The fast reader reads the same, and leaves what it does not know
+        // to the streaming reader.
+        for doc in [
+            text.as_str(),
+            spaced,
+            "{}",
+            r#"{"c":{}}"#,
+            r#"{"v":1,"rows":0,"c":{"7":[]}}"#,
+            r#"{"c":{"3":[[5],[],[9,1,0,2]]},"rows":3}"#,
+        ] {
+            let (mut runs, mut counts) = (Vec::new(), Vec::new());
+            assert_eq!(
+                fast::scan(doc.as_bytes(), &mut runs, &mut counts, None),
+                fast::Scan::Minutes,
+                "{doc}"
+            );
+            let mut a = Collect {
+                skip: Some(Some(22)),
+                ..Collect::default()
+            };
+            fast::feed(&runs, &counts, &mut a);
+            let mut b = Collect {
+                skip: Some(Some(22)),
+                ..Collect::default()
+            };
+            stream::read_doc(doc, &mut b).unwrap();
+            assert_eq!(a.day, b.day, "{doc}");
+        }
+        // Totals, asked for and written before the runs, are read alone.
+        let mut day = AreaDay::new();
+        for (p, m, n) in [
+            (Some(1), 0, 5),
+            (Some(1), 1, 6),
+            (Some(1), 7, 1),
+            (None, 1439, 2),
+        ] {
+            day.entry(p).or_default().insert(m, n);
+        }
+        let text = encode_day(&day);
+        assert!(text.contains("\"t\":{\"\":2,\"1\":12},\"c\":"), "{text}");
+        let (mut runs, mut counts, mut totals) = (Vec::new(), Vec::new(), Vec::new());
+        assert_eq!(
+            fast::scan(text.as_bytes(), &mut runs, &mut counts, Some(&mut totals)),
+            fast::Scan::Totals
+        );
+        assert_eq!(totals, vec![(None, 2), (Some(1), 12)]);
+        assert_eq!(
+            fast::scan(text.as_bytes(), &mut runs, &mut counts, None),
+            fast::Scan::Minutes
+        );
+        // After the runs (MySQL 8 re-orders keys) they are read too.
+        let late = r#"{"c": {"1": [[0, 5]]}, "t": {"1": 5}, "v": 1, "rows": 5}"#;
+        assert_eq!(
+            fast::scan(late.as_bytes(), &mut runs, &mut counts, Some(&mut totals)),
+            fast::Scan::Totals
+        );
+        assert_eq!(totals, vec![(Some(1), 5)]);
+        // A minute that is not one of the day: no totals are written.
+        day.entry(Some(1)).or_default().insert(1500, 1);
+        assert!(!encode_day(&day).contains("\"t\""));
+        for odd in [
+            "",
+            "[]",
+            r#"{"c": {"x": [[1, 2]]}}"#,
+            r#"{"c": {"1": [[1, -2]]}}"#,
+            r#"{"c": {"1": [[1, 2.0]]}}"#,
+            r#"{"c": {"1": [[01, 2]]}}"#,
+            r#"{"c": {"1": [[1, 99999999999999999999999]]}}"#,
+            r#"{"c": {"\u0031": [[1, 2]]}}"#,
+            r#"{"c": {}} x"#,
+            r#"{"c": {}"#,
+            r#"{"v": "1", "c": {}}"#,
+        ] {
+            let (mut runs, mut counts) = (Vec::new(), Vec::new());
+            assert_eq!(
+                fast::scan(odd.as_bytes(), &mut runs, &mut counts, None),
+                fast::Scan::Unknown,
+                "{odd}"
+            );
+        }
+        for bad in [
+            "",
+            "[]",
+            r#"{"c": {"x": [[1, 2]]}}"#,
+            r#"{"c": {"1": [[1, -2]]}}"#,
+            r#"{"c": {}} x"#,
+        ] {
+            assert!(
+                stream::read_doc(bad, &mut Collect::default()).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -1,15 +1,14 @@
 //! Widget data (the W of [`super::widgets`]) from the engines: the OEE engine
-//! ([`crate::metrics`]) for the OEE, production-count, trend, shift, loss and
-//! comparison widgets, the stored stops and [`crate::downtime::summary`] for
-//! the downtime widgets, and the open stop for `line_status`.
+//! ([`crate::metrics`]) for the OEE, trend, shift, loss and comparison
+//! widgets, the data routes' production counts ([`super::production`]) for
+//! `kpi_production`, production over time, by product, by area and the
+//! hourly heatmap, the stored stops and [`crate::downtime::summary`] for the
+//! downtime widgets, and the open stop for `line_status`.
 //!
-//! `Ok(None)` means no engine computes this type yet (production by product,
-//! by area, per hour and the heatmap wait for the data layer): the widget
-//! shows its "not available yet" card.
-//!
-//! Counts come from the OEE engine, i.e. detections inside planned time; the
-//! widgets say so by their window label. Every line list goes through
-//! `TenantContext::resolve_lines` (a line outside the user's scope is a 404).
+//! OEE widgets count detections inside planned time (SPEC §7); production
+//! widgets count every detection of the window, as the `data` routes do.
+//! Every line list goes through `TenantContext::resolve_lines` (a line outside
+//! the user's scope is a 404).
 
 use std::collections::BTreeMap;
 
@@ -208,15 +207,14 @@ async fn stop_rows(
     Ok(rows.into_iter().map(|(_, v)| v).collect())
 }
 
-/// Computes W for `widget_type` with validated, effective `params`;
-/// `Ok(None)` when no engine computes this type yet.
+/// Computes W for `widget_type` (a catalog type) with validated, effective `params`.
 pub async fn compute(
     state: &AppState,
     ctx: &TenantContext,
     meta: &TenantMetadata,
     widget_type: &str,
     params: &Value,
-) -> AppResult<Option<Value>> {
+) -> AppResult<Value> {
     let tenant = ctx.tenant()?;
     let plant = Plant::new(&tenant, meta, state.now());
     let tz = plant.tz();
@@ -229,8 +227,16 @@ pub async fn compute(
         }
     };
     let result = match widget_type {
-        "kpi_oee" | "kpi_availability" | "kpi_performance" | "kpi_quality" | "kpi_production"
-        | "oee_losses" | "oee_trend" | "quality_trend" | "shift_summary" | "line_comparison" => {
+        t if super::production::TYPES.contains(&t) => {
+            let wl = window(&plant, params)?;
+            let sel = super::production::selection(ctx, meta, line_ids, params)?;
+            let mut conn = state.db().client(&tenant.db_location()).await?;
+            let r = super::production::compute(&mut conn, &plant, widget_type, params, &sel, &wl.0)
+                .await?;
+            (r, window_json(&wl, &plant))
+        }
+        "kpi_oee" | "kpi_availability" | "kpi_performance" | "kpi_quality" | "oee_losses"
+        | "oee_trend" | "quality_trend" | "shift_summary" | "line_comparison" => {
             let wl = window(&plant, params)?;
             let w = wl.0;
             let buckets = match widget_type {
@@ -255,8 +261,7 @@ pub async fn compute(
             let mut r = serde_json::to_value(c.to_result(tz, !buckets.is_empty()))
                 .map_err(AppError::internal)?;
             match widget_type {
-                "kpi_oee" | "kpi_availability" | "kpi_performance" | "kpi_quality"
-                | "kpi_production" => {
+                "kpi_oee" | "kpi_availability" | "kpi_performance" | "kpi_quality" => {
                     if let Some(prev) = metrics::previous_window(&plant, &w) {
                         let p = metrics::compute(
                             &mut conn,
@@ -267,25 +272,8 @@ pub async fn compute(
                             CountSource::Auto,
                         )
                         .await?;
-                        let pv = serde_json::to_value(p.to_result(tz, false))
+                        r["previous"] = serde_json::to_value(p.to_result(tz, false))
                             .map_err(AppError::internal)?;
-                        if widget_type == "kpi_production" {
-                            let units = |v: &Value| {
-                                v["good"].as_f64().unwrap_or(0.0)
-                                    + v["rejects"].as_f64().unwrap_or(0.0)
-                            };
-                            r["previous_units"] = json!(units(&pv));
-                        }
-                        r["previous"] = pv;
-                    }
-                    if widget_type == "kpi_production" {
-                        let units = r["good"].as_f64().unwrap_or(0.0)
-                            + r["rejects"].as_f64().unwrap_or(0.0);
-                        r["units"] = json!(units);
-                        let run_h = r["run_seconds"].as_f64().unwrap_or(0.0) / 3600.0;
-                        if run_h > 0.0 {
-                            r["rate_per_hour"] = json!((units / run_h).round());
-                        }
                     }
                 }
                 "line_comparison" => {
@@ -416,15 +404,15 @@ pub async fn compute(
                 json!({"start": timeutil::format_instant(rate_window.start, tz), "end": timeutil::format_instant(now, tz)}),
             )
         }
-        _ => return Ok(None),
+        _ => return Err(AppError::NotFound),
     };
     let (result, window) = result;
-    Ok(Some(json!({
+    Ok(json!({
         "widget_type": widget_type,
         "params": params,
         "window": window,
         "generated_at": timeutil::format_instant(state.now(), tz),
         "result": result,
         "warnings": [],
-    })))
+    }))
 }

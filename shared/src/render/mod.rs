@@ -28,6 +28,7 @@ pub mod data;
 pub mod fixtures;
 pub mod format;
 pub mod page;
+pub mod production;
 pub mod widgets;
 
 use std::sync::{Arc, OnceLock};

@@ -16,17 +16,17 @@
 //! | type | R |
 //! |---|---|
 //! | `kpi_oee`, `kpi_availability`, `kpi_performance`, `kpi_quality` | an OEE result (SPEC §3.1) + `"previous"`: the OEE result of the window before (optional) |
-//! | `kpi_production` | `{"units", "good", "rejects", "previous_units"?, "rate_per_hour"?}` |
+//! | `kpi_production` | `{"units", "good", "rejects", "previous_units"?, "rate_per_hour"?}`: every detection of the window, planned or not (`units = good + rejects`) |
 //! | `kpi_downtime` | a downtime summary (`count`, `total_seconds`, `micro_stops: {count, total_seconds}`) + `"previous_total_seconds"?`, `"longest_seconds"?` |
-//! | `production_over_time` | `{"interval", "buckets": [{"label", "start", "good", "rejects"}]}` |
-//! | `product_distribution` | `{"items": [{"product_id", "product_name"?, "units"}], "other_units"?}` |
-//! | `production_by_area` | `{"items": [{"area_id", "area_name"?, "line_id"?, "units"}]}` |
+//! | `production_over_time` | `{"interval", "buckets": [{"label", "start", "end", "good", "rejects", "units"}], "good", "rejects", "units"}` |
+//! | `product_distribution` | `{"items": [{"product_id" (null: no product), "product_name"?, "product_code"?, "units", "good", "rejects"}], "other_units"?, "other_count"?, "units"}` |
+//! | `production_by_area` | `{"items": [{"area_id", "area_name"?, "area_type"?, "line_id"?, "line_name"?, "units"}]}` (all detections of the area) |
 //! | `line_comparison` | `{"metric", "items": [{"line_id", "line_name"?, "value"}]}` (ratio, units or seconds) |
 //! | `oee_trend`, `quality_trend`, `shift_summary` | an OEE result with `"buckets"` (each with `label`) |
 //! | `oee_losses` | an OEE result (`planned_seconds`, `losses`) |
 //! | `downtime_table` | `{"items": [stops of SPEC §3.1], "total"?}` |
 //! | `downtime_pareto` | a downtime summary (`by_reason`: Pareto rows) |
-//! | `hourly_heatmap` | `{"days": [{"date", "label"?, "hours": [24 numbers]}]}` |
+//! | `hourly_heatmap` | `{"days": [{"date", "label"?, "hours": [24 numbers or null], "total"?}], "max"?, "units"?}` (plant-local date × hour of day) |
 //! | `line_status` | `{"line_id", "state": "running"|"stopped"|"no_data", "since"?, "last_detection_at"?, "rate_per_hour"?, "ideal_rate_per_hour"?, "product_name"?, "shift_name"?}` |
 //!
 //! Names missing from R (`line_name`, `product_name`, `area_name`, reason
@@ -431,16 +431,26 @@ fn production_over_time(c: &Ctx, r: &Value) -> Value {
     let labels: Vec<String> = buckets.iter().map(bucket_label).collect();
     let good: Vec<Value> = buckets.iter().map(|b| json!(num(b, "good"))).collect();
     let rejects: Vec<Value> = buckets.iter().map(|b| json!(num(b, "rejects"))).collect();
+    let units = |b: &Value| {
+        num(b, "units").or_else(|| match (num(b, "good"), num(b, "rejects")) {
+            (Some(g), Some(x)) => Some(g + x),
+            (g, x) => g.or(x),
+        })
+    };
     let rows: Vec<Value> = buckets
         .iter()
         .map(|b| {
-            json!({"cells": [cell(bucket_label(b)), num_cell(c.n(num(b, "good"))), num_cell(c.n(num(b, "rejects")))]})
+            json!({"cells": [cell(bucket_label(b)), num_cell(c.n(num(b, "good"))), num_cell(c.n(num(b, "rejects"))), num_cell(c.n(units(b)))]})
         })
         .collect();
-    let total_good: f64 = buckets.iter().filter_map(|b| num(b, "good")).sum();
-    let total_rej: f64 = buckets.iter().filter_map(|b| num(b, "rejects")).sum();
+    // The window's totals when the engine gives them (shift buckets may overlap).
+    let total_good =
+        num(r, "good").unwrap_or_else(|| buckets.iter().filter_map(|b| num(b, "good")).sum());
+    let total_rej =
+        num(r, "rejects").unwrap_or_else(|| buckets.iter().filter_map(|b| num(b, "rejects")).sum());
+    let any = buckets.iter().any(|b| units(b).unwrap_or(0.0) > 0.0);
     json!({
-        "empty": buckets.is_empty(),
+        "empty": !any,
         "chart_label": c.t("chart.units"),
         "chart": {
             "kind": "bar", "labels": labels,
@@ -452,9 +462,9 @@ fn production_over_time(c: &Ctx, r: &Value) -> Value {
         },
         "table": {
             "caption": c.t("chart.units"),
-            "columns": [col(c.t("chart.period"), false), col(c.t("chart.good"), true), col(c.t("chart.rejects"), true)],
+            "columns": [col(c.t("chart.period"), false), col(c.t("chart.good"), true), col(c.t("chart.rejects"), true), col(c.t("chart.units"), true)],
             "rows": rows,
-            "foot": [cell(c.t("heatmap.total")), num_cell(c.n(Some(total_good))), num_cell(c.n(Some(total_rej)))],
+            "foot": [cell(c.t("heatmap.total")), num_cell(c.n(Some(total_good))), num_cell(c.n(Some(total_rej))), num_cell(c.n(Some(total_good + total_rej)))],
         },
     })
 }
@@ -463,11 +473,12 @@ fn product_distribution(c: &Ctx, r: &Value) -> Value {
     let items = arr(r, "items");
     let mut labels: Vec<String> = items
         .iter()
-        .map(|i| {
-            text(i, "product_name")
+        .map(|i| match int(i, "product_id") {
+            None => c.t("widget.no_product"),
+            Some(id) => text(i, "product_name")
                 .map(str::to_string)
-                .or_else(|| int(i, "product_id").and_then(|id| c.names.products.get(&id).cloned()))
-                .unwrap_or_else(|| "—".into())
+                .or_else(|| c.names.products.get(&id).cloned())
+                .unwrap_or_else(|| format!("#{id}")),
         })
         .collect();
     let mut values: Vec<f64> = items
@@ -475,7 +486,10 @@ fn product_distribution(c: &Ctx, r: &Value) -> Value {
         .map(|i| num(i, "units").unwrap_or(0.0))
         .collect();
     if let Some(o) = num(r, "other_units").filter(|o| *o > 0.0) {
-        labels.push(c.t("widget.other"));
+        labels.push(match int(r, "other_count").filter(|n| *n > 0) {
+            Some(n) => format!("{} ({n})", c.t("widget.other")),
+            None => c.t("widget.other"),
+        });
         values.push(o);
     }
     let total: f64 = values.iter().sum();
@@ -503,30 +517,44 @@ fn product_distribution(c: &Ctx, r: &Value) -> Value {
 
 fn production_by_area(c: &Ctx, r: &Value) -> Value {
     let items = arr(r, "items");
+    // The line goes in front of the area when the items span several lines.
+    let mut line_ids: Vec<i64> = items.iter().filter_map(|i| int(i, "line_id")).collect();
+    line_ids.sort_unstable();
+    line_ids.dedup();
+    let several_lines = line_ids.len() > 1;
     let label = |i: &Value| -> String {
         let area = text(i, "area_name")
             .map(str::to_string)
             .or_else(|| int(i, "area_id").and_then(|id| c.names.areas.get(&id).cloned()))
             .unwrap_or_else(|| "—".into());
-        match (
-            text(i, "line_name"),
-            int(i, "line_id").and_then(|id| c.names.lines.get(&id)),
-        ) {
-            (Some(l), _) => format!("{l} · {area}"),
-            (None, Some(l)) if int(c.params, "line_id").is_none() => format!("{l} · {area}"),
-            _ => area,
+        if several_lines {
+            format!("{} · {area}", c.line_name(i))
+        } else {
+            area
         }
     };
     let labels: Vec<String> = items.iter().map(label).collect();
     let values: Vec<Value> = items.iter().map(|i| json!(num(i, "units"))).collect();
+    let colors: Vec<&str> = items
+        .iter()
+        .map(
+            |i| match text(i, "area_type").map(str::to_ascii_lowercase).as_deref() {
+                Some("output") => "success",
+                Some("reject") => "error",
+                Some("process") => "c3",
+                _ => "c0",
+            },
+        )
+        .collect();
     let rows: Vec<Value> = items
         .iter()
         .map(|i| json!({"cells": [cell(label(i)), num_cell(c.n(num(i, "units")))]}))
         .collect();
+    let total: f64 = items.iter().filter_map(|i| num(i, "units")).sum();
     json!({
-        "empty": items.is_empty(),
+        "empty": items.is_empty() || total <= 0.0,
         "chart_label": c.t("chart.area"),
-        "chart": {"kind": "bar", "horizontal": items.len() > 6, "labels": labels, "series": [{"label": c.t("chart.units"), "data": values, "color": "c0"}], "y": {"format": "int"}},
+        "chart": {"kind": "bar", "horizontal": items.len() > 6, "labels": labels, "series": [{"label": c.t("chart.units"), "data": values, "colors": colors}], "y": {"format": "int"}},
         "table": {"caption": c.t("chart.area"), "columns": [col(c.t("chart.area"), false), col(c.t("chart.units"), true)], "rows": rows},
     })
 }
@@ -857,7 +885,12 @@ fn hourly_heatmap(c: &Ctx, r: &Value) -> Value {
             let total: f64 = hours.iter().filter_map(Value::as_f64).sum();
             let label = text(d, "label")
                 .map(str::to_string)
-                .or_else(|| text(d, "date").map(|s| format::short_date(s)[..5].to_string()))
+                .or_else(|| {
+                    text(d, "date").map(|s| {
+                        let d = format::short_date(s);
+                        d.get(..5).map(str::to_string).unwrap_or(d)
+                    })
+                })
                 .unwrap_or_default();
             let cells: Vec<Value> = (0..24)
                 .map(|h| {
@@ -873,7 +906,7 @@ fn hourly_heatmap(c: &Ctx, r: &Value) -> Value {
         })
         .collect();
     json!({
-        "empty": days.is_empty(),
+        "empty": days.is_empty() || max <= 0.0,
         "chart_label": c.t("chart.units"),
         "hours": (0..24).map(|h| format!("{h:02}")).collect::<Vec<_>>(),
         "days": rows,
