@@ -595,7 +595,8 @@ def parse_data_bench(txt):
     if not txt:
         return rows
     for line in txt.splitlines():
-        m = re.match(r"^\s{2,}(\S.*?)\s{2,}([\d.]+)\s+([\d.]+)\s+([\d.]+)\s*$", line)
+        # name, call ms, bare-SQL ms, ratio, then data_bench's own verdict (ignored: judged here)
+        m = re.match(r"^\s{2,}(\S.*?)\s{2,}([\d.]+)\s+([\d.]+)\s+([\d.]+)(?:\s+\S.*)?$", line)
         if m:
             rows[m.group(1)] = {"call_ms": float(m.group(2)), "sql_ms": float(m.group(3)),
                                 "ratio": float(m.group(4))}
@@ -716,14 +717,16 @@ def cmd_report(a):
     s30 = load(W, "api_oee30.json") or {}
     R.sec("data / metrics for one line, FastCGI (warm process), median of %s; bare SQL from scripts/bench-data.sh"
           % (s30.get("n") or "?"))
-    _, sql_prod = find_row(db, "by-product 30 d", "warm")
+    _, sql_prod = find_row(db, "summary 30 d", "warm")
+    if sql_prod is None:
+        _, sql_prod = find_row(db, "by-product 30 d", "warm")
     _, sql_oee = find_row(db, "metrics/oee 30 d (warm")
     _, sql_year = find_row(db, "metrics/oee 365 d", "warm")
     sql_how = ("the bare SQL the call runs, timed from a client of the same server "
                "(tests/tests/data_bench.rs, run by scripts/bench-data.sh)")
     for fname, label, sqlrow, target, limit, how2 in (
         ("api_summary.json", "GET /data/production/summary, 30 d", sql_prod, "<= 1.2x SQL, < 300 ms", 300,
-         sql_how + "; for summary: data_bench's by-product SQL, the same 30-day counts"),
+         sql_how),
         ("api_oee30.json", "GET /metrics/oee, 30 d", sql_oee, "<= 1.2x SQL, < 300 ms", 300, sql_how),
         ("api_oee365.json", "GET /metrics/oee, 365 d (year-long OEE)", sql_year, "< 1 s", 1000, sql_how),
     ):
@@ -745,15 +748,22 @@ def cmd_report(a):
         R.add(label, v, fmt_ms(v), "ms", base,
               fmt_ms(base) if base is not None else "n/a (%s)" % (db_na or "no bench-data row"),
               how2, ratio, target, ok, na, extra={"runs": m.get("n"), "p90_ms": m.get("p90_ms")})
-    for needles, label in ((("metrics/oee 30 d (warm",), "metrics/oee 30 d, in-process (data_bench)"),
-                           (("by-product 30 d", "warm"), "data/production/by-product 30 d, in-process (data_bench)"),
-                           (("metrics/oee 365 d", "warm"), "metrics/oee 365 d, in-process (data_bench)"),
-                           (("oee 30 d as cgi",), "metrics/oee 30 d as CGI (data_bench)")):
-        _, row = find_row(db, *needles)
-        R.add(label, row and row["call_ms"], fmt_ms(row and row["call_ms"]), "ms",
-              row and row["sql_ms"], fmt_ms(row and row["sql_ms"]), sql_how,
-              row and row["ratio"], None, None,
-              None if row else (db_na or "row not found in the output of scripts/bench-data.sh"))
+    # Every row of scripts/bench-data.sh (call and its bare SQL timed in turn in one process):
+    # warm HTTP calls are held to SPEC §14, the year-long OEE to < 1 s, the rest is information.
+    timed = [(k, v) for k, v in db.items() if "call_ms" in v]
+    if not timed:
+        R.add("data/metrics rows of scripts/bench-data.sh", None, None, "ms", None, None, sql_how, None, None, None,
+              db_na or "no row in the output of scripts/bench-data.sh")
+    for name, row in timed:
+        low = name.lower()
+        if "365 d" in low and "warm" in low:
+            target, ok = "< 1 s", row["call_ms"] < 1000
+        elif "warm" in low and "http" in low:
+            target, ok = "<= 1.2x SQL, < 300 ms", row["ratio"] <= 1.2 and row["call_ms"] < 300
+        else:
+            target, ok = None, None
+        R.add("%s (data_bench)" % name, row["call_ms"], fmt_ms(row["call_ms"]), "ms", row["sql_ms"],
+              fmt_ms(row["sql_ms"]), sql_how, row["ratio"], target, ok, None)
 
     # ---- 4. downtime job ----------------------------------------------------
     dt = load(W, "downtime.json") or {}
