@@ -15,6 +15,10 @@
 # Everything waits with a bound; failures die with the log to look at.
 
 ST_PASSWORD="${SOAK_PASSWORD:-demo-password}"
+# The stack's binaries take every setting from its env file, but a variable already in the
+# environment wins over the file (make test exports the test server's DATABASE_URL): drop the
+# ones that would point dashctl and jobs at another server or database.
+unset DATABASE_URL CLIENT_DB_URL DB_GLOBAL_NAME
 ST_APACHES=()
 
 stack_init() {
