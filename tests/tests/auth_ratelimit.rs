@@ -4,7 +4,7 @@
 #[path = "auth_support.rs"]
 mod support;
 
-use integration_tests::hosts::TestRequest;
+use integration_tests::hosts::{bin, run_cgi, TestRequest};
 use serde_json::json;
 use support::*;
 
@@ -91,5 +91,31 @@ async fn a_user_gets_100_requests_a_minute_across_functions() {
         w.auth(&TestRequest::get("/api/v1/auth/me").bearer(&other.access))
             .status,
         200
+    );
+    // The next minute counts from 1 again, in the same single row per user.
+    let user_id = w.user_id("demo.viewer");
+    let next_minute = w.env_with(&[("DASHBOARD_CLOCK_OFFSET_SECONDS", "60")]);
+    let r = run_cgi(
+        &bin("auth"),
+        &next_minute,
+        &TestRequest::get("/api/v1/auth/me").bearer(&s.access),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        w.count(&format!(
+            "SELECT COUNT(*) FROM user_request_rate WHERE user_id = {user_id} AND hits = 1"
+        ))
+        .await,
+        1
+    );
+    // A process whose clock is a minute behind counts into the newer minute.
+    let r = w.auth(&TestRequest::get("/api/v1/auth/me").bearer(&s.access));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        w.count(&format!(
+            "SELECT hits FROM user_request_rate WHERE user_id = {user_id}"
+        ))
+        .await,
+        2
     );
 }

@@ -73,15 +73,7 @@ async fn sql_time(
 /// [`query::trace_user_query`] (in the background in a FastCGI process, as
 /// the call does; awaited in CGI, Lambda and the command line).
 async fn per_request_writes(state: &shared::state::AppState, tenant_id: i64) {
-    let mut g = state.db().global().await.expect("global");
-    g.exec_drop(
-        "INSERT INTO rate_limit (bucket, window_start, hits) VALUES ('bench:probe', UTC_TIMESTAMP(), 1) \
-         ON DUPLICATE KEY UPDATE hits = LAST_INSERT_ID(hits + 1)",
-        (),
-    )
-    .await
-    .expect("rate limit probe");
-    drop(g);
+    count_request(state).await;
     query::trace_user_query(
         state,
         0,
@@ -94,17 +86,18 @@ async fn per_request_writes(state: &shared::state::AppState, tenant_id: i64) {
     .await;
 }
 
+/// The per-user request count every authenticated call makes (user 0: no
+/// user of the bench, limit never reached).
+async fn count_request(state: &shared::state::AppState) {
+    let mut g = state.db().global().await.expect("global");
+    shared::auth::ratelimit::hit_user_minute(&mut g, 0, chrono::Utc::now(), u32::MAX)
+        .await
+        .expect("rate limit probe");
+}
+
 /// Both writes awaited (what a CGI call waits for).
 async fn per_request_writes_awaited(state: &shared::state::AppState, tenant_id: i64) {
-    let mut g = state.db().global().await.expect("global");
-    g.exec_drop(
-        "INSERT INTO rate_limit (bucket, window_start, hits) VALUES ('bench:probe', UTC_TIMESTAMP(), 1) \
-         ON DUPLICATE KEY UPDATE hits = LAST_INSERT_ID(hits + 1)",
-        (),
-    )
-    .await
-    .expect("rate limit probe");
-    drop(g);
+    count_request(state).await;
     query::log_user_query(
         state,
         0,

@@ -1,7 +1,8 @@
 //! Scheduled clean-up of the auth tables (run by `jobs housekeeping`):
 //!
-//! * `rate_limit` rows older than [`RATE_LIMIT_KEEP`] (no limit looks further back
-//!   than a minute);
+//! * `rate_limit` and `user_request_rate` rows older than [`RATE_LIMIT_KEEP`]
+//!   (no limit looks further back than a minute; a user's counter row comes
+//!   back with its next request);
 //! * sessions past `expires_at` that were never revoked are marked
 //!   `revoked_reason = 'expired'`;
 //! * refresh and CSRF hashes of rows past `expires_at` are cleared (a token
@@ -36,6 +37,12 @@ pub async fn housekeeping(db: &Db, now: DateTime<Utc>) -> AppResult<Housekeeping
     let mut report = HousekeepingReport::default();
 
     let cutoff = now_naive - RATE_LIMIT_KEEP;
+    conn.exec_drop(
+        "DELETE FROM user_request_rate WHERE window_start < ?",
+        (cutoff,),
+    )
+    .await?;
+    report.rate_limit_rows_deleted += conn.affected_rows();
     loop {
         conn.exec_drop(
             format!("DELETE FROM rate_limit WHERE window_start < ? LIMIT {BATCH}"),

@@ -2,7 +2,9 @@
 //! CGI and Lambda processes keep no memory between requests).
 //!
 //! * Per user, on every authenticated request (`Config::rate_limit_user_per_min`,
-//!   default 100): a fixed one-minute window, one statement per request.
+//!   default 100): a calendar-minute window, one statement per request on a
+//!   MEMORY table (no durable commit per request; see
+//!   `infra/sql/global/0002_user_request_rate.sql`).
 //! * Per client IP on the auth routes that take credentials or tokens
 //!   (`Config::rate_limit_auth_ip_per_min`, default 20): a sliding 60-second
 //!   window made of one-second buckets, so the 21st attempt within any minute
@@ -18,11 +20,6 @@ use mysql_async::Conn;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
-/// The bucket of a user's requests.
-pub fn user_bucket(user_id: i64) -> String {
-    format!("user:{user_id}")
-}
-
 /// The bucket of an address on the auth routes.
 pub fn auth_ip_bucket(ip: &str) -> String {
     let ip: String = ip.chars().take(64).collect();
@@ -33,10 +30,19 @@ fn truncate_to(now: DateTime<Utc>, unit: TimeDelta) -> NaiveDateTime {
     now.duration_trunc(unit).unwrap_or(now).naive_utc()
 }
 
-/// Counts one request in a fixed window of one minute; refuses above `limit`.
-pub async fn hit_fixed_minute(
+/// MySQL's "table is full": a MEMORY table reached `max_heap_table_size`.
+const ER_RECORD_FILE_FULL: u16 = 1114;
+
+/// Counts one request of `user_id` in its calendar minute (`user_request_rate`,
+/// one row per user); refuses above `limit`.
+///
+/// A full counter table lets the request through, logged: this limit shares
+/// capacity fairly between users, and refusing every user whose first request
+/// finds the table full would be an outage (the per-IP limit of the auth
+/// routes, which guards passwords, lives in an InnoDB table).
+pub async fn hit_user_minute(
     conn: &mut Conn,
-    bucket: &str,
+    user_id: i64,
     now: DateTime<Utc>,
     limit: u32,
 ) -> AppResult<()> {
@@ -44,13 +50,28 @@ pub async fn hit_fixed_minute(
         return Ok(());
     }
     let window = truncate_to(now, TimeDelta::minutes(1));
-    // LAST_INSERT_ID(expr) hands the new count back in the OK packet: one round trip.
-    conn.exec_drop(
-        "INSERT INTO rate_limit (bucket, window_start, hits) VALUES (?, ?, 1) \
-         ON DUPLICATE KEY UPDATE hits = LAST_INSERT_ID(hits + 1)",
-        (bucket, window),
-    )
-    .await?;
+    // A later minute starts the count again; a process whose clock is behind
+    // counts into the newer minute. LAST_INSERT_ID(expr) hands the new count
+    // back in the OK packet: one round trip.
+    let counted = conn
+        .exec_drop(
+            "INSERT INTO user_request_rate (user_id, window_start, hits) VALUES (?, ?, 1) \
+             ON DUPLICATE KEY UPDATE hits = LAST_INSERT_ID(IF(? > window_start, 1, hits + 1)), \
+             window_start = GREATEST(window_start, ?)",
+            (user_id, window, window, window),
+        )
+        .await;
+    match counted {
+        Ok(()) => {}
+        Err(mysql_async::Error::Server(e)) if e.code == ER_RECORD_FILE_FULL => {
+            tracing::error!(
+                user_id,
+                "user_request_rate is full (max_heap_table_size): request not counted"
+            );
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
+    }
     let hits = if conn.affected_rows() == 1 {
         1
     } else {
@@ -104,19 +125,13 @@ pub async fn hit_sliding_minute(
 
 /// The per-user limit, on a connection the caller already holds.
 pub async fn check_user_on(conn: &mut Conn, state: &AppState, user_id: i64) -> AppResult<()> {
-    hit_fixed_minute(
+    hit_user_minute(
         conn,
-        &user_bucket(user_id),
+        user_id,
         state.now(),
         state.config().rate_limit_user_per_min,
     )
     .await
-}
-
-/// The per-user limit (called by [`crate::auth::authenticate`] for every request).
-pub async fn check_user(state: &AppState, user_id: i64) -> AppResult<()> {
-    let mut conn = state.db().global().await?;
-    check_user_on(&mut conn, state, user_id).await
 }
 
 /// The per-IP limit of the auth routes.
@@ -137,7 +152,6 @@ mod tests {
 
     #[test]
     fn buckets_are_bounded() {
-        assert_eq!(user_bucket(42), "user:42");
         assert_eq!(auth_ip_bucket("203.0.113.7"), "auth-ip:203.0.113.7");
         assert!(auth_ip_bucket(&"x".repeat(500)).len() <= 72);
     }

@@ -24,11 +24,18 @@ impl Migration {
     }
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sql: include_str!("../../../infra/sql/global/0001_init.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sql: include_str!("../../../infra/sql/global/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "user_request_rate",
+        sql: include_str!("../../../infra/sql/global/0002_user_request_rate.sql"),
+    },
+];
 
 /// Every embedded migration, in version order.
 pub fn migrations() -> &'static [Migration] {
