@@ -54,11 +54,15 @@ pub fn is_valid_identifier(name: &str) -> bool {
 const MAX_ALLOWED_PACKET: usize = 16 * 1024 * 1024;
 const WAIT_TIMEOUT_SECONDS: usize = 28_800;
 
+/// A pool of one is a CGI process's: it serves one request and exits, so a
+/// connection going back to it is never handed to another user and needs no
+/// `COM_RESET_CONNECTION` (a round trip on every return).
 fn pool_opts(max: usize) -> PoolOpts {
     let constraints = PoolConstraints::new(0, max.max(1)).unwrap_or_default();
     PoolOpts::default()
         .with_constraints(constraints)
         .with_inactive_connection_ttl(Duration::from_secs(60))
+        .with_reset_connection(max > 1)
 }
 
 impl Db {

@@ -177,16 +177,32 @@ pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
     }
 }
 
+/// The envelopes of SPEC §3.1, serialized straight from the caller's value
+/// (building a `serde_json::Value` first would copy every row once more).
+#[derive(Serialize)]
+struct DataBody<'a, T: ?Sized> {
+    data: &'a T,
+}
+
+#[derive(Serialize)]
+struct ListBody<'a, T> {
+    data: &'a [T],
+    next_cursor: Option<String>,
+}
+
 /// `{"data": value}` with 200, the shape of one object (SPEC §3.1).
 pub fn data<T: Serialize>(value: &T) -> Response {
-    json(StatusCode::OK, &serde_json::json!({ "data": value }))
+    json(StatusCode::OK, &DataBody { data: value })
 }
 
 /// `{"data": [...], "next_cursor": ...}`, the shape of every list.
 pub fn list<T: Serialize>(items: &[T], next_cursor: Option<String>) -> Response {
     json(
         StatusCode::OK,
-        &serde_json::json!({ "data": items, "next_cursor": next_cursor }),
+        &ListBody {
+            data: items,
+            next_cursor,
+        },
     )
 }
 

@@ -20,6 +20,7 @@ use std::collections::BTreeMap;
 
 use ::http::StatusCode;
 use chrono_tz::Tz;
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use crate::auth::Permission;
@@ -174,7 +175,7 @@ async fn list(call: Call) -> ApiResult<(Response, u64)> {
         } else {
             None
         };
-        let items: Vec<Value> = rows.iter().map(|r| names.json(&table, r)).collect();
+        let items: Vec<DetectionItem> = rows.iter().map(|r| names.item(&table, r)).collect();
         let n = items.len() as u64;
         return Ok((http::list(&items, next), n));
     }
@@ -225,6 +226,20 @@ fn cursor_of(r: &DetectionRow) -> String {
     .encode()
 }
 
+/// A detection as the API shows it (ids joined with names in the application).
+#[derive(Serialize)]
+struct DetectionItem<'a> {
+    area_id: i64,
+    area_name: Option<&'a str>,
+    area_type: Option<&'a str>,
+    detected_at: String,
+    detection_id: i64,
+    line_id: i64,
+    product_code: Option<&'a str>,
+    product_id: Option<i64>,
+    product_name: Option<&'a str>,
+}
+
 /// The application-side join: names from the warm cache.
 struct Names<'a> {
     meta: &'a TenantMetadata,
@@ -247,20 +262,20 @@ impl<'a> Names<'a> {
         }
     }
 
-    fn json(&self, table: &DetectionTable, r: &DetectionRow) -> Value {
+    fn item(&self, table: &DetectionTable, r: &DetectionRow) -> DetectionItem<'a> {
         let area = self.meta.area(r.area_id);
         let product = r.product_id.and_then(|p| self.meta.product(p));
-        json!({
-            "detection_id": r.detection_id,
-            "line_id": self.line_id,
-            "detected_at": format_instant(table.instant(r.detected_at), self.tz),
-            "area_id": r.area_id,
-            "area_name": area.map(|a| a.area_name.as_str()),
-            "area_type": area.map(|a| a.area_type.as_str()),
-            "product_id": r.product_id,
-            "product_name": product.map(|p| p.product_name.as_str()),
-            "product_code": product.map(|p| p.product_code.as_str()),
-        })
+        DetectionItem {
+            area_id: r.area_id,
+            area_name: area.map(|a| a.area_name.as_str()),
+            area_type: area.map(|a| a.area_type.as_str()),
+            detected_at: format_instant(table.instant(r.detected_at), self.tz),
+            detection_id: r.detection_id,
+            line_id: self.line_id,
+            product_code: product.map(|p| p.product_code.as_str()),
+            product_id: r.product_id,
+            product_name: product.map(|p| p.product_name.as_str()),
+        }
     }
 
     fn csv(&self, table: &DetectionTable, r: &DetectionRow, out: &mut String) {
@@ -543,6 +558,38 @@ fn grouping(call: &Call) -> AppResult<Grouping> {
     Ok(g)
 }
 
+/// One row of an aggregate: only the keys of its grouping are present (a
+/// name the metadata does not know is `null`). Typed rather than a JSON map:
+/// a month by hour is 720 rows.
+#[derive(Serialize)]
+struct AggregateRow<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    area_id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    area_name: Option<Option<&'a str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    area_type: Option<Option<&'a str>>,
+    count: u64,
+    end: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    label: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    line_id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    line_name: Option<Option<&'a str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    product_code: Option<Option<&'a str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    product_id: Option<Option<i64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    product_name: Option<Option<&'a str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seconds: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shift_id: Option<i64>,
+    start: String,
+}
+
 async fn aggregate_inner(call: Call) -> ApiResult<(Response, u64)> {
     let g = grouping(&call)?;
     let sel = select(&call.params, &call.ctx, &call.meta, false)?;
@@ -580,50 +627,26 @@ async fn aggregate_inner(call: Call) -> ApiResult<(Response, u64)> {
     let mut rows = Vec::new();
     let row =
         |wi: usize, line: Option<i64>, product: Option<Option<i64>>, area: Option<i64>, n: u64| {
-            let mut m = Map::new();
             let w = windows[wi];
-            if let Some(b) = buckets.get(wi) {
-                m.insert("label".into(), json!(b.label));
-                if let Some(s) = b.shift_id {
-                    m.insert("shift_id".into(), json!(s));
-                }
-                m.insert("seconds".into(), json!(b.seconds));
+            let bucket = buckets.get(wi);
+            let area_meta = area.and_then(|a| call.meta.area(a));
+            let prod = product.flatten().and_then(|p| call.meta.product(p));
+            AggregateRow {
+                area_id: area,
+                area_name: area.map(|_| area_meta.map(|a| a.area_name.as_str())),
+                area_type: area.map(|_| area_meta.map(|a| a.area_type.as_str())),
+                count: n,
+                end: format_instant(w.end, tz),
+                label: bucket.map(|b| b.label.as_str()),
+                line_id: line,
+                line_name: line.map(|l| call.meta.line(l).map(|l| l.line_name.as_str())),
+                product_code: product.map(|_| prod.map(|p| p.product_code.as_str())),
+                product_id: product,
+                product_name: product.map(|_| prod.map(|p| p.product_name.as_str())),
+                seconds: bucket.map(|b| b.seconds),
+                shift_id: bucket.and_then(|b| b.shift_id),
+                start: format_instant(w.start, tz),
             }
-            m.insert("start".into(), json!(format_instant(w.start, tz)));
-            m.insert("end".into(), json!(format_instant(w.end, tz)));
-            if let Some(l) = line {
-                m.insert("line_id".into(), json!(l));
-                m.insert(
-                    "line_name".into(),
-                    json!(call.meta.line(l).map(|l| l.line_name.as_str())),
-                );
-            }
-            if let Some(p) = product {
-                let prod = p.and_then(|p| call.meta.product(p));
-                m.insert("product_id".into(), json!(p));
-                m.insert(
-                    "product_name".into(),
-                    json!(prod.map(|p| p.product_name.as_str())),
-                );
-                m.insert(
-                    "product_code".into(),
-                    json!(prod.map(|p| p.product_code.as_str())),
-                );
-            }
-            if let Some(a) = area {
-                let area = call.meta.area(a);
-                m.insert("area_id".into(), json!(a));
-                m.insert(
-                    "area_name".into(),
-                    json!(area.map(|a| a.area_name.as_str())),
-                );
-                m.insert(
-                    "area_type".into(),
-                    json!(area.map(|a| a.area_type.as_str())),
-                );
-            }
-            m.insert("count".into(), json!(n));
-            Value::Object(m)
         };
     if only_time {
         // Every bucket, zeros included, so chart axes are stable.

@@ -69,6 +69,7 @@ fn minute() -> Duration {
 }
 
 const MINUTE_MS: i64 = 60_000;
+const HOUR_MS: i64 = 60 * MINUTE_MS;
 
 fn monitor_table(table: &DetectionTable) -> AppResult<String> {
     let db = schema::quote_ident(&table.db_name).map_err(super::schema_err)?;
@@ -80,15 +81,20 @@ type AreaDay = BTreeMap<Option<i64>, BTreeMap<u32, u64>>;
 
 /// The stored form of one day of one area: `c` maps the product id (`""`
 /// for none) to runs `[first_minute, n, n, …]` of consecutive minutes; `t`
-/// (written before `c`) holds each product's total of the day, so a count
-/// over a window holding the whole day reads those and skips the minutes.
-/// Documents written before `t` existed are read minute by minute.
+/// and `h` (written before `c`) hold each product's total of the day and of
+/// each of its 24 stored hours, so a count over a window holding the whole
+/// day reads `t`, and one whose bounds in the day all fall on whole hours
+/// (hourly, shift and day buckets of a plant a whole number of hours from the
+/// stored zone) reads `h`; neither reads the minutes. Documents written
+/// before `t` or `h` existed are read minute by minute.
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct AreaDoc {
     v: u32,
     rows: u64,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     t: BTreeMap<String, u64>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    h: BTreeMap<String, Vec<u64>>,
     c: BTreeMap<String, Vec<Vec<u64>>>,
 }
 
@@ -126,13 +132,21 @@ fn encode_day(day: &AreaDay) -> String {
         }
         if !runs.is_empty() {
             let total = runs.iter().map(|r| r[1..].iter().sum::<u64>()).sum();
+            let mut hours = vec![0u64; 24];
+            for (&m, &n) in minutes {
+                if let Some(h) = hours.get_mut(m as usize / 60) {
+                    *h += n;
+                }
+            }
             doc.t.insert(product_key(*product), total);
+            doc.h.insert(product_key(*product), hours);
             doc.c.insert(product_key(*product), runs);
         }
     }
     // Totals only stand for the minutes a reader adds (those of the day).
     if day.values().any(|m| m.keys().any(|&m| m >= 1440)) {
         doc.t.clear();
+        doc.h.clear();
     }
     serde_json::to_string(&doc).unwrap_or_else(|_| "{}".into())
 }
@@ -318,7 +332,8 @@ pub(super) async fn add_minute_counts(
     partial_minutes.dedup();
     let rows: Vec<(String, Option<String>)> = conn.exec(sql, params.to_vec()).await?;
     // Buffers of the fast reader, reused from one document to the next.
-    let (mut runs, mut counts, mut totals) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut runs, mut counts) = (Vec::new(), Vec::new());
+    let (mut totals, mut hours) = (Vec::new(), Vec::new());
     let mut sink = MinuteSink {
         bounds_ms: &bounds_ms,
         first,
@@ -343,20 +358,29 @@ pub(super) async fn add_minute_counts(
         sink.day_ms = super::naive_ms(&date.and_time(chrono::NaiveTime::MIN));
         use self::stream::RunSink as _;
         // A day inside one wanted segment (no bound cuts it, so no minute
-        // of it is partial) only needs each product's total.
+        // of it is partial) only needs each product's total; a day cut only
+        // at whole hours, each product's hours.
         let whole_day = sink.day_segment();
-        match fast::scan(
-            text.as_bytes(),
-            &mut runs,
-            &mut counts,
-            whole_day.map(|_| &mut totals),
-        ) {
+        let by_hour = whole_day.is_none() && sink.cut_at_whole_hours();
+        let want = match (whole_day, by_hour) {
+            (Some(_), _) => fast::Want::DayTotals(&mut totals),
+            (None, true) => fast::Want::HourTotals(&mut hours),
+            (None, false) => fast::Want::Minutes,
+        };
+        match fast::scan(text.as_bytes(), &mut runs, &mut counts, want) {
             fast::Scan::Totals => {
                 if let Some(seg) = whole_day {
                     for &(product, n) in &totals {
                         if sink.product(product) {
                             sink.flush(seg, n);
                         }
+                    }
+                }
+            }
+            fast::Scan::Hours => {
+                for (product, per_hour) in &hours {
+                    if sink.product(*product) {
+                        sink.add_hours(per_hour);
                     }
                 }
             }
@@ -404,6 +428,41 @@ impl MinuteSink<'_> {
             .checked_sub(1)?;
         let seg_end = *self.bounds_ms.get(seg + 1)?;
         (end <= seg_end && self.wanted.get(seg).copied().unwrap_or(false)).then_some(seg)
+    }
+
+    /// Whether every bound inside the current day falls on a whole stored
+    /// hour (so each hour of the day lies in one segment) and no minute of
+    /// the day is partial.
+    fn cut_at_whole_hours(&self) -> bool {
+        let (start, end) = (self.day_ms, self.day_ms + 1440 * MINUTE_MS);
+        let from = self.bounds_ms.partition_point(|b| *b <= start);
+        let to = self.bounds_ms.partition_point(|b| *b < end);
+        let partial_from = self.partial_minutes.partition_point(|m| *m < start);
+        self.bounds_ms[from..to.max(from)]
+            .iter()
+            .all(|b| (b - start) % HOUR_MS == 0)
+            && self
+                .partial_minutes
+                .get(partial_from)
+                .is_none_or(|m| *m >= end)
+    }
+
+    /// Adds the current product's 24 hour totals of the current day to the
+    /// wanted segments holding them ([`Self::cut_at_whole_hours`] holds).
+    fn add_hours(&mut self, per_hour: &[u64; 24]) {
+        for (h, &n) in per_hour.iter().enumerate() {
+            let t = self.day_ms + h as i64 * HOUR_MS;
+            if n == 0 || t < self.first || t + HOUR_MS > self.last {
+                continue;
+            }
+            let seg = self
+                .bounds_ms
+                .partition_point(|b| *b <= t)
+                .saturating_sub(1);
+            if self.wanted.get(seg).copied().unwrap_or(false) {
+                self.flush(seg, n);
+            }
+        }
     }
 
     fn flush(&mut self, seg: usize, n: u64) {
@@ -501,26 +560,38 @@ mod fast {
         Minutes,
         /// The day's totals per product (asked for, and found).
         Totals,
+        /// The day's 24 hour totals per product (asked for, and found).
+        Hours,
         /// Not a document this reader knows: the buffers mean nothing.
         Unknown,
     }
 
-    /// Reads `text` into `runs` and `counts`, or — when `totals` is given and
-    /// the document has them — the day's totals (with [`encode_day`]'s
-    /// order, before the runs, which are then not read).
+    /// What the caller needs of a document: its runs, or — when the
+    /// document has them — the totals of its day or of its hours.
+    pub(super) enum Want<'a> {
+        Minutes,
+        DayTotals(&'a mut Vec<(Option<i64>, u64)>),
+        HourTotals(&'a mut Vec<(Option<i64>, [u64; 24])>),
+    }
+
+    /// Reads `text` into `runs` and `counts`, or the totals `want` asks for
+    /// when the document has them (with [`encode_day`]'s order, before the
+    /// runs, which are then not read).
     pub(super) fn scan(
         text: &[u8],
         runs: &mut Vec<RunRef>,
         counts: &mut Vec<u64>,
-        mut totals: Option<&mut Vec<(Option<i64>, u64)>>,
+        mut want: Want<'_>,
     ) -> Scan {
         runs.clear();
         counts.clear();
-        if let Some(t) = totals.as_deref_mut() {
-            t.clear();
+        match &mut want {
+            Want::Minutes => {}
+            Want::DayTotals(t) => t.clear(),
+            Want::HourTotals(h) => h.clear(),
         }
         let mut p = Parser { b: text, i: 0 };
-        match p.doc(runs, counts, totals) {
+        match p.doc(runs, counts, want) {
             Some(Scan::Minutes) => {
                 p.ws();
                 if p.i == p.b.len() {
@@ -529,7 +600,7 @@ mod fast {
                     Scan::Unknown
                 }
             }
-            Some(Scan::Totals) => Scan::Totals,
+            Some(found @ (Scan::Totals | Scan::Hours)) => found,
             _ => Scan::Unknown,
         }
     }
@@ -633,7 +704,7 @@ mod fast {
             &mut self,
             runs: &mut Vec<RunRef>,
             counts: &mut Vec<u64>,
-            mut totals: Option<&mut Vec<(Option<i64>, u64)>>,
+            mut want: Want<'_>,
         ) -> Option<Scan> {
             self.eat(b'{')?;
             if self.peek()? == b'}' {
@@ -641,19 +712,27 @@ mod fast {
                 return Some(Scan::Minutes);
             }
             loop {
-                let key = self.key()?;
-                let (is_counts, is_totals) = (key == b"c", key == b"t");
+                let key = match self.key()? {
+                    [k @ (b'c' | b't' | b'h')] => *k,
+                    _ => 0,
+                };
                 self.eat(b':')?;
-                if is_counts {
-                    self.products(runs, counts)?;
-                } else if let (true, Some(t)) = (is_totals, totals.as_deref_mut()) {
-                    // The totals are all we need (written before the runs).
-                    self.totals(t)?;
-                    return Some(Scan::Totals);
-                } else if is_totals {
-                    self.totals(&mut Vec::new())?;
-                } else {
-                    self.uint()?;
+                // The totals asked for are all we need (written before the runs).
+                match (key, &mut want) {
+                    (b'c', _) => self.products(runs, counts)?,
+                    (b't', Want::DayTotals(t)) => {
+                        self.totals(t)?;
+                        return Some(Scan::Totals);
+                    }
+                    (b't', _) => self.totals(&mut Vec::new())?,
+                    (b'h', Want::HourTotals(h)) => {
+                        self.hours(h)?;
+                        return Some(Scan::Hours);
+                    }
+                    (b'h', _) => self.hours(&mut Vec::new())?,
+                    _ => {
+                        self.uint()?;
+                    }
                 }
                 if !self.next_or_end(b'}')? {
                     return Some(Scan::Minutes);
@@ -680,6 +759,32 @@ mod fast {
                 let product = self.product_key()?;
                 self.eat(b':')?;
                 out.push((product, self.uint()?));
+                if !self.next_or_end(b'}')? {
+                    return Some(());
+                }
+            }
+        }
+
+        /// `{"<product>": [n0, …, n23], …}`
+        fn hours(&mut self, out: &mut Vec<(Option<i64>, [u64; 24])>) -> Option<()> {
+            self.eat(b'{')?;
+            if self.peek()? == b'}' {
+                self.i += 1;
+                return Some(());
+            }
+            loop {
+                let product = self.product_key()?;
+                self.eat(b':')?;
+                self.eat(b'[')?;
+                let mut per_hour = [0u64; 24];
+                for (h, slot) in per_hour.iter_mut().enumerate() {
+                    if h > 0 {
+                        self.eat(b',')?;
+                    }
+                    *slot = self.uint()?;
+                }
+                self.eat(b']')?;
+                out.push((product, per_hour));
                 if !self.next_or_end(b'}')? {
                     return Some(());
                 }
@@ -1243,7 +1348,7 @@ mod tests {
         ] {
             let (mut runs, mut counts) = (Vec::new(), Vec::new());
             assert_eq!(
-                fast::scan(doc.as_bytes(), &mut runs, &mut counts, None),
+                fast::scan(doc.as_bytes(), &mut runs, &mut counts, fast::Want::Minutes),
                 fast::Scan::Minutes,
                 "{doc}"
             );
@@ -1270,27 +1375,81 @@ mod tests {
             day.entry(p).or_default().insert(m, n);
         }
         let text = encode_day(&day);
-        assert!(text.contains("\"t\":{\"\":2,\"1\":12},\"c\":"), "{text}");
+        assert!(text.contains("\"t\":{\"\":2,\"1\":12},\"h\":{"), "{text}");
+        assert!(
+            text.contains("\"1\":[12,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]"),
+            "{text}"
+        );
         let (mut runs, mut counts, mut totals) = (Vec::new(), Vec::new(), Vec::new());
         assert_eq!(
-            fast::scan(text.as_bytes(), &mut runs, &mut counts, Some(&mut totals)),
+            fast::scan(
+                text.as_bytes(),
+                &mut runs,
+                &mut counts,
+                fast::Want::DayTotals(&mut totals)
+            ),
             fast::Scan::Totals
         );
         assert_eq!(totals, vec![(None, 2), (Some(1), 12)]);
         assert_eq!(
-            fast::scan(text.as_bytes(), &mut runs, &mut counts, None),
+            fast::scan(text.as_bytes(), &mut runs, &mut counts, fast::Want::Minutes),
             fast::Scan::Minutes
         );
         // After the runs (MySQL 8 re-orders keys) they are read too.
         let late = r#"{"c": {"1": [[0, 5]]}, "t": {"1": 5}, "v": 1, "rows": 5}"#;
         assert_eq!(
-            fast::scan(late.as_bytes(), &mut runs, &mut counts, Some(&mut totals)),
+            fast::scan(
+                late.as_bytes(),
+                &mut runs,
+                &mut counts,
+                fast::Want::DayTotals(&mut totals)
+            ),
             fast::Scan::Totals
         );
         assert_eq!(totals, vec![(Some(1), 5)]);
+        // Hour totals, asked for, are read alone too (after the day's).
+        let mut hours = Vec::new();
+        assert_eq!(
+            fast::scan(
+                text.as_bytes(),
+                &mut runs,
+                &mut counts,
+                fast::Want::HourTotals(&mut hours)
+            ),
+            fast::Scan::Hours
+        );
+        let mut last_hour = [0u64; 24];
+        last_hour[23] = 2;
+        let mut first_hour = [0u64; 24];
+        first_hour[0] = 12;
+        assert_eq!(hours, vec![(None, last_hour), (Some(1), first_hour)]);
+        // A document without them (written before they existed) is read minute by minute.
+        let old = r#"{"v":1,"rows":5,"t":{"1":5},"c":{"1":[[0,5]]}}"#;
+        assert_eq!(
+            fast::scan(
+                old.as_bytes(),
+                &mut runs,
+                &mut counts,
+                fast::Want::HourTotals(&mut hours)
+            ),
+            fast::Scan::Minutes
+        );
+        assert_eq!(counts, vec![5]);
+        // Not 24 hours: left to the streaming reader, which reads the runs.
+        let short = r#"{"h":{"1":[1,2]},"c":{"1":[[0,3]]}}"#;
+        assert_eq!(
+            fast::scan(
+                short.as_bytes(),
+                &mut runs,
+                &mut counts,
+                fast::Want::HourTotals(&mut hours)
+            ),
+            fast::Scan::Unknown
+        );
         // A minute that is not one of the day: no totals are written.
         day.entry(Some(1)).or_default().insert(1500, 1);
         assert!(!encode_day(&day).contains("\"t\""));
+        assert!(!encode_day(&day).contains("\"h\""));
         for odd in [
             "",
             "[]",
@@ -1306,7 +1465,7 @@ mod tests {
         ] {
             let (mut runs, mut counts) = (Vec::new(), Vec::new());
             assert_eq!(
-                fast::scan(odd.as_bytes(), &mut runs, &mut counts, None),
+                fast::scan(odd.as_bytes(), &mut runs, &mut counts, fast::Want::Minutes),
                 fast::Scan::Unknown,
                 "{odd}"
             );

@@ -1,6 +1,6 @@
 //! Splitting a window into chart/report buckets in the plant calendar (SPEC §7).
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::str::FromStr;
 
 use chrono::{DateTime, Datelike, Duration, LocalResult, NaiveDate, TimeZone, Timelike, Utc};
@@ -235,7 +235,17 @@ fn hour_label(tz: Tz, t: DateTime<Utc>) -> String {
         .date()
         .and_hms_opt(naive.hour(), 0, 0)
         .unwrap_or(naive);
-    let mut label = hour.format("%Y-%m-%d %H:00").to_string();
+    // Written field by field: chrono's `format` parses its pattern per call,
+    // and a month by hour labels 720 buckets.
+    let mut label = String::with_capacity(24);
+    let _ = write!(
+        label,
+        "{:04}-{:02}-{:02} {:02}:00",
+        hour.year(),
+        hour.month(),
+        hour.day(),
+        hour.hour()
+    );
     if matches!(tz.from_local_datetime(&hour), LocalResult::Ambiguous(..)) {
         label.push(' ');
         label.push_str(&local.format("%:z").to_string());
