@@ -369,32 +369,11 @@ pub async fn count_segments(
     if n_segments == 0 || req.areas.is_empty() || req.products.is_some_and(|p| p.is_empty()) {
         return Ok(out);
     }
-    // Naive bounds are non-decreasing; equal neighbours are empty segments
-    // (no stored value has an instant there). Keep the distinct ones.
-    let naive: Vec<NaiveDateTime> = req.bounds.iter().map(|t| table.bound(*t)).collect();
-    let mut unique: Vec<NaiveDateTime> = Vec::with_capacity(naive.len());
-    let mut seg_of_unique: Vec<usize> = Vec::with_capacity(n_segments);
-    let mut wanted_unique: Vec<bool> = Vec::with_capacity(n_segments);
-    for i in 0..n_segments {
-        if naive[i + 1] <= naive[i] {
-            continue;
-        }
-        if unique.last() != Some(&naive[i]) {
-            if !unique.is_empty() {
-                // A gap between distinct segments (cannot happen with sorted
-                // input, but keep the structure consistent): an unwanted segment.
-                seg_of_unique.push(usize::MAX);
-                wanted_unique.push(false);
-            }
-            unique.push(naive[i]);
-        }
-        unique.push(naive[i + 1]);
-        seg_of_unique.push(i);
-        wanted_unique.push(
-            req.wanted
-                .is_none_or(|w| w.get(i).copied().unwrap_or(false)),
-        );
-    }
+    let DistinctSegments {
+        bounds: unique,
+        segment: seg_of_unique,
+        wanted: wanted_unique,
+    } = DistinctSegments::of(table, req);
     if unique.len() < 2 || !wanted_unique.iter().any(|w| *w) {
         return Ok(out);
     }
@@ -416,6 +395,52 @@ pub async fn count_segments(
         }
     }
     Ok(out)
+}
+
+/// The segments of a [`CountRequest`] on the naive axis of the table. Naive
+/// bounds are non-decreasing; equal neighbours are empty segments (no stored
+/// value has an instant there), so only the distinct ones are kept.
+struct DistinctSegments {
+    /// Strictly increasing naive bounds.
+    bounds: Vec<NaiveDateTime>,
+    /// The request's segment each piece between two bounds stands for
+    /// (`usize::MAX`: a gap between distinct segments, never wanted).
+    segment: Vec<usize>,
+    /// Whether each piece is wanted.
+    wanted: Vec<bool>,
+}
+
+impl DistinctSegments {
+    fn of(table: &DetectionTable, req: &CountRequest<'_>) -> DistinctSegments {
+        let naive: Vec<NaiveDateTime> = req.bounds.iter().map(|t| table.bound(*t)).collect();
+        let n_segments = naive.len().saturating_sub(1);
+        let mut d = DistinctSegments {
+            bounds: Vec::with_capacity(naive.len()),
+            segment: Vec::with_capacity(n_segments),
+            wanted: Vec::with_capacity(n_segments),
+        };
+        for i in 0..n_segments {
+            if naive[i + 1] <= naive[i] {
+                continue;
+            }
+            if d.bounds.last() != Some(&naive[i]) {
+                if !d.bounds.is_empty() {
+                    // A gap between distinct segments (cannot happen with
+                    // sorted input, but keep the structure consistent).
+                    d.segment.push(usize::MAX);
+                    d.wanted.push(false);
+                }
+                d.bounds.push(naive[i]);
+            }
+            d.bounds.push(naive[i + 1]);
+            d.segment.push(i);
+            d.wanted.push(
+                req.wanted
+                    .is_none_or(|w| w.get(i).copied().unwrap_or(false)),
+            );
+        }
+        d
+    }
 }
 
 /// Counts detections inside each of `windows` (which may overlap, e.g. shift
@@ -679,22 +704,11 @@ pub async fn count_plan(
     req: &CountRequest<'_>,
     source: CountSource,
 ) -> AppResult<Vec<(String, Vec<Value>)>> {
-    let naive: Vec<NaiveDateTime> = req.bounds.iter().map(|t| table.bound(*t)).collect();
-    let mut unique: Vec<NaiveDateTime> = Vec::new();
-    let mut wanted_unique = Vec::new();
-    for i in 0..naive.len().saturating_sub(1) {
-        if naive[i + 1] <= naive[i] {
-            continue;
-        }
-        if unique.last() != Some(&naive[i]) {
-            unique.push(naive[i]);
-        }
-        unique.push(naive[i + 1]);
-        wanted_unique.push(
-            req.wanted
-                .is_none_or(|w| w.get(i).copied().unwrap_or(false)),
-        );
-    }
+    let DistinctSegments {
+        bounds: unique,
+        wanted: wanted_unique,
+        ..
+    } = DistinctSegments::of(table, req);
     if unique.len() < 2 || req.areas.is_empty() {
         return Ok(Vec::new());
     }

@@ -748,8 +748,11 @@ mod fast {
             Some(Some(std::str::from_utf8(key).ok()?.parse::<i64>().ok()?))
         }
 
-        /// `{"<product>": total, …}`
-        fn totals(&mut self, out: &mut Vec<(Option<i64>, u64)>) -> Option<()> {
+        /// `{"<product>": value, …}`, each value read by `value`.
+        fn per_product(
+            &mut self,
+            mut value: impl FnMut(&mut Self, Option<i64>) -> Option<()>,
+        ) -> Option<()> {
             self.eat(b'{')?;
             if self.peek()? == b'}' {
                 self.i += 1;
@@ -758,63 +761,53 @@ mod fast {
             loop {
                 let product = self.product_key()?;
                 self.eat(b':')?;
-                out.push((product, self.uint()?));
+                value(self, product)?;
                 if !self.next_or_end(b'}')? {
                     return Some(());
                 }
             }
+        }
+
+        /// `{"<product>": total, …}`
+        fn totals(&mut self, out: &mut Vec<(Option<i64>, u64)>) -> Option<()> {
+            self.per_product(|p, product| {
+                out.push((product, p.uint()?));
+                Some(())
+            })
         }
 
         /// `{"<product>": [n0, …, n23], …}`
         fn hours(&mut self, out: &mut Vec<(Option<i64>, [u64; 24])>) -> Option<()> {
-            self.eat(b'{')?;
-            if self.peek()? == b'}' {
-                self.i += 1;
-                return Some(());
-            }
-            loop {
-                let product = self.product_key()?;
-                self.eat(b':')?;
-                self.eat(b'[')?;
+            self.per_product(|p, product| {
+                p.eat(b'[')?;
                 let mut per_hour = [0u64; 24];
                 for (h, slot) in per_hour.iter_mut().enumerate() {
                     if h > 0 {
-                        self.eat(b',')?;
+                        p.eat(b',')?;
                     }
-                    *slot = self.uint()?;
+                    *slot = p.uint()?;
                 }
-                self.eat(b']')?;
+                p.eat(b']')?;
                 out.push((product, per_hour));
-                if !self.next_or_end(b'}')? {
-                    return Some(());
-                }
-            }
+                Some(())
+            })
         }
 
+        /// `{"<product>": [run, …], …}`
         fn products(&mut self, runs: &mut Vec<RunRef>, counts: &mut Vec<u64>) -> Option<()> {
-            self.eat(b'{')?;
-            if self.peek()? == b'}' {
-                self.i += 1;
-                return Some(());
-            }
-            loop {
-                let product = self.product_key()?;
-                self.eat(b':')?;
-                self.eat(b'[')?;
-                if self.peek()? == b']' {
-                    self.i += 1;
-                } else {
-                    loop {
-                        self.run(product, runs, counts)?;
-                        if !self.next_or_end(b']')? {
-                            break;
-                        }
-                    }
-                }
-                if !self.next_or_end(b'}')? {
+            self.per_product(|p, product| {
+                p.eat(b'[')?;
+                if p.peek()? == b']' {
+                    p.i += 1;
                     return Some(());
                 }
-            }
+                loop {
+                    p.run(product, runs, counts)?;
+                    if !p.next_or_end(b']')? {
+                        return Some(());
+                    }
+                }
+            })
         }
 
         fn run(
