@@ -356,34 +356,40 @@ pub async fn authenticate(req: &Request, state: &AppState) -> AppResult<TenantCo
     let now = state.now();
     let claims = tokens::verify_access(state.config(), &token, now)?;
     let user_id = claims.user_id()?;
-    let mut conn = state.db().global().await?;
-    let s = session(state, &mut conn, &claims.sid, now).await?;
-    if s.user_id != user_id || s.tenant_id != claims.tid {
-        return Err(AppError::unauthorized("invalid access token"));
-    }
-    if !s.user_active {
-        return Err(AppError::unauthorized("this account has been deactivated"));
-    }
-    if let Some(tenant) = &s.tenant {
-        if !tenant.is_active {
-            return Err(AppError::unauthorized(
-                "this plant's account has been deactivated",
-            ));
-        }
-    } else if s.tenant_id.is_some() {
-        return Err(session_ended());
-    }
-    if s.expires_at <= now.naive_utc() {
-        return Err(session_ended());
-    }
-    let role = s
-        .role
-        .ok_or_else(|| AppError::forbidden("this account has an unknown role"))?;
-    if method == AuthMethod::Cookie && is_state_changing(&req.method) {
-        check_csrf(req, s.csrf_hash.as_deref())?;
-    }
-    ratelimit::check_user_on(&mut conn, state, user_id).await?;
-    drop(conn);
+    // The session check and the request count: short statements, bounded as
+    // a whole instead of pinging the pooled connection first.
+    let (s, role) = state
+        .db()
+        .global_bounded(|mut conn| async move {
+            let s = session(state, &mut conn, &claims.sid, now).await?;
+            if s.user_id != user_id || s.tenant_id != claims.tid {
+                return Err(AppError::unauthorized("invalid access token"));
+            }
+            if !s.user_active {
+                return Err(AppError::unauthorized("this account has been deactivated"));
+            }
+            if let Some(tenant) = &s.tenant {
+                if !tenant.is_active {
+                    return Err(AppError::unauthorized(
+                        "this plant's account has been deactivated",
+                    ));
+                }
+            } else if s.tenant_id.is_some() {
+                return Err(session_ended());
+            }
+            if s.expires_at <= now.naive_utc() {
+                return Err(session_ended());
+            }
+            let role = s
+                .role
+                .ok_or_else(|| AppError::forbidden("this account has an unknown role"))?;
+            if method == AuthMethod::Cookie && is_state_changing(&req.method) {
+                check_csrf(req, s.csrf_hash.as_deref())?;
+            }
+            ratelimit::check_user_on(&mut conn, state, user_id).await?;
+            Ok((s, role))
+        })
+        .await?;
     Ok(TenantContext {
         user_id,
         username: s.username.clone(),
