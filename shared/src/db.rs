@@ -107,10 +107,7 @@ impl Db {
         };
         match tokio::time::timeout(self.inner.acquire_timeout, bounded).await {
             Ok(result) => result,
-            Err(_) => Err(AppError::Unavailable {
-                retry_after: 5,
-                detail: "the database did not answer in time".into(),
-            }),
+            Err(_) => Err(timed_out("the database did not answer in time")),
         }
     }
 
@@ -167,10 +164,7 @@ impl Db {
         match tokio::time::timeout(self.inner.acquire_timeout, check).await {
             Ok(Ok(conn)) => Ok(conn),
             Ok(Err(e)) => Err(map_err(e)),
-            Err(_) => Err(AppError::Unavailable {
-                retry_after: 5,
-                detail: "timed out connecting to the database".into(),
-            }),
+            Err(_) => Err(timed_out("timed out connecting to the database")),
         }
     }
 
@@ -180,10 +174,7 @@ impl Db {
         let timeout = self.inner.acquire_timeout;
         match tokio::time::timeout(timeout, conn.query_drop("SELECT 1")).await {
             Ok(result) => result.map_err(map_err),
-            Err(_) => Err(AppError::Unavailable {
-                retry_after: 5,
-                detail: "database did not answer in time".into(),
-            }),
+            Err(_) => Err(timed_out("database did not answer in time")),
         }
     }
 
@@ -202,6 +193,14 @@ impl Db {
     /// Pool figures for `/system/stats`.
     pub fn client_pool_count(&self) -> usize {
         self.inner.clients.lock().map(|c| c.len()).unwrap_or(0)
+    }
+}
+
+/// The 503 of a database that did not answer within the acquire timeout.
+fn timed_out(detail: &str) -> AppError {
+    AppError::Unavailable {
+        retry_after: 5,
+        detail: detail.into(),
     }
 }
 

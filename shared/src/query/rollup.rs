@@ -361,11 +361,12 @@ pub(super) async fn add_minute_counts(
         // of it is partial) only needs each product's total; a day cut only
         // at whole hours, each product's hours.
         let whole_day = sink.day_segment();
-        let by_hour = whole_day.is_none() && sink.cut_at_whole_hours();
-        let want = match (whole_day, by_hour) {
-            (Some(_), _) => fast::Want::DayTotals(&mut totals),
-            (None, true) => fast::Want::HourTotals(&mut hours),
-            (None, false) => fast::Want::Minutes,
+        let want = if whole_day.is_some() {
+            fast::Want::DayTotals(&mut totals)
+        } else if sink.cut_at_whole_hours() {
+            fast::Want::HourTotals(&mut hours)
+        } else {
+            fast::Want::Minutes
         };
         match fast::scan(text.as_bytes(), &mut runs, &mut counts, want) {
             fast::Scan::Totals => {
