@@ -55,7 +55,7 @@ dashctl() {
 
 if [ "${DEMO_SKIP_DEPS:-0}" != 1 ]; then
     step "checking dependencies"
-    scripts/deps.sh
+    scripts/deps.sh --for demo
 fi
 if [ "${DEMO_SKIP_BUILD:-0}" != 1 ]; then
     step "building (cargo build --release --workspace)"

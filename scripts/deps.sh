@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs what the build, the demo and the tests need on Debian 12, only what is missing.
 #
-#   scripts/deps.sh            # quiet when everything is already there
+#   scripts/deps.sh            # everything make test needs; quiet when it is all there
+#   scripts/deps.sh --for demo # only what make demo needs: no test tools (Chromium, wrk,
+#                              # hyperfine, cgi-fcgi), no cargo-nextest / cargo-deny (about
+#                              # 5 minutes of compiling on a new machine)
 #
 # Environment:
 #   DEPS_SKIP_APT=1            do not touch system packages
@@ -13,6 +16,18 @@
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+PURPOSE=test
+case "${1:-}" in
+    "") ;;
+    --for) PURPOSE="${2:-}" ;;
+    --for=*) PURPOSE="${1#--for=}" ;;
+    *) die "usage: scripts/deps.sh [--for demo|test]" ;;
+esac
+case "$PURPOSE" in
+    demo|test) ;;
+    *) die "--for takes demo or test, not '$PURPOSE'" ;;
+esac
 
 export DEBIAN_FRONTEND=noninteractive
 LOG_DIR="$RUN_ROOT/logs"
@@ -58,12 +73,15 @@ REQUIRED_PKGS=(
     python3:python3
     ca-certificates:
 )
-OPTIONAL_PKGS=(          # the demo and the unit tests run without them
-    libfcgi-bin:cgi-fcgi
-    chromium:chromium
-    wrk:wrk
-    hyperfine:hyperfine
-)
+OPTIONAL_PKGS=()         # the tests' and benchmarks' tools; the demo runs without them
+if [ "$PURPOSE" = test ]; then
+    OPTIONAL_PKGS=(
+        libfcgi-bin:cgi-fcgi
+        chromium:chromium
+        wrk:wrk
+        hyperfine:hyperfine
+    )
+fi
 command -v cc >/dev/null 2>&1 || REQUIRED_PKGS+=(gcc:cc)      # Rust's linker
 command -v git >/dev/null 2>&1 || REQUIRED_PKGS+=(git:git)
 command -v make >/dev/null 2>&1 || REQUIRED_PKGS+=(make:make)
@@ -143,7 +161,7 @@ for comp in rustfmt clippy; do
     fi
 done
 
-if [ "${DEPS_SKIP_CARGO_TOOLS:-0}" != 1 ]; then
+if [ "${DEPS_SKIP_CARGO_TOOLS:-0}" != 1 ] && [ "$PURPOSE" = test ]; then
     if ! cargo nextest --version >/dev/null 2>&1; then
         log "installing cargo-nextest (cargo install --locked; takes a few minutes, once)"
         quiet cargo-nextest cargo install --locked cargo-nextest \

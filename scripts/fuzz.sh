@@ -16,14 +16,15 @@
 # ships with the stable toolchain), else the targets are built without a sanitizer
 # (FUZZ_SANITIZER=none forces that). cargo-fuzz is installed with cargo install when missing
 # (a few minutes, once). The fuzz crate is a workspace of its own: its build goes to
-# fuzz/target and never touches the main target dir (the first build compiles every
-# dependency of shared again: long on 2 cores; later builds are incremental).
+# FUZZ_TARGET_DIR (default <machine cache>/fuzz-target, see CACHE_ROOT in lib.sh) and never
+# touches the main target dir. The first build on a machine compiles every dependency again
+# with ASan (about 14 minutes on 2 cores); later runs, from any clone, reuse them.
 #
 # Corpus: the committed seeds in fuzz/corpus/<target>/seed-*, and what the runs find in
-# fuzz/target/corpus/<target>/ (git-ignored, kept between runs). A crash, a panic, a timeout
+# FUZZ_TARGET_DIR/corpus/<target>/ (kept between runs). A crash, a panic, a timeout
 # (FUZZ_TIMEOUT, 30 s per input) or running out of memory (2 GiB) leaves its input in
 # fuzz/artifacts/<target>/ (git-ignored); reproduce with
-#   RUSTC_BOOTSTRAP=1 cargo fuzz run --fuzz-dir fuzz --target-dir fuzz/target -a <target> <artifact>
+#   RUSTC_BOOTSTRAP=1 cargo fuzz run --fuzz-dir fuzz -a <target> <artifact>
 # Exit 1 when a target failed (named, with its artifact), 2 on a usage or build error.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -48,7 +49,7 @@ case "$SECONDS_PER_TARGET" in
 esac
 
 FUZZ_DIR="$REPO_ROOT/fuzz"
-FUZZ_TARGET_DIR="$FUZZ_DIR/target"
+FUZZ_TARGET_DIR="${FUZZ_TARGET_DIR:-$CACHE_ROOT/fuzz-target}"
 SANITIZER="${FUZZ_SANITIZER:-address}"
 PER_INPUT_TIMEOUT="${FUZZ_TIMEOUT:-30}"
 ALL_TARGETS=(cgi_request query_params layout_json)

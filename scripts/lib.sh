@@ -5,7 +5,8 @@
 #
 # Sets REPO_ROOT (the repository root, found from this file's location), RUN_ROOT
 # (REPO_ROOT/.run, git-ignored: private MariaDB, Apache run dirs, generated env file) and
-# TARGET_DIR (cargo's output: $CARGO_TARGET_DIR or REPO_ROOT/target).
+# TARGET_DIR (cargo's output: $CARGO_TARGET_DIR or REPO_ROOT/target) and CACHE_ROOT (the
+# machine-level cache of artifact-only builds, below).
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 RUN_ROOT="${DASHBOARD_RUN_ROOT:-$REPO_ROOT/.run}"
@@ -15,6 +16,11 @@ case "${CARGO_TARGET_DIR:-}" in
     /*) TARGET_DIR="$CARGO_TARGET_DIR" ;;
     *) TARGET_DIR="$REPO_ROOT/$CARGO_TARGET_DIR" ;;
 esac
+# Builds that are only ever artifacts (the cargo-fuzz ASan build, the zigbuild cPanel bundle)
+# go to a machine-level cache shared by every clone, so that a second `make test` on the same
+# machine — CI's fresh clone included — reuses their compiled dependencies. Cargo's fingerprints
+# keep that safe: a clone at another path rebuilds its own crates and reuses only the rest.
+CACHE_ROOT="${DASHBOARD_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/dashboard-saas}"
 export REPO_ROOT RUN_ROOT
 
 # Messages go to stderr so that stdout stays clean for values (db.sh url, tenant ids).

@@ -7,7 +7,8 @@
 #   PACKAGE_NATIVE=1 [PACKAGE_PROFILE=release] [PACKAGE_SKIP_BUILD=1] ...
 #                                             # plain cargo build (the build machine's glibc)
 # More settings: PACKAGE_GLIBC (2.17), PACKAGE_PROFILE (dist), PACKAGE_OUT_DIR
-# (<target dir>/cpanel), PACKAGE_SKIP_FRONTEND=1 (do not rebuild a stale static/dist).
+# (<target dir>/cpanel), PACKAGE_TARGET_DIR (the zigbuild's cargo target dir, default
+# <machine cache>/cpanel-target), PACKAGE_SKIP_FRONTEND=1 (do not rebuild a stale static/dist).
 #
 # Output (stdout: the archive's path): <out dir>/dashboard-cpanel.tar.gz holding
 #   dashboard-cpanel/.htaccess              routing to the binaries, CGIPassAuth On,
@@ -99,9 +100,13 @@ case "$mode" in
         for b in "${HTTP_BINS[@]}" "${CLI_BINS[@]}"; do pkgs+=(-p "$b"); done
         log "cargo zigbuild --profile $profile --target $TRIPLE.$GLIBC (${HTTP_BINS[*]} ${CLI_BINS[*]})"
         t0="$(now_ms)"
-        cargo zigbuild --profile "$profile" --target "$TRIPLE.$GLIBC" "${pkgs[@]}" >&2
+        # The bundle's own target dir in the machine cache (lib.sh): the glibc-2.17 build
+        # shares nothing with the native one, and a fresh clone reuses its dependencies.
+        zig_target_dir="${PACKAGE_TARGET_DIR:-$CACHE_ROOT/cpanel-target}"
+        cargo zigbuild --profile "$profile" --target "$TRIPLE.$GLIBC" --target-dir "$zig_target_dir" \
+            "${pkgs[@]}" >&2
         log "built in $(fmt_ms $(( $(now_ms) - t0 )))"
-        bin_dir="$TARGET_DIR/$TRIPLE/$profile"
+        bin_dir="$zig_target_dir/$TRIPLE/$profile"
         ;;
 esac
 
