@@ -7,10 +7,10 @@
 //! runs, recomputation of a window, the "stopped since" state) through
 //! [`store`]; [`summary`] computes count, MTBF, MTTR and the Paretos.
 
-pub mod detector;
 pub mod engine;
 pub mod store;
-pub mod summary;
+
+pub use dash_core::downtime::{detector, summary};
 
 pub use detector::{
     detect, reconcile, ChangedStop, Detection, Detector, DetectorError, Event, Justification,

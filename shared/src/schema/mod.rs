@@ -12,7 +12,6 @@
 
 mod admin;
 mod client;
-mod line_code;
 mod migrate;
 mod partitions;
 
@@ -25,7 +24,7 @@ pub use client::{
     client_lines, provision_client, required_columns, verify_client, CheckStatus, ClientLine,
     ProvisionReport, Report, ReportItem, LINE_TABLES_SQL, REFERENCE_SQL,
 };
-pub use line_code::{fold_to_ascii, is_valid_line_code, line_code};
+pub use dash_core::line_code::{fold_to_ascii, is_valid_line_code, line_code};
 pub use migrate::{migrate, migrations, split_statements, AppliedMigration, Migration};
 pub use partitions::{
     create_detection_table, ensure_partitions, ensure_partitions_through, list_partitions,

@@ -251,7 +251,7 @@ pub fn utc_to_data_naive(t: DateTime<Utc>, data_tz: Tz) -> NaiveDateTime {
 }
 
 /// Milliseconds since the epoch back to an instant, saturating instead of panicking.
-pub(crate) fn ms_to_utc(ms: i64) -> DateTime<Utc> {
+pub fn ms_to_utc(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or(if ms < 0 {
         DateTime::<Utc>::MIN_UTC
     } else {
