@@ -74,7 +74,7 @@ json_na() { python3 -c 'import json,sys; print(json.dumps({"na": sys.argv[1]}))'
 command -v python3 >/dev/null 2>&1 || die "python3 is required (scripts/bench/benchtool.py)"
 rm -rf "$WORK"
 mkdir -p "$WORK"
-mkdir_public "$RUN_ROOT" "$BDIR" "$STATIC_DIR" "$TRIVIAL_DIR"
+mkdir_public "$RUN_ROOT" "$BDIR" "$STATIC_DIR" "$STATIC_DIR/dist" "$TRIVIAL_DIR"
 LOG="$WORK/bench.log"
 : >"$LOG"
 
@@ -392,12 +392,12 @@ if apache_start cgi "$BIN" && login; then
     python3 "$TOOL" seq --url "$BASE/api/v1/production/lines" -n "$CGI_N" -H "$AUTH_H" >"$WORK/cgi_lines.json" \
         || json_na "request loop failed" >"$WORK/cgi_lines.json"
     # The same bytes as a static file: the FastCGI baseline below.
-    curl -sf -H "$AUTH_H" "$BASE/api/v1/production/lines" -o "$STATIC_DIR/lines.json" || true
+    curl -sf -H "$AUTH_H" "$BASE/api/v1/production/lines" -o "$STATIC_DIR/dist/lines.json" || true
 else
     json_na "apache (cgi) or the login failed (log: $LOG, $APACHE_DIR/logs/error.log)" >"$WORK/cgi_lines.json"
 fi
-[ -s "$STATIC_DIR/lines.json" ] || cp scripts/bench/trivial_cgi.c "$STATIC_DIR/lines.json"
-chmod 0644 "$STATIC_DIR/lines.json"
+[ -s "$STATIC_DIR/dist/lines.json" ] || cp scripts/bench/trivial_cgi.c "$STATIC_DIR/dist/lines.json"
+chmod 0644 "$STATIC_DIR/dist/lines.json"
 
 # 4c. FastCGI.
 step "FastCGI: wrk -t2 -c8 -d$WRK_DURATION on /api/v1/production/lines and on a static file"
@@ -406,8 +406,8 @@ if apache_start fcgid "$BIN" && login; then
         wrk -t2 -c8 -d3s -H "$AUTH_H" "$BASE/api/v1/production/lines" >/dev/null 2>&1 || true     # spawn the processes
         wrk -t2 -c8 -d"$WRK_DURATION" --latency -H "$AUTH_H" "$BASE/api/v1/production/lines" >"$WORK/wrk_lines.txt" 2>&1 \
             || na wrk_lines.na "wrk failed"
-        wrk -t2 -c8 -d2s "$BASE/static/lines.json" >/dev/null 2>&1 || true
-        wrk -t2 -c8 -d"$WRK_DURATION" --latency "$BASE/static/lines.json" >"$WORK/wrk_static.txt" 2>&1 || true
+        wrk -t2 -c8 -d2s "$BASE/static/dist/lines.json" >/dev/null 2>&1 || true
+        wrk -t2 -c8 -d"$WRK_DURATION" --latency "$BASE/static/dist/lines.json" >"$WORK/wrk_static.txt" 2>&1 || true
     else
         na wrk_lines.na "wrk is not installed (apt-get install wrk)"
     fi

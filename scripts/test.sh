@@ -24,7 +24,8 @@
 #   cpanel   scripts/cpanel-smoke.sh: the bundle through install.sh and .htaccess in a
 #            plain Apache (mod_fcgid, then mod_cgid)
 #   deny     cargo deny check licenses bans sources (offline; advisories need network)
-#   browser  node tests/browser/run.mjs, when that file exists
+#   browser  node --test tests/browser/ (unit tests of the page scripts), then
+#            node tests/browser/run.mjs against the demo, when that file exists
 #   faults   scripts/faults.sh: database stopped and frozen, downtime job killed mid-run,
 #            FastCGI recycled under load, a client database missing a column or table
 #   schemathesis scripts/schemathesis.sh: generated requests against the OpenAPI document
@@ -151,9 +152,11 @@ step_deny() {
 }
 
 # The browser test drives the real demo: Apache (FastCGI) over the demo tenants.
+# The page scripts' unit tests (tests/browser/*.test.mjs) run first, without a browser.
 step_browser() {
     export DASHBOARD_BIN_DIR="$TARGET_DIR/release"
     local port="${BROWSER_PORT:-18090}" rc=0
+    node --test tests/browser/ || rc=$?
     DEMO_SKIP_DEPS=1 DEMO_SKIP_BUILD=1 DEMO_PORT="$port" DEMO_MODE=fcgid scripts/demo.sh >/dev/null || return 1
     BASE_URL="http://127.0.0.1:$port" node tests/browser/run.mjs || rc=$?
     scripts/apache.sh stop >/dev/null 2>&1 || true

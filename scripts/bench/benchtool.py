@@ -702,7 +702,7 @@ def cmd_report(a):
         wna = "%d of %d responses were not 2xx (bench-results/work/wrk_lines.txt)" % (wl["non_2xx"], wl.get("requests", 0))
     wl = wl or {}
     ws = ws or {}
-    static_how = "the same wrk against the same Apache serving the same bytes as a static file (/static/lines.json)"
+    static_how = "the same wrk against the same Apache serving the same bytes as a static file (/static/dist/lines.json)"
     R.add("FastCGI requests/s", wl.get("rps"), (fmt_int(wl.get("rps")) or "") + " req/s", "req/s", ws.get("rps"),
           (fmt_int(ws["rps"]) + " req/s") if ws.get("rps") else None, static_how, ratio_of(wl.get("rps"), ws.get("rps")),
           ">= 2,000 req/s", (wl["rps"] >= 2000) if wl.get("rps") else None, wna, extra={"wrk": wl, "static": ws})

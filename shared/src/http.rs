@@ -81,7 +81,7 @@ impl Request {
     }
 
     /// Parses the body as JSON into `T`; malformed JSON is a 400 naming the field
-    /// serde complained about when it can.
+    /// serde complained about when it can, a repeated key a 422 naming it.
     pub fn json<T: DeserializeOwned>(&self) -> AppResult<T> {
         if let Some(ct) = self.header("content-type") {
             let ct = ct.to_ascii_lowercase();
@@ -99,7 +99,9 @@ impl Request {
         let text = std::str::from_utf8(&self.body)
             .map_err(|_| AppError::bad_request("the request body is not valid UTF-8"))?;
         let mut de = serde_json::Deserializer::from_str(text);
-        serde_path_to_error_free(&mut de)
+        let value = serde_path_to_error_free(&mut de)?;
+        crate::auth::input::refuse_repeated_keys(text)?;
+        Ok(value)
     }
 
     /// A cookie's value by name.
@@ -273,6 +275,15 @@ mod tests {
         ));
         r.body = Bytes::from_static(b"\xff\xfe");
         assert!(r.json::<Login>().is_err());
+    }
+
+    #[test]
+    fn repeated_keys_are_refused_naming_them() {
+        let mut r = Request::new(Method::POST, "/x");
+        r.body = Bytes::from_static(br#"{"layout": {"columns": 12, "columns": 4}}"#);
+        let err = r.json::<serde_json::Value>().unwrap_err();
+        assert_eq!(err.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(err.field(), Some("layout.columns"));
     }
 
     #[test]

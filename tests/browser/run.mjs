@@ -109,8 +109,8 @@ async function noRawMarkup(page, label) {
   check(`${label}: hostile names stay text`, bad === 0, `${bad} injected nodes`);
 }
 
-async function login(page, user) {
-  await page.goto(`${BASE}/login`);
+async function login(page, user, { navigate = true } = {}) {
+  if (navigate) await page.goto(`${BASE}/login`);
   await page.fill('#username', user);
   await page.fill('#password', PASSWORD);
   await Promise.all([page.waitForURL((u) => !u.pathname.endsWith('/login'), { timeout: 15000 }), page.click('button[type=submit]')]);
@@ -141,6 +141,42 @@ async function login(page, user) {
   const r404 = await page.goto(`${BASE}/lines/999999`);
   check('anonymous deep link goes to login', page.url().includes('/login'), `${r404 && r404.status()} ${page.url()}`);
   check('anonymous pages: no console errors or CSP violations', problems.length === 0, problems.join(' | '));
+  await ctx.close();
+}
+
+// 1b. After sign-in, `?next=` never leaves the site (issue 12: "/%09/evil.example/phish"
+// sent the browser to evil.example, since the URL parser drops the tab). Requests to any
+// other origin are refused here and counted, so nothing leaves the machine.
+{
+  const origin = new URL(BASE).origin;
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const offsite = [];
+  await ctx.route(
+    (u) => u.origin !== origin,
+    (route) => {
+      offsite.push(route.request().url());
+      return route.abort();
+    },
+  );
+  const page = await ctx.newPage();
+  // As they appear in the address bar.
+  for (const next of ['/%09/evil.example', '//evil.example', '/%5Cevil.example', 'https://evil.example', '%0a//evil.example', '/%0d%0a/evil.example']) {
+    await page.goto(`${BASE}/login?next=${next}`);
+    const target = await page.evaluate(() => window.Dash.safeNext(new URLSearchParams(location.search).get('next')));
+    check(`next=${next} stays on the site`, new URL(target).origin === origin, target);
+  }
+  await page.goto(`${BASE}/login?next=/lines`);
+  const kept = await page.evaluate(() => window.Dash.safeNext(new URLSearchParams(location.search).get('next')));
+  check('next=/lines is followed', kept === `${origin}/lines`, kept);
+  // The probe's request, end to end.
+  await page.goto(`${BASE}/login?next=/%09/evil.example/phish`);
+  try {
+    await login(page, 'viewer', { navigate: false });
+    const landed = new URL(page.url());
+    check('sign-in with next=/%09/evil.example/phish lands on the site', landed.origin === origin && offsite.length === 0, `${page.url()} ${offsite.join(' ')}`);
+  } catch (e) {
+    check('sign-in with next=/%09/evil.example/phish lands on the site', false, `${e.message} ${page.url()} ${offsite.join(' ')}`);
+  }
   await ctx.close();
 }
 

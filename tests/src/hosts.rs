@@ -4,6 +4,7 @@
 //! under a Lambda Runtime API server that speaks the protocol the way AWS does.
 
 use std::collections::{HashMap, VecDeque};
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::OwnedFd;
@@ -190,11 +191,12 @@ impl TestRequest {
 
 /// Runs a binary once as a CGI program with exactly `env` + `vars` in its
 /// environment and `stdin` as its input; returns the parsed output and whether
-/// the process exited successfully.
-pub fn run_cgi_raw(
+/// the process exited successfully. `vars` may hold bytes that are not UTF-8,
+/// as a web server passes header values on.
+pub fn run_cgi_raw<K: AsRef<OsStr>, V: AsRef<OsStr>>(
     binary: &Path,
     env: &[(String, String)],
-    vars: &[(String, String)],
+    vars: &[(K, V)],
     stdin: &[u8],
 ) -> (RawResponse, bool) {
     let mut child = Command::new(binary)
@@ -260,15 +262,25 @@ impl FcgiApp {
 
     /// Sends one request with Debian's `cgi-fcgi` (libfcgi), an independent client.
     pub fn request(&self, req: &TestRequest) -> RawResponse {
+        self.request_raw(&req.cgi_vars(), &req.body)
+    }
+
+    /// Sends these CGI meta-variables (which may hold bytes that are not
+    /// UTF-8) as the FastCGI parameters of one request, and `body` as its stdin.
+    pub fn request_raw<K: AsRef<OsStr>, V: AsRef<OsStr>>(
+        &self,
+        vars: &[(K, V)],
+        body: &[u8],
+    ) -> RawResponse {
         let mut child = Command::new("cgi-fcgi")
             .arg("-bind")
             .arg("-connect")
             .arg(&self.socket)
             .env_clear()
             .envs(
-                req.cgi_vars()
-                    .into_iter()
-                    .filter(|(k, _)| k != "GATEWAY_INTERFACE"),
+                vars.iter()
+                    .filter(|(k, _)| k.as_ref() != "GATEWAY_INTERFACE")
+                    .map(|(k, v)| (k, v)),
             )
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -276,7 +288,7 @@ impl FcgiApp {
             .spawn()
             .expect("cgi-fcgi (apt-get install libfcgi-bin)");
         let mut input = child.stdin.take().expect("stdin");
-        let body = req.body.clone();
+        let body = body.to_vec();
         let writer = std::thread::spawn(move || {
             let _ = input.write_all(&body);
         });

@@ -1,7 +1,11 @@
 //! Reading and checking the fields of a JSON body so that every refusal names
 //! its field (SPEC §12): empty values, oversized values, bytes that are not
-//! UTF-8, wrong types and unknown keys are all told apart.
+//! UTF-8, wrong types, unknown and repeated keys are all told apart.
 
+use std::cell::RefCell;
+use std::collections::HashSet;
+
+use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 use crate::error::{AppError, AppResult};
@@ -57,6 +61,7 @@ impl Fields {
         let Value::Object(map) = value else {
             return Err(AppError::bad_request("the body must be a JSON object"));
         };
+        refuse_repeated_keys(&text)?;
         if lossy && map.keys().any(|k| k.contains('\u{FFFD}')) {
             return Err(AppError::bad_request("a field name is not valid UTF-8"));
         }
@@ -162,6 +167,133 @@ fn replacement_suffix(v: &Value) -> Option<String> {
 
 fn replacement_path(key: &str, v: &Value) -> Option<String> {
     replacement_suffix(v).map(|rest| format!("{}{rest}", field_label(key)))
+}
+
+/// The first key that an object in this JSON text repeats, as a path
+/// (`username`, `config.timezone`, `widgets[2].type`); `None` when every
+/// object's keys are unique. serde_json keeps the last of repeated keys without
+/// a word, so `{"role":"viewer","role":"admin"}` would mean whatever the parser
+/// reading it decides (issue 12). Meant for text that has parsed as JSON.
+pub fn repeated_key(text: &str) -> Option<String> {
+    let found = RefCell::new(None);
+    let mut de = serde_json::Deserializer::from_str(text);
+    // The walk stops with an error at the first repeat; `found` says which.
+    let _ = UniqueKeys {
+        path: JsonPath::Root,
+        found: &found,
+    }
+    .deserialize(&mut de);
+    found.into_inner()
+}
+
+/// 422 naming the first repeated key of a JSON body (see [`repeated_key`]).
+/// Every reader of JSON bodies calls it once the body has parsed.
+pub fn refuse_repeated_keys(text: &str) -> AppResult<()> {
+    match repeated_key(text) {
+        Some(path) => Err(AppError::validation(
+            path.clone(),
+            format!("{path} is given more than once; send each field once"),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Where a value sits in a JSON document: a chain of links on the stack, made
+/// into text only for the one path an error names.
+#[derive(Clone, Copy)]
+enum JsonPath<'a> {
+    Root,
+    Key(&'a JsonPath<'a>, &'a str),
+    Index(&'a JsonPath<'a>, usize),
+}
+
+impl JsonPath<'_> {
+    fn render(&self) -> String {
+        match self {
+            JsonPath::Root => String::new(),
+            JsonPath::Key(JsonPath::Root, key) => field_label(key),
+            JsonPath::Key(parent, key) => format!("{}.{}", parent.render(), field_label(key)),
+            JsonPath::Index(parent, i) => format!("{}[{i}]", parent.render()),
+        }
+    }
+}
+
+/// Walks one JSON value and everything below it; at the first object that
+/// repeats a key, records its path in `found` and stops with an error.
+struct UniqueKeys<'a> {
+    path: JsonPath<'a>,
+    found: &'a RefCell<Option<String>>,
+}
+
+impl<'de> DeserializeSeed<'de> for UniqueKeys<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for UniqueKeys<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<(), A::Error> {
+        let mut index = 0;
+        while items
+            .next_element_seed(UniqueKeys {
+                path: JsonPath::Index(&self.path, index),
+                found: self.found,
+            })?
+            .is_some()
+        {
+            index += 1;
+        }
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut entries: A) -> Result<(), A::Error> {
+        let mut seen = HashSet::new();
+        while let Some(key) = entries.next_key::<String>()? {
+            let path = JsonPath::Key(&self.path, &key);
+            if seen.contains(&key) {
+                *self.found.borrow_mut() = Some(path.render());
+                return Err(A::Error::custom("a key is repeated"));
+            }
+            entries.next_value_seed(UniqueKeys {
+                path,
+                found: self.found,
+            })?;
+            seen.insert(key);
+        }
+        Ok(())
+    }
 }
 
 /// Length in characters, bounded, with the field named in the error.
@@ -326,6 +458,47 @@ mod tests {
         assert_eq!(e.field(), Some("config.timezone"));
         let e = Fields::parse(&req(b"{\"list\": [\"ok\", \"\xff\"]}"), &["list"]).unwrap_err();
         assert_eq!(e.field(), Some("list[1]"));
+    }
+
+    #[test]
+    fn repeated_keys_are_found_at_any_depth() {
+        for (body, path) in [
+            (r#"{"username":"a","username":"b"}"#, "username"),
+            (r#"{"a":1,"\u0061":2}"#, "a"),
+            (
+                r#"{"config":{"timezone":"UTC","theme":1,"timezone":"x"}}"#,
+                "config.timezone",
+            ),
+            (
+                r#"{"widgets":[{"type":1},{"type":1,"type":2}]}"#,
+                "widgets[1].type",
+            ),
+            (r#"[[{"k":{"x":[0,{"y":1,"y":1}]}}]]"#, "[0][0].k.x[1].y"),
+        ] {
+            assert_eq!(repeated_key(body).as_deref(), Some(path), "{body}");
+        }
+        for body in [
+            r#"{"a":{"a":1},"b":[{"a":1},{"a":2}],"c":null,"d":[1,2.5,"x",true]}"#,
+            r#"{"A":1,"a":2}"#,
+            "[]",
+        ] {
+            assert_eq!(repeated_key(body), None, "{body}");
+        }
+    }
+
+    #[test]
+    fn a_repeated_field_is_refused_naming_it() {
+        let e = Fields::parse(
+            &req(br#"{"username": "a", "username": "b", "password": "x"}"#),
+            &["username", "password"],
+        )
+        .unwrap_err();
+        assert_eq!(e.status(), 422);
+        assert_eq!(e.field(), Some("username"));
+        // A body that is not JSON stays a 400, whatever it repeats.
+        let e = Fields::parse(&req(br#"{"username": "a", "username": "b""#), &["username"])
+            .unwrap_err();
+        assert_eq!(e.status(), 400);
     }
 
     #[test]

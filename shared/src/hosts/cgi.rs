@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::io::{Read, Write};
+use std::os::unix::ffi::OsStringExt;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,16 +18,35 @@ use crate::error::AppError;
 use crate::http::{error_response, Request, Response, MAX_BODY_BYTES};
 use crate::state::HostKind;
 
-/// The CGI meta-variables of the process environment. The web server passes header
-/// values as the client sent them, which need not be UTF-8 (`std::env::vars` would
-/// panic on such a value and kill the process before it answers): values are read
-/// lossily, and a variable whose name is not UTF-8 is skipped.
+/// Decodes CGI meta-variables, the same way for every host that has them: the
+/// process environment under CGI ([`vars_from_os`]), the parameter records
+/// under FastCGI. The web server passes header values on as the client sent
+/// them, which need not be UTF-8 (`User-Agent: caf\xe9`): values are read
+/// lossily (U+FFFD), and a variable whose name is not UTF-8, which names no
+/// header we read, is skipped. Nothing else is lost.
+pub fn meta_variables<N: AsRef<[u8]>, V: AsRef<[u8]>>(
+    pairs: impl IntoIterator<Item = (N, V)>,
+) -> HashMap<String, String> {
+    pairs
+        .into_iter()
+        .filter_map(|(name, value)| {
+            let name = std::str::from_utf8(name.as_ref()).ok()?;
+            let value = String::from_utf8_lossy(value.as_ref()).into_owned();
+            Some((name.to_owned(), value))
+        })
+        .collect()
+}
+
+/// The CGI meta-variables of the process environment, decoded by
+/// [`meta_variables`] (`std::env::vars` would panic on a value that is not UTF-8
+/// and kill the process before it answers).
 pub fn vars_from_os(
     vars: impl IntoIterator<Item = (OsString, OsString)>,
 ) -> HashMap<String, String> {
-    vars.into_iter()
-        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.to_string_lossy().into_owned())))
-        .collect()
+    meta_variables(
+        vars.into_iter()
+            .map(|(name, value)| (name.into_vec(), value.into_vec())),
+    )
 }
 
 /// Builds a [`Request`] from CGI meta-variables. `read_body` is called with the
@@ -302,7 +322,6 @@ mod tests {
 
     #[test]
     fn non_utf8_environment_values_are_read_lossily() {
-        use std::os::unix::ffi::OsStringExt;
         let os = |b: &[u8]| OsString::from_vec(b.to_vec());
         let v = vars_from_os([
             (os(b"REQUEST_METHOD"), os(b"GET")),

@@ -3,10 +3,15 @@
 //!
 //! 1. `AWS_LAMBDA_RUNTIME_API` set → Lambda (`lambda_http`);
 //! 2. `GATEWAY_INTERFACE` set → CGI (one request from env + stdin);
-//! 3. fd 0 is a socket → FastCGI (mod_fcgid passes only `PATH`, so this is the signal).
+//! 3. fd 0 is a socket → FastCGI (mod_fcgid passes only `PATH`, so this is the
+//!    signal; it is the listening Unix socket mod_fcgid made).
 //!
 //! The CGI check comes before the socket check because mod_cgid hands the CGI
 //! process a socket as stdin too.
+//!
+//! CGI and FastCGI receive the request as CGI meta-variables, whose header
+//! values may hold any byte; both decode them with [`cgi::meta_variables`].
+//! Lambda's events are JSON, text by construction.
 
 pub mod cgi;
 pub mod fastcgi;

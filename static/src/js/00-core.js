@@ -122,8 +122,31 @@
   };
 
   Dash.toLogin = function () {
-    var next = location.pathname + location.search;
-    location.assign(Dash.url('/login?next=' + encodeURIComponent(next)));
+    // `next` is a path below the base path, as the server's own redirect to
+    // the sign-in page writes it (Dash.safeNext puts the base back).
+    var path = location.pathname;
+    var base = Dash.base();
+    if (base && path.indexOf(base + '/') === 0) path = path.slice(base.length);
+    location.assign(Dash.url('/login?next=' + encodeURIComponent(path + location.search)));
+  };
+
+  // Where the sign-in page goes once signed in: `next` when it is a page of
+  // this site, else the dashboard. Returns an absolute URL of this origin.
+  // The browser's URL parser drops tabs and newlines and reads "\" as "/", so
+  // "/%09/evil.example" is "//evil.example", another host (issue 12): `next`
+  // must start with a single "/" after that clean-up, and its resolved URL must
+  // have this origin.
+  Dash.safeNext = function (next) {
+    var fallback = new URL(Dash.url('/dashboard'), location.origin).href;
+    var path = String(next || '').replace(/[\t\n\r]/g, '');
+    if (!/^\/(?![\/\\])/.test(path)) return fallback;
+    var target;
+    try {
+      target = new URL(Dash.url(path), location.origin);
+    } catch (e) {
+      return fallback;
+    }
+    return target.origin === location.origin ? target.href : fallback;
   };
 
   // fetch() with JSON, the CSRF header and one session refresh on 401.

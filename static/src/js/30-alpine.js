@@ -4,12 +4,6 @@
   'use strict';
   var Dash = window.Dash;
 
-  function safeNext(raw) {
-    // Only same-site paths: "/x", never "//host" or "https://host".
-    if (!raw || raw.charAt(0) !== '/' || raw.charAt(1) === '/' || raw.charAt(1) === '\\') return '/dashboard';
-    return raw;
-  }
-
   function fieldErrors(res) {
     var e = res && res.data && res.data.error;
     var out = {};
@@ -99,8 +93,7 @@
           Dash.api('POST', '/api/v1/auth/login', { username: self.username, password: self.password }, true)
             .then(function (res) {
               if (res.ok) {
-                var next = new URLSearchParams(location.search).get('next');
-                location.assign(Dash.url(safeNext(next)));
+                location.assign(Dash.safeNext(new URLSearchParams(location.search).get('next')));
                 return;
               }
               self.busy = false;
