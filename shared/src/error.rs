@@ -142,7 +142,12 @@ impl AppError {
             AppError::NotFound => "Not found.".into(),
             AppError::MethodNotAllowed { .. } => "This method is not allowed on this path.".into(),
             AppError::RateLimited { retry_after } => {
-                format!("Too many requests; retry in {retry_after} seconds.")
+                let unit = if *retry_after == 1 {
+                    "second"
+                } else {
+                    "seconds"
+                };
+                format!("Too many requests; retry in {retry_after} {unit}.")
             }
             other => other.to_string(),
         }
@@ -205,6 +210,17 @@ mod tests {
         let e = AppError::validation("end_date", "end_date must be after start_date");
         assert_eq!(e.status(), StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(e.to_json()["error"]["field"], "end_date");
+    }
+
+    #[test]
+    fn rate_limited_says_the_wait_of_retry_after() {
+        for (seconds, text) in [(1, "retry in 1 second."), (13, "retry in 13 seconds.")] {
+            let e = AppError::RateLimited {
+                retry_after: seconds,
+            };
+            assert!(e.public_message().ends_with(text), "{}", e.public_message());
+            assert_eq!(e.headers(), vec![("retry-after", seconds.to_string())]);
+        }
     }
 
     #[test]

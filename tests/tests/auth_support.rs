@@ -306,3 +306,29 @@ pub fn assert_no_demo_data(resp: &RawResponse, what: &str) {
         );
     }
 }
+
+impl World {
+    /// Adds a user (with [`PASSWORD`]) to a plant of the world, or to no plant
+    /// when `tenant` is `None`; returns its id.
+    pub async fn add_user(
+        &mut self,
+        username: &str,
+        tenant: Option<&str>,
+        role: &str,
+        permissions: Option<&str>,
+    ) -> i64 {
+        let tenant_id = tenant.map(|t| self.db.tenant(t).tenant_id);
+        let phc = shared::auth::password::hash(PASSWORD).expect("hash");
+        let mut g = self.global().await;
+        g.exec_drop(
+            "INSERT INTO `user` (tenant_id, username, email, password, role, permissions, is_active) \
+             VALUES (?, ?, ?, ?, ?, ?, 1)",
+            (tenant_id, username, format!("{username}@example.com"), &phc, role, permissions),
+        )
+        .await
+        .expect("user");
+        let id = g.last_insert_id().expect("id") as i64;
+        self.users.insert(username.to_string(), id);
+        id
+    }
+}

@@ -71,7 +71,8 @@ async fn an_admin_manages_the_users_of_its_plant() {
     );
     assert_eq!(
         assert_error(&dup, 409, "duplicate")["error"]["message"],
-        "this username is already taken"
+        "this username is already taken (user names are unique across the whole service); \
+         choose another"
     );
     let bad_line = w.auth(
         &json_request(

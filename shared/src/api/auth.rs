@@ -2,19 +2,25 @@
 //!
 //! * `POST /auth/login` `{"username", "password"}` → `{"access_token",
 //!   "refresh_token", "token_type": "Bearer", "expires_in", "csrf_token",
-//!   "user"}` and the session cookies. 401 wrong credentials, 423 locked
-//!   (`Retry-After`), 403 deactivated user or tenant, 429 over the per-IP limit.
+//!   "user"}` and the session cookies. 401 for any failed sign-in (unknown
+//!   name, wrong password, locked account: one answer, see `auth::login`), 403
+//!   deactivated user or tenant, 429 over the per-IP limit.
 //! * `POST /auth/refresh` takes `{"refresh_token"}` (API clients) or the
 //!   `dash_refresh` cookie plus `X-CSRF-Token` (browsers); answers like login.
+//!   Limited per session, not per IP.
 //! * `POST /auth/logout` ends the session of the access token (or of the refresh
-//!   token given in the body or cookie) and clears the cookies.
+//!   token given in the body or cookie) and clears the cookies. Never limited.
 //! * `POST /auth/change-password` = `POST /users/me/change-password`
 //!   `{"current_password", "new_password"}`: revokes the user's other sessions.
+//!   Limited per user.
 //! * Users: admins manage their own tenant's users, a superadmin any tenant's
 //!   (`tenant_id` in a body or filter is honoured for a superadmin only; anyone
-//!   else naming another tenant gets 403). Lists are keyset-paginated
+//!   else naming another tenant gets 403). Within a tenant a caller manages
+//!   only users within its line scope and not above its role
+//!   ([`TenantContext::may_manage`], 403). Lists are keyset-paginated
 //!   (`limit`, `cursor` → `next_cursor`) and filter by `role`, `active`, `q`.
-//!   `DELETE` is a soft delete.
+//!   `DELETE` is a soft delete. User names are unique across the service
+//!   (sign-in is by name alone), so a taken name is 409 whatever plant holds it.
 //! * Tenants: superadmin only, except `GET /tenants/current` and
 //!   `GET /tenants/{own id}`. Creating a tenant registers its row and
 //!   `config_tenant`; its client database is created and checked by the
@@ -30,7 +36,7 @@ use serde_json::{json, Map, Value};
 
 use crate::auth::account::{self, UserView, USER_COLUMNS};
 use crate::auth::audit::{self, action, AuditEntry};
-use crate::auth::context::{self, AuthMethod, TenantContext, CSRF_COOKIE};
+use crate::auth::context::{self, AuthMethod, ManagedUser, TenantContext, CSRF_COOKIE};
 use crate::auth::input::{self, Fields};
 use crate::auth::rbac::{Permission, Role, UserPermissions};
 use crate::auth::sessions::{self, iso, IssuedSession};
@@ -120,7 +126,7 @@ fn body_refresh_token(req: &Request) -> AppResult<Option<String>> {
 }
 
 async fn refresh(req: Request, state: AppState) -> AppResult<Response> {
-    ratelimit::check_auth_ip(&state, &req.client_ip()).await?;
+    // Limited per session inside `rotate`, once the token names one.
     let body_token = body_refresh_token(&req)?;
     let (token, method) =
         sessions::refresh_token_of(&req, body_token.as_deref()).ok_or_else(|| {
@@ -135,11 +141,12 @@ async fn refresh(req: Request, state: AppState) -> AppResult<Response> {
     Ok(session_response(&state, &req, &issued, &me))
 }
 
+/// Never rate-limited, by address or by user: ending a session must always
+/// work, whatever else the caller (or its address) did.
 async fn logout(req: Request, state: AppState) -> AppResult<Response> {
-    ratelimit::check_auth_ip(&state, &req.client_ip()).await?;
     let now = state.now();
     let ip = req.client_ip();
-    let (family, user_id, tenant_id) = match authenticate(&req, &state).await {
+    let (family, user_id, tenant_id) = match context::authenticate_uncounted(&req, &state).await {
         Ok(ctx) => {
             let mut conn = state.db().global().await?;
             sessions::revoke_family(&mut conn, &ctx.session_id, "logout", now).await?;
@@ -197,8 +204,10 @@ async fn me(req: Request, state: AppState) -> AppResult<Response> {
 }
 
 async fn change_password(req: Request, state: AppState) -> AppResult<Response> {
-    ratelimit::check_auth_ip(&state, &req.client_ip()).await?;
     let ctx = authenticate(&req, &state).await?;
+    // It checks the current password, so it is limited, per user: a stolen
+    // access token cannot guess faster from many addresses.
+    ratelimit::check_password_change(&state, ctx.user_id).await?;
     let f = Fields::parse(&req, &["current_password", "new_password"])?;
     let current = f.req_str("current_password")?;
     let new = f.req_str("new_password")?;
@@ -377,6 +386,17 @@ async fn scoped_user(
     }
 }
 
+/// A stored user as [`TenantContext::may_manage`] sees it.
+fn managed(user: &UserView) -> AppResult<ManagedUser<'_>> {
+    let role = Role::parse(&user.role)
+        .ok_or_else(|| AppError::internal(format!("user {} has an unknown role", user.user_id)))?;
+    Ok(ManagedUser {
+        tenant_id: user.tenant_id,
+        role,
+        lines: user.permissions.lines.as_deref(),
+    })
+}
+
 async fn get_user(req: Request, state: AppState) -> AppResult<Response> {
     let ctx = authenticate(&req, &state).await?;
     let id = req.path_id("id")?;
@@ -389,8 +409,8 @@ async fn get_user(req: Request, state: AppState) -> AppResult<Response> {
 }
 
 /// Checks a permissions refinement against what the caller may grant: only
-/// permissions the caller holds, only lines of the tenant, and for a caller
-/// limited to some lines, only a subset of those.
+/// permissions the caller holds, only lines of the tenant. (That the lines
+/// lie within a scoped caller's own is [`TenantContext::may_manage`]'s rule.)
 async fn check_refinement(
     state: &AppState,
     ctx: &TenantContext,
@@ -409,17 +429,6 @@ async fn check_refinement(
                 "permissions.extra",
                 "tenants.manage is for the service operator only",
             ));
-        }
-    }
-    if let Some(scope) = &ctx.lines {
-        match &p.lines {
-            Some(lines) if lines.iter().all(|l| scope.contains(l)) => {}
-            _ => {
-                return Err(AppError::validation(
-                    "permissions.lines",
-                    "you can only give access to lines you can see yourself",
-                ))
-            }
         }
     }
     if let (Some(lines), Some(tid)) = (&p.lines, tenant_id) {
@@ -446,10 +455,16 @@ async fn check_refinement(
     Ok(())
 }
 
+/// A taken user name. Names are unique across the service because sign-in
+/// is by name alone, so this answer cannot help revealing that the name
+/// exists somewhere; it says the same whichever plant holds it (or a deleted
+/// user), and never which.
 fn conflict_on_username(e: AppError) -> AppError {
     if matches!(e, AppError::Conflict { .. }) {
         AppError::Conflict {
-            message: "this username is already taken".into(),
+            message: "this username is already taken (user names are unique across the whole \
+                      service); choose another"
+                .into(),
         }
     } else {
         e
@@ -544,17 +559,18 @@ async fn create_user(req: Request, state: AppState) -> AppResult<Response> {
             }
         }
     } else {
-        if role == Role::Superadmin {
-            return Err(AppError::forbidden(
-                "only a superadmin can create a superadmin",
-            ));
-        }
         target_tenant(&ctx, named_tenant)?
     };
+    // No permissions given = every line, which a scoped caller cannot grant.
     let permissions = match f.raw("permissions") {
         Some(v) => UserPermissions::from_input(v)?,
         None => UserPermissions::default(),
     };
+    ctx.may_manage(&ManagedUser {
+        tenant_id,
+        role,
+        lines: permissions.lines.as_deref(),
+    })?;
     check_refinement(&state, &ctx, tenant_id, &permissions).await?;
     let is_active = f.opt_bool("is_active")?.unwrap_or(true);
 
@@ -607,6 +623,8 @@ async fn update_user(req: Request, state: AppState) -> AppResult<Response> {
     let mut conn = state.db().global().await?;
     let target = scoped_user(&mut conn, &ctx, id).await?;
     drop(conn);
+    let current = managed(&target)?;
+    ctx.may_manage(&current)?;
     let f = Fields::parse(
         &req,
         &[
@@ -647,6 +665,7 @@ async fn update_user(req: Request, state: AppState) -> AppResult<Response> {
             changed.insert("email".into(), json!(email));
         }
     }
+    let mut new_role: Option<Role> = None;
     if let Some(role_text) = f.opt_str("role")? {
         let role = Role::parse(role_text).ok_or_else(|| {
             AppError::validation(
@@ -670,8 +689,10 @@ async fn update_user(req: Request, state: AppState) -> AppResult<Response> {
             sets.push("role = ?");
             params.push(role.as_str().into());
             changed.insert("role".into(), json!(role));
+            new_role = Some(role);
         }
     }
+    let mut new_permissions: Option<UserPermissions> = None;
     if let Some(raw) = f.raw("permissions") {
         let p = UserPermissions::from_input(raw)?;
         if p != target.permissions {
@@ -685,8 +706,19 @@ async fn update_user(req: Request, state: AppState) -> AppResult<Response> {
             sets.push("permissions = ?");
             params.push(p.to_stored().into());
             changed.insert("permissions".into(), json!(p));
+            new_permissions = Some(p);
         }
     }
+    // The user as this update leaves it must be manageable too: no role above
+    // the caller's, no lines outside its scope.
+    ctx.may_manage(&ManagedUser {
+        role: new_role.unwrap_or(current.role),
+        lines: match &new_permissions {
+            Some(p) => p.lines.as_deref(),
+            None => current.lines,
+        },
+        ..current
+    })?;
     let mut revoke_reason: Option<&str> = None;
     if let Some(active) = f.opt_bool("is_active")? {
         if active != target.is_active {
@@ -774,6 +806,7 @@ async fn delete_user(req: Request, state: AppState) -> AppResult<Response> {
     let id = req.path_id("id")?;
     let mut conn = state.db().global().await?;
     let target = scoped_user(&mut conn, &ctx, id).await?;
+    ctx.may_manage(&managed(&target)?)?;
     if id == ctx.user_id {
         return Err(AppError::conflict("you cannot delete your own account"));
     }

@@ -158,6 +158,67 @@ impl TenantContext {
     }
 }
 
+/// A user as [`TenantContext::may_manage`] sees it: its plant, role and line
+/// scope, as stored or as a create or an update would leave them.
+#[derive(Debug, Clone, Copy)]
+pub struct ManagedUser<'a> {
+    pub tenant_id: Option<i64>,
+    pub role: Role,
+    /// `None` = every line.
+    pub lines: Option<&'a [i64]>,
+}
+
+impl TenantContext {
+    /// Whether the caller may manage `user`: change any of its fields, reset
+    /// its password, change its role or permissions, deactivate or delete it,
+    /// or create it. The superadmin may manage anyone. Anyone else only users
+    /// of its own plant whose role is not above its own and whose line scope
+    /// lies within its own (a user without a scope sees every line, so a
+    /// scoped caller cannot manage it). The user-management routes ask this of
+    /// the user as it is and as the request would leave it, so the same rule
+    /// stops a caller from granting a role or lines it does not have. 403
+    /// otherwise.
+    pub fn may_manage(&self, user: &ManagedUser) -> AppResult<()> {
+        if self.is_superadmin() {
+            return Ok(());
+        }
+        if user.tenant_id.is_none() || user.tenant_id != self.tenant_id {
+            return Err(AppError::forbidden(
+                "you can only manage users of your own plant",
+            ));
+        }
+        if user.role.rank() > self.role.rank() {
+            return Err(AppError::forbidden(format!(
+                "the role {} ranks above your own ({}): you can neither grant it nor manage \
+                 the users who hold it",
+                user.role, self.role
+            )));
+        }
+        if let Some(own) = &self.lines {
+            let outside = match user.lines {
+                None => Some("every line".to_string()),
+                Some(theirs) => theirs
+                    .iter()
+                    .find(|line| !own.contains(line))
+                    .map(|line| format!("line {line}")),
+            };
+            if let Some(outside) = outside {
+                let own: Vec<String> = own.iter().map(i64::to_string).collect();
+                return Err(AppError::forbidden(format!(
+                    "you can only manage users limited to lines you can see yourself ({}); \
+                     this user would see {outside}",
+                    if own.is_empty() {
+                        "none".to_string()
+                    } else {
+                        own.join(", ")
+                    }
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
 fn no_plant() -> AppError {
     AppError::forbidden("this route works on a plant's data; a superadmin account has no plant")
 }
@@ -352,6 +413,26 @@ pub fn check_csrf(req: &Request, expected_hash: Option<&str>) -> AppResult<()> {
 /// Authenticates a request (see the module docs). 401 when the token or its
 /// session is not valid, 403 for a CSRF failure, 429 over the rate limit.
 pub async fn authenticate(req: &Request, state: &AppState) -> AppResult<TenantContext> {
+    authenticate_as(req, state, RequestCount::Counted).await
+}
+
+/// [`authenticate`] without counting the request against the per-user rate
+/// limit: for logout, because ending a session must never be refused.
+pub async fn authenticate_uncounted(req: &Request, state: &AppState) -> AppResult<TenantContext> {
+    authenticate_as(req, state, RequestCount::NotCounted).await
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RequestCount {
+    Counted,
+    NotCounted,
+}
+
+async fn authenticate_as(
+    req: &Request,
+    state: &AppState,
+    count: RequestCount,
+) -> AppResult<TenantContext> {
     let (token, method) = extract_token(req)?;
     let now = state.now();
     let claims = tokens::verify_access(state.config(), &token, now)?;
@@ -386,7 +467,9 @@ pub async fn authenticate(req: &Request, state: &AppState) -> AppResult<TenantCo
             if method == AuthMethod::Cookie && is_state_changing(&req.method) {
                 check_csrf(req, s.csrf_hash.as_deref())?;
             }
-            ratelimit::check_user_on(&mut conn, state, user_id).await?;
+            if count == RequestCount::Counted {
+                ratelimit::check_user_on(&mut conn, state, user_id).await?;
+            }
             Ok((s, role))
         })
         .await?;
@@ -474,6 +557,64 @@ mod tests {
         assert_eq!(all.line(&m, 99).unwrap_err().status(), 404);
         let none = ctx(Some(vec![]), Role::Viewer);
         assert!(none.visible_line_ids(&m).is_empty());
+    }
+
+    #[test]
+    fn managing_stays_within_plant_rank_and_lines() {
+        let managed = |tenant_id, role, lines| ManagedUser {
+            tenant_id,
+            role,
+            lines,
+        };
+        let scoped_admin = ctx(Some(vec![1, 2]), Role::Admin);
+        let admin = ctx(None, Role::Admin);
+        for (caller, user, allowed) in [
+            (
+                &scoped_admin,
+                managed(Some(1), Role::Viewer, Some(&[1][..])),
+                true,
+            ),
+            (
+                &scoped_admin,
+                managed(Some(1), Role::Admin, Some(&[1, 2][..])),
+                true,
+            ),
+            (
+                &scoped_admin,
+                managed(Some(1), Role::Viewer, Some(&[][..])),
+                true,
+            ),
+            (&scoped_admin, managed(Some(1), Role::Viewer, None), false),
+            (
+                &scoped_admin,
+                managed(Some(1), Role::Viewer, Some(&[2, 3][..])),
+                false,
+            ),
+            (
+                &scoped_admin,
+                managed(Some(2), Role::Viewer, Some(&[1][..])),
+                false,
+            ),
+            (&admin, managed(Some(1), Role::Admin, None), true),
+            (&admin, managed(Some(1), Role::Superadmin, None), false),
+            (&admin, managed(None, Role::Viewer, None), false),
+            (
+                &ctx(None, Role::Manager),
+                managed(Some(1), Role::Admin, None),
+                false,
+            ),
+        ] {
+            let got = caller.may_manage(&user);
+            assert_eq!(got.is_ok(), allowed, "{user:?}: {got:?}");
+            if let Err(e) = got {
+                assert_eq!(e.status(), 403);
+            }
+        }
+        let mut root = ctx(None, Role::Superadmin);
+        root.tenant_id = None;
+        assert!(root
+            .may_manage(&managed(Some(9), Role::Superadmin, None))
+            .is_ok());
     }
 
     #[test]

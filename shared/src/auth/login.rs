@@ -3,15 +3,18 @@
 //! Lockout: after `Config::lockout_max_failures` wrong passwords (default 5)
 //! within `Config::lockout_window` (15 min) — counted since the later of the
 //! window start, the last successful sign-in and the end of the previous
-//! lockout — the account is locked for `Config::lockout_duration` (15 min).
-//! The attempt that reaches the limit and every attempt while locked answer
-//! **423 Locked** (`account_locked`) with `Retry-After` and a message saying
-//! when to try again; the password is not even checked while locked.
+//! lockout — the account is locked for `Config::lockout_duration` (15 min);
+//! the password is not even checked while locked. Sign-in and password change
+//! count towards the same lockout ([`record_wrong_password`]).
 //!
-//! A wrong user name or password answers 401 with the same message and
-//! (through a dummy Argon2 verification) about the same time, so neither
-//! reveals which one was wrong. Correct credentials of a deactivated user or
-//! tenant answer 403.
+//! A failed sign-in answers the same whatever failed — unknown user name,
+//! wrong password, locked account (even with the right password) — 401 with
+//! one message that also states the lockout rule, and in about the same time:
+//! every attempt costs one Argon2 verification, against a dummy hash when the
+//! name is unknown or the account locked. So no answer reveals whether a name
+//! exists. Correct credentials of a deactivated user or tenant answer 403.
+//! A password change, by a signed-in user, answers 423 with `Retry-After`
+//! while the account is locked.
 //!
 //! Callers on the HTTP side count the attempt against the per-IP limit first
 //! ([`crate::auth::ratelimit::check_auth_ip`]).
@@ -30,16 +33,30 @@ use crate::auth::input;
 use crate::auth::password;
 use crate::auth::rbac::Role;
 use crate::auth::sessions::{self, IssuedSession};
+use crate::config::Config;
 use crate::error::{AppError, AppResult};
 use crate::http::Request;
 use crate::state::AppState;
 
 /// A valid Argon2id hash (m=65536, t=2, p=1) of a random secret nobody knows:
-/// unknown user names are verified against it so they cost as much as a real one.
+/// unknown user names and locked accounts are verified against it so they
+/// cost as much as a real attempt.
 const DUMMY_PHC: &str =
     "$argon2id$v=19$m=65536,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$wV2Y0xGQ3sE3QrR7v3qUQm8nH5p0a0y5mGkqg1VZ8cA";
 
-const INVALID_CREDENTIALS: &str = "invalid username or password";
+/// The one answer to a failed sign-in. It states the lockout rule because a
+/// locked-out user gets it even with the right password, and telling only
+/// them would tell everyone which names exist.
+fn sign_in_refused(config: &Config) -> AppError {
+    let max = config.lockout_max_failures;
+    if max == 0 {
+        return AppError::unauthorized("invalid username or password");
+    }
+    AppError::unauthorized(format!(
+        "invalid username or password; after {max} failed attempts an account is locked for {}",
+        minutes_text(config.lockout_duration.as_secs() as i64)
+    ))
+}
 
 /// A started session with the user it belongs to.
 #[derive(Debug, Clone)]
@@ -58,6 +75,13 @@ struct Candidate {
     locked_until: Option<NaiveDateTime>,
     last_login_at: Option<NaiveDateTime>,
     tenant_active: bool,
+}
+
+impl Candidate {
+    /// When the account's lockout ends, while it lasts.
+    fn lock_ends(&self, now: NaiveDateTime) -> Option<NaiveDateTime> {
+        self.locked_until.filter(|until| *until > now)
+    }
 }
 
 async fn find_candidate(conn: &mut Conn, username: &str) -> AppResult<Option<Candidate>> {
@@ -137,8 +161,12 @@ pub fn validate_credentials(username: &str, password: &str) -> AppResult<()> {
     Ok(())
 }
 
-/// Records a failed attempt and returns how many wrong passwords count
-/// towards the lockout now.
+fn lockout_duration(state: &AppState) -> TimeDelta {
+    TimeDelta::from_std(state.config().lockout_duration).unwrap_or(TimeDelta::minutes(15))
+}
+
+/// How many wrong passwords (the one just recorded included) count towards
+/// the lockout now.
 async fn failures_counting(state: &AppState, conn: &mut Conn, c: &Candidate) -> AppResult<i64> {
     let now = state.now().naive_utc();
     let window =
@@ -162,6 +190,52 @@ async fn failures_counting(state: &AppState, conn: &mut Conn, c: &Candidate) -> 
     Ok(n.unwrap_or(0))
 }
 
+/// What a wrong password did to the account.
+enum WrongPassword {
+    Counted,
+    /// This failure reached the limit: the account is locked for this long.
+    LockedNow(TimeDelta),
+}
+
+/// Records a wrong password for an existing account (a `user_login` failure
+/// row and the audit entry `failure`), and locks the account when the
+/// failures reach `Config::lockout_max_failures` (audited as `auth.lockout`).
+/// Sign-in and password change both come here, so both feed one lockout.
+async fn record_wrong_password(
+    state: &AppState,
+    conn: &mut Conn,
+    c: &Candidate,
+    req: &Request,
+    failure: AuditEntry<'_>,
+) -> AppResult<WrongPassword> {
+    let now = state.now();
+    sessions::record_failure(conn, now, Some(c.user_id), c.tenant_id, req, "bad_password").await?;
+    let failures = failures_counting(state, conn, c).await?;
+    audit::record(conn, now, &failure).await?;
+    let max = i64::from(state.config().lockout_max_failures);
+    if max > 0 && failures >= max {
+        let duration = lockout_duration(state);
+        conn.exec_drop(
+            "UPDATE `user` SET failed_logins = ?, locked_until = ? WHERE user_id = ?",
+            (failures, now.naive_utc() + duration, c.user_id),
+        )
+        .await?;
+        let lockout = AuditEntry {
+            action: action::LOCKOUT,
+            details: json!({ "failures": failures, "locked_seconds": duration.num_seconds() }),
+            ..failure
+        };
+        audit::record(conn, now, &lockout).await?;
+        return Ok(WrongPassword::LockedNow(duration));
+    }
+    conn.exec_drop(
+        "UPDATE `user` SET failed_logins = ? WHERE user_id = ?",
+        (failures, c.user_id),
+    )
+    .await?;
+    Ok(WrongPassword::Counted)
+}
+
 /// Signs a user in. See the module docs for the answers.
 pub async fn login(
     state: &AppState,
@@ -173,16 +247,34 @@ pub async fn login(
     let now = state.now();
     let ip = sessions::client_of(req).0;
     let mut conn = state.db().global().await?;
-    let candidate = find_candidate(&mut conn, username).await?;
-    let Some(c) = candidate.filter(|c| !c.deleted) else {
-        // Same work as a real attempt, so timing does not reveal unknown names.
-        let _ = password::verify_blocking(password.to_string(), DUMMY_PHC.to_string()).await;
+    let candidate = find_candidate(&mut conn, username)
+        .await?
+        .filter(|c| !c.deleted);
+    let locked = candidate
+        .as_ref()
+        .is_some_and(|c| c.lock_ends(now.naive_utc()).is_some());
+
+    // Argon2 runs on the blocking pool; no connection is needed meanwhile.
+    drop(conn);
+    // One verification for every attempt, against the dummy hash when there is
+    // no password to check (unknown name, locked account): the same time
+    // either way, and a locked account never tells whether the password was right.
+    let password_ok = match candidate.as_ref().filter(|_| !locked) {
+        Some(c) => password::verify_blocking(password.to_string(), c.phc.clone()).await,
+        None => {
+            password::verify_blocking(password.to_string(), DUMMY_PHC.to_string()).await;
+            false
+        }
+    };
+    let mut conn = state.db().global().await?;
+
+    let Some(c) = candidate else {
         sessions::record_failure(&mut conn, now, None, None, req, "unknown_user").await?;
         let entry = AuditEntry::new(action::LOGIN_FAILED)
             .details(json!({ "username": username, "reason": "unknown_user" }))
             .ip(&ip);
         audit::record(&mut conn, now, &entry).await?;
-        return Err(AppError::unauthorized(INVALID_CREDENTIALS));
+        return Err(sign_in_refused(state.config()));
     };
     let audit_failure = |reason: &'static str| AuditEntry {
         user_id: Some(c.user_id),
@@ -193,54 +285,15 @@ pub async fn login(
         details: json!({ "username": username, "reason": reason }),
         ip: Some(&ip),
     };
-
-    if let Some(until) = c.locked_until.filter(|u| *u > now.naive_utc()) {
+    if locked {
         sessions::record_failure(&mut conn, now, Some(c.user_id), c.tenant_id, req, "locked")
             .await?;
         audit::record(&mut conn, now, &audit_failure("locked")).await?;
-        return Err(locked_error((until - now.naive_utc()).num_seconds()));
+        return Err(sign_in_refused(state.config()));
     }
-
-    // Argon2 runs on the blocking pool; no connection is needed meanwhile.
-    drop(conn);
-    let ok = password::verify_blocking(password.to_string(), c.phc.clone()).await;
-    let mut conn = state.db().global().await?;
-
-    if !ok {
-        sessions::record_failure(
-            &mut conn,
-            now,
-            Some(c.user_id),
-            c.tenant_id,
-            req,
-            "bad_password",
-        )
-        .await?;
-        let failures = failures_counting(state, &mut conn, &c).await?;
-        let max = i64::from(state.config().lockout_max_failures);
-        audit::record(&mut conn, now, &audit_failure("bad_password")).await?;
-        if max > 0 && failures >= max {
-            let duration = TimeDelta::from_std(state.config().lockout_duration)
-                .unwrap_or(TimeDelta::minutes(15));
-            conn.exec_drop(
-                "UPDATE `user` SET failed_logins = ?, locked_until = ? WHERE user_id = ?",
-                (failures, now.naive_utc() + duration, c.user_id),
-            )
-            .await?;
-            let entry = AuditEntry {
-                action: action::LOCKOUT,
-                details: json!({ "failures": failures, "locked_seconds": duration.num_seconds() }),
-                ..audit_failure("locked")
-            };
-            audit::record(&mut conn, now, &entry).await?;
-            return Err(locked_error(duration.num_seconds()));
-        }
-        conn.exec_drop(
-            "UPDATE `user` SET failed_logins = ? WHERE user_id = ?",
-            (failures, c.user_id),
-        )
-        .await?;
-        return Err(AppError::unauthorized(INVALID_CREDENTIALS));
+    if !password_ok {
+        record_wrong_password(state, &mut conn, &c, req, audit_failure("bad_password")).await?;
+        return Err(sign_in_refused(state.config()));
     }
 
     let inactive = if !c.user_active {
@@ -365,44 +418,26 @@ pub async fn change_password(
         .await?
         .filter(|c| c.user_id == ctx.user_id && !c.deleted)
         .ok_or_else(|| AppError::unauthorized("this account no longer exists"))?;
-    if let Some(until) = c.locked_until.filter(|u| *u > now.naive_utc()) {
+    if let Some(until) = c.lock_ends(now.naive_utc()) {
         return Err(locked_error((until - now.naive_utc()).num_seconds()));
     }
     drop(conn);
     let ok = password::verify_blocking(current.to_string(), c.phc.clone()).await;
     let mut conn = state.db().global().await?;
     if !ok {
-        sessions::record_failure(
-            &mut conn,
-            now,
-            Some(c.user_id),
-            c.tenant_id,
-            req,
-            "bad_password",
-        )
-        .await?;
-        let failures = failures_counting(state, &mut conn, &c).await?;
-        let max = i64::from(state.config().lockout_max_failures);
-        let entry = AuditEntry::new(action::LOGIN_FAILED)
+        let failure = AuditEntry::new(action::LOGIN_FAILED)
             .by(ctx)
             .entity("user", ctx.user_id)
             .details(json!({ "reason": "bad_password", "during": "change_password" }))
             .ip(&ip);
-        audit::record(&mut conn, now, &entry).await?;
-        if max > 0 && failures >= max {
-            let duration = TimeDelta::from_std(state.config().lockout_duration)
-                .unwrap_or(TimeDelta::minutes(15));
-            conn.exec_drop(
-                "UPDATE `user` SET failed_logins = ?, locked_until = ? WHERE user_id = ?",
-                (failures, now.naive_utc() + duration, c.user_id),
-            )
-            .await?;
-            return Err(locked_error(duration.num_seconds()));
-        }
-        return Err(AppError::validation(
-            "current_password",
-            "the current password is not correct",
-        ));
+        return Err(
+            match record_wrong_password(state, &mut conn, &c, req, failure).await? {
+                WrongPassword::LockedNow(duration) => locked_error(duration.num_seconds()),
+                WrongPassword::Counted => {
+                    AppError::validation("current_password", "the current password is not correct")
+                }
+            },
+        );
     }
     drop(conn);
     let phc = password::hash_blocking(new.to_string()).await?;
@@ -463,6 +498,30 @@ mod tests {
                 .unwrap_err()
                 .field(),
             Some("password")
+        );
+    }
+
+    #[test]
+    fn the_sign_in_refusal_states_the_lockout_rule() {
+        let mut config = Config::from_lookup(|key| match key {
+            "DATABASE_URL" => Some("mysql://root@127.0.0.1:3306".into()),
+            "JWT_SECRET" => Some("0123456789abcdef0123456789abcdef-test".into()),
+            "LOCKOUT_MAX_FAILURES" => Some("5".into()),
+            "LOCKOUT_DURATION_SECONDS" => Some("900".into()),
+            _ => None,
+        })
+        .unwrap();
+        let e = sign_in_refused(&config);
+        assert_eq!(e.status(), 401);
+        assert_eq!(
+            e.to_string(),
+            "invalid username or password; after 5 failed attempts an account is locked for 15 minutes"
+        );
+        assert!(e.headers().iter().all(|(name, _)| *name != "retry-after"));
+        config.lockout_max_failures = 0;
+        assert_eq!(
+            sign_in_refused(&config).to_string(),
+            "invalid username or password"
         );
     }
 

@@ -5,13 +5,19 @@
 //!   default 100): a calendar-minute window, one statement per request on a
 //!   MEMORY table (no durable commit per request; see
 //!   `infra/sql/global/0002_user_request_rate.sql`).
-//! * Per client IP on the auth routes that take credentials or tokens
-//!   (`Config::rate_limit_auth_ip_per_min`, default 20): a sliding 60-second
+//! * On the auth routes (`Config::rate_limit_auth_ip_per_min`, default 20 a
+//!   minute), each by what it guards: sign-in per client IP (password
+//!   guessing), refresh per session (refresh-token family), password change
+//!   per user (it checks the current password). Logout is never limited:
+//!   ending a session must always work, and a caller who fills its address's
+//!   bucket must not keep a session alive that way. Each is a sliding 60-second
 //!   window made of one-second buckets, so the 21st attempt within any minute
 //!   is refused however the attempts fall around a minute boundary.
 //!
-//! Every attempt counts, including refused ones. A limit of 0 disables the
-//! check. Old rows are deleted by [`crate::auth::housekeeping`].
+//! A refused attempt is not counted in the sliding windows: hammering a full
+//! bucket never keeps it full, and `Retry-After` is the time until the next
+//! attempt is accepted. A limit of 0 disables the check. Old rows are deleted
+//! by [`crate::auth::housekeeping`].
 
 use chrono::{DateTime, DurationRound, NaiveDateTime, TimeDelta, Utc};
 use mysql_async::prelude::Queryable;
@@ -20,10 +26,21 @@ use mysql_async::Conn;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
-/// The bucket of an address on the auth routes.
+/// The sign-in bucket of an address.
 pub fn auth_ip_bucket(ip: &str) -> String {
     let ip: String = ip.chars().take(64).collect();
     format!("auth-ip:{ip}")
+}
+
+/// The refresh bucket of a session (refresh-token family).
+pub fn refresh_bucket(family: &str) -> String {
+    let family: String = family.chars().take(64).collect();
+    format!("refresh:{family}")
+}
+
+/// The password-change bucket of a user.
+pub fn password_change_bucket(user_id: i64) -> String {
+    format!("password-change:{user_id}")
 }
 
 fn truncate_to(now: DateTime<Utc>, unit: TimeDelta) -> NaiveDateTime {
@@ -86,8 +103,9 @@ pub async fn hit_user_minute(
     Ok(())
 }
 
-/// Counts one request in one-second buckets and refuses when the last 60
-/// seconds hold more than `limit`.
+/// Counts one attempt in `bucket` (one-second buckets) unless the last 60
+/// seconds already hold `limit` accepted attempts; a refused attempt is not
+/// counted.
 pub async fn hit_sliding_minute(
     conn: &mut Conn,
     bucket: &str,
@@ -98,6 +116,8 @@ pub async fn hit_sliding_minute(
         return Ok(());
     }
     let second = truncate_to(now, TimeDelta::seconds(1));
+    // Counted first and taken back when over the limit, so that concurrent
+    // attempts can never all slip under it (at worst they are all refused).
     conn.exec_drop(
         "INSERT INTO rate_limit (bucket, window_start, hits) VALUES (?, ?, 1) \
          ON DUPLICATE KEY UPDATE hits = hits + 1",
@@ -105,22 +125,46 @@ pub async fn hit_sliding_minute(
     )
     .await?;
     let since = second - TimeDelta::seconds(60);
-    let row: Option<(Option<i64>, Option<NaiveDateTime>)> = conn
-        .exec_first(
-            "SELECT CAST(SUM(hits) AS SIGNED), MIN(window_start) FROM rate_limit \
-             WHERE bucket = ? AND window_start > ?",
+    let mut buckets: Vec<(NaiveDateTime, i64)> = conn
+        .exec(
+            "SELECT window_start, CAST(hits AS SIGNED) FROM rate_limit \
+             WHERE bucket = ? AND window_start > ? AND hits > 0 ORDER BY window_start",
             (bucket, since),
         )
         .await?;
-    let (hits, oldest) = row.unwrap_or((None, None));
-    if hits.unwrap_or(0) > i64::from(limit) {
-        let oldest = oldest.unwrap_or(second);
-        let retry = (oldest + TimeDelta::seconds(60) - now.naive_utc()).num_seconds();
-        return Err(AppError::RateLimited {
-            retry_after: retry.clamp(1, 60) as u64,
-        });
+    let hits: i64 = buckets.iter().map(|(_, h)| h).sum();
+    if hits <= i64::from(limit) {
+        return Ok(());
     }
-    Ok(())
+    conn.exec_drop(
+        "UPDATE rate_limit SET hits = hits - 1 WHERE bucket = ? AND window_start = ? AND hits > 0",
+        (bucket, second),
+    )
+    .await?;
+    if let Some(ours) = buckets.iter_mut().find(|(start, _)| *start == second) {
+        ours.1 -= 1;
+    }
+    Err(AppError::RateLimited {
+        retry_after: seconds_until_accepted(&buckets, limit, now),
+    })
+}
+
+/// Whole seconds from `now` until a sliding 60-second window of one-second
+/// `buckets` (oldest first, accepted attempts only) holds fewer than `limit`
+/// attempts, so the next one is accepted: a bucket leaves the window 60
+/// seconds after its second began.
+fn seconds_until_accepted(buckets: &[(NaiveDateTime, i64)], limit: u32, now: DateTime<Utc>) -> u64 {
+    let hits: i64 = buckets.iter().map(|(_, h)| h).sum();
+    let mut must_leave = hits - i64::from(limit) + 1;
+    for (start, bucket_hits) in buckets {
+        must_leave -= bucket_hits;
+        if must_leave <= 0 {
+            let wait_ms = (*start + TimeDelta::seconds(60) - now.naive_utc()).num_milliseconds();
+            // Rounded up: after the advertised wait the attempt is accepted.
+            return (wait_ms + 999).div_euclid(1000).clamp(1, 60) as u64;
+        }
+    }
+    1
 }
 
 /// The per-user limit, on a connection the caller already holds.
@@ -134,12 +178,28 @@ pub async fn check_user_on(conn: &mut Conn, state: &AppState, user_id: i64) -> A
     .await
 }
 
-/// The per-IP limit of the auth routes.
+/// The sign-in limit of an address.
 pub async fn check_auth_ip(state: &AppState, ip: &str) -> AppResult<()> {
     let mut conn = state.db().global().await?;
+    check_auth_bucket(&mut conn, state, &auth_ip_bucket(ip)).await
+}
+
+/// The refresh limit of a session, on the connection the rotation holds (a
+/// CGI process has only one).
+pub async fn check_refresh_on(conn: &mut Conn, state: &AppState, family: &str) -> AppResult<()> {
+    check_auth_bucket(conn, state, &refresh_bucket(family)).await
+}
+
+/// The password-change limit of a user.
+pub async fn check_password_change(state: &AppState, user_id: i64) -> AppResult<()> {
+    let mut conn = state.db().global().await?;
+    check_auth_bucket(&mut conn, state, &password_change_bucket(user_id)).await
+}
+
+async fn check_auth_bucket(conn: &mut Conn, state: &AppState, bucket: &str) -> AppResult<()> {
     hit_sliding_minute(
-        &mut conn,
-        &auth_ip_bucket(ip),
+        conn,
+        bucket,
         state.now(),
         state.config().rate_limit_auth_ip_per_min,
     )
@@ -154,6 +214,51 @@ mod tests {
     fn buckets_are_bounded() {
         assert_eq!(auth_ip_bucket("203.0.113.7"), "auth-ip:203.0.113.7");
         assert!(auth_ip_bucket(&"x".repeat(500)).len() <= 72);
+        assert!(refresh_bucket(&"f".repeat(500)).len() <= 72);
+        assert_eq!(password_change_bucket(42), "password-change:42");
+    }
+
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn the_wait_ends_when_enough_attempts_leave_the_window() {
+        let second = |s: u32| at("2026-04-01T06:00:00Z").naive_utc() + TimeDelta::seconds(s.into());
+        // Three attempts in one second, limit 3: all leave together 60 s later.
+        let full = [(second(0), 3)];
+        assert_eq!(
+            seconds_until_accepted(&full, 3, at("2026-04-01T06:00:40.300Z")),
+            20
+        );
+        assert_eq!(
+            seconds_until_accepted(&full, 3, at("2026-04-01T06:00:40Z")),
+            20
+        );
+        assert_eq!(
+            seconds_until_accepted(&full, 3, at("2026-04-01T06:00:59.999Z")),
+            1
+        );
+        // Spread out: only as many as needed must leave.
+        let spread = [(second(0), 2), (second(10), 2), (second(30), 1)];
+        assert_eq!(
+            seconds_until_accepted(&spread, 5, at("2026-04-01T06:00:45Z")),
+            15
+        );
+        assert_eq!(
+            seconds_until_accepted(&spread, 4, at("2026-04-01T06:00:45Z")),
+            15
+        );
+        assert_eq!(
+            seconds_until_accepted(&spread, 3, at("2026-04-01T06:00:45Z")),
+            25
+        );
+        assert_eq!(
+            seconds_until_accepted(&spread, 1, at("2026-04-01T06:00:45Z")),
+            45
+        );
     }
 
     #[test]

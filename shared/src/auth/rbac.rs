@@ -52,6 +52,18 @@ impl Role {
         Role::ALL.into_iter().find(|r| r.as_str() == s)
     }
 
+    /// The role's place in the hierarchy, superadmin highest: nobody grants a
+    /// role ranked above their own, nor manages a user who holds one.
+    pub fn rank(self) -> u8 {
+        match self {
+            Role::Superadmin => 5,
+            Role::Admin => 4,
+            Role::Manager => 3,
+            Role::Operator => 2,
+            Role::Viewer => 1,
+        }
+    }
+
     /// What the role may do before any per-user refinement.
     pub fn default_permissions(self) -> PermissionSet {
         use Permission::*;
@@ -423,6 +435,8 @@ mod tests {
         }
         assert_eq!(Role::parse("root"), None);
         assert_eq!(Role::parse("Admin"), None);
+        let ranks: Vec<u8> = Role::ALL.into_iter().map(Role::rank).collect();
+        assert_eq!(ranks, vec![5, 4, 3, 2, 1], "ALL is ordered highest first");
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //! (refresh lifetime, renewed by each rotation) and active within the idle
 //! timeout. At most `Config::max_sessions_per_user` families are live per user;
 //! a further login revokes the oldest. Failed login attempts are rows with
-//! `success = 0`.
+//! `success = 0`. Refreshes are rate-limited per family
+//! ([`ratelimit::check_refresh_on`]).
 
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use mysql_async::prelude::Queryable;
@@ -19,7 +20,7 @@ use serde::Serialize;
 use crate::auth::audit::{self, action, AuditEntry};
 use crate::auth::context::{self, AuthMethod, CSRF_COOKIE, REFRESH_COOKIE};
 use crate::auth::rbac::Role;
-use crate::auth::tokens;
+use crate::auth::{ratelimit, tokens};
 use crate::config::CookieSecure;
 use crate::error::{AppError, AppResult};
 use crate::http::Request;
@@ -339,6 +340,10 @@ pub async fn rotate(
         }
         return Err(refresh_refused("your session has ended; sign in again"));
     }
+    // Limited per session, not per address: many users behind one address
+    // still renew, and a full sign-in bucket never strands a session. Checked
+    // before the rotation, so a refused refresh leaves the token usable.
+    ratelimit::check_refresh_on(&mut conn, state, &row.family).await?;
     if method == AuthMethod::Cookie {
         context::check_csrf(req, row.csrf_hash.as_deref())?;
     }
