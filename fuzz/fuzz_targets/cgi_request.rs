@@ -13,7 +13,7 @@ use std::os::unix::ffi::OsStringExt;
 use libfuzzer_sys::fuzz_target;
 use shared::hosts::cgi::{parse_request, read_exact_body, serialize_response, vars_from_os};
 use shared::http::{error_response, MAX_BODY_BYTES};
-use shared::query::params::Params;
+use shared::params::Params;
 
 fuzz_target!(|data: &[u8]| {
     let (env, body) = match data.windows(2).position(|w| w == b"\n\n") {

@@ -1,4 +1,4 @@
-//! Widget params and dashboard layouts in `shared::catalog` (`validate_layout`,
+//! Widget params and dashboard layouts in `dash_core::catalog` (`validate_layout`,
 //! `validate_params`, `effective_params`) and the widget params a dashboard builds from
 //! its query and filters (`shared::api::dashboard::params_from_query`), on arbitrary
 //! JSON: never a panic; errors point at a field; what is accepted stays accepted.
@@ -9,8 +9,8 @@
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 use shared::api::dashboard::params_from_query;
-use shared::catalog::{effective_params, validate_layout, validate_params, widget_types};
-use shared::timeutil::parse_instant;
+use dash_core::catalog::{effective_params, validate_layout, validate_params, widget_types};
+use dash_core::timeutil::parse_instant;
 
 fn pointer_ok(p: &str) -> bool {
     p.is_empty() || p.starts_with('/')
@@ -19,7 +19,7 @@ fn pointer_ok(p: &str) -> bool {
 /// The catalog and the engines read `start_date` / `end_date` with different code: a
 /// date the catalog accepts must be one `timeutil::parse_instant` reads, and one it
 /// refuses as not a real date must be one that `parse_instant` refuses too.
-fn dates_agree(params: &Value, outcome: &Result<(), shared::catalog::ParamsError>) {
+fn dates_agree(params: &Value, outcome: &Result<(), dash_core::catalog::ParamsError>) {
     for key in ["start_date", "end_date"] {
         let Some(s) = params.get(key).and_then(Value::as_str) else {
             continue;

@@ -1,4 +1,4 @@
-//! `shared::query::params::Params` on arbitrary query strings and JSON bodies, and every
+//! `shared::params::Params` on arbitrary query strings and JSON bodies, and every
 //! accessor the data and metrics routes call: never a panic, and every refusal is a 400
 //! or 422 that names the field at fault (SPEC §12).
 //!
@@ -8,11 +8,11 @@
 use chrono::{NaiveTime, TimeZone, Utc};
 use http::Method;
 use libfuzzer_sys::fuzz_target;
-use shared::error::AppError;
+use dash_store::error::AppError;
 use shared::http::Request;
-use shared::oee::Shift;
-use shared::query::params::{window_error, Params};
-use shared::timeutil::{buckets, resolve_window, PlantCalendar};
+use dash_core::oee::Shift;
+use shared::params::Params;
+use dash_core::timeutil::{buckets, resolve_window, PlantCalendar};
 
 /// The fields the data and metrics routes accept in a body (SPEC §3.1).
 const ALLOWED: &[&str] = &[
@@ -83,7 +83,7 @@ fuzz_target!(|data: &[u8]| {
     for field in ["line_ids", "area_ids", "product_ids"] {
         match params.ids(field) {
             Ok(Some(ids)) => {
-                assert!(!ids.is_empty() && ids.len() <= shared::query::params::MAX_IDS);
+                assert!(!ids.is_empty() && ids.len() <= shared::params::MAX_IDS);
                 assert!(ids.iter().all(|id| *id > 0));
             }
             Ok(None) => {}
@@ -100,7 +100,7 @@ fuzz_target!(|data: &[u8]| {
         Ok(n) => assert!((1..=100).contains(&n)),
         Err(e) => check(&e, "limit"),
     }
-    if let Err(e) = params.choice("metric", shared::catalog::METRICS) {
+    if let Err(e) = params.choice("metric", dash_core::catalog::METRICS) {
         check(&e, "metric");
     }
     let interval = match params.interval("interval") {
@@ -141,7 +141,7 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         Err(e) => {
-            let e = window_error(e);
+            let e = AppError::from(e);
             let status = e.status().as_u16();
             assert_eq!(status, 422, "{e:?}");
             let field = e.field().unwrap_or_default();

@@ -7,10 +7,10 @@ use std::sync::Arc;
 use ::http::header::HeaderValue;
 use ::http::StatusCode;
 
-use crate::error::AppError;
 use crate::http::{self, Request, Response, MAX_BODY_BYTES};
 use crate::router::Router;
 use crate::state::AppState;
+use dash_store::error::AppError;
 
 pub struct App {
     router: Router,
@@ -225,8 +225,8 @@ fn add_security_headers(resp: &mut Response, is_https: bool) {
 mod tests {
     use super::*;
     use crate::config::Config;
-    use crate::error::AppResult;
-    use crate::state::HostKind;
+    use dash_store::error::AppResult;
+    use dash_store::HostKind;
 
     async fn boom(_: Request, _: AppState) -> AppResult<Response> {
         panic!("handler bug")

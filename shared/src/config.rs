@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use thiserror::Error;
+use dash_store::settings::{parse_num, seconds, DbSettings, SettingsError};
 
 /// When to mark cookies `Secure`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,11 +26,8 @@ pub enum LogFormat {
 
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// `mysql://user:pass@host:port` of the server holding the global database.
-    pub database_url: String,
-    pub global_db_name: String,
-    /// Server for client databases when a tenant names no `db_host`; defaults to `database_url`.
-    pub client_db_url: String,
+    /// The store's settings (databases, pools, metadata cache), parsed by the store.
+    pub db: DbSettings,
     pub jwt_secret: Vec<u8>,
     pub jwt_issuer: String,
     pub jwt_audience: String,
@@ -40,13 +37,10 @@ pub struct Config {
     pub max_sessions_per_user: u32,
     pub cookie_secure: CookieSecure,
     pub log_format: LogFormat,
-    pub cache_ttl: Duration,
     /// Prefix the site is mounted under (e.g. `/~plant/dashboard`); stripped before routing.
     pub base_path: String,
     /// When set, templates are read from this directory on every render (live editing).
     pub templates_dir: Option<String>,
-    pub db_pool_max: usize,
-    pub db_connect_timeout: Duration,
     /// The longest a request may take before it is answered 503 (a database that
     /// hangs instead of refusing); below API Gateway's 30 s and mod_fcgid's IO timeout.
     pub request_timeout: Duration,
@@ -58,13 +52,8 @@ pub struct Config {
     pub rate_limit_auth_ip_per_min: u32,
 }
 
-#[derive(Debug, Error)]
-pub enum ConfigError {
-    #[error("{0} is not set")]
-    Missing(&'static str),
-    #[error("{name} is invalid: {reason}")]
-    Invalid { name: &'static str, reason: String },
-}
+/// A setting that is missing or invalid; the message names the variable.
+pub type ConfigError = SettingsError;
 
 /// Loads the env file (if any) into the process environment, once.
 pub fn load_env_file() {
@@ -96,17 +85,7 @@ impl Config {
     /// Parses from any key lookup; tests pass a map instead of touching the process env.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let var = |name: &str| get(name).filter(|v| !v.trim().is_empty());
-        let database_url = var("DATABASE_URL").ok_or(ConfigError::Missing("DATABASE_URL"))?;
-        validate_mysql_url("DATABASE_URL", &database_url)?;
-        let client_db_url = var("CLIENT_DB_URL").unwrap_or_else(|| database_url.clone());
-        validate_mysql_url("CLIENT_DB_URL", &client_db_url)?;
-        let global_db_name = var("DB_GLOBAL_NAME").unwrap_or_else(|| "dashboard_global".into());
-        if !crate::db::is_valid_identifier(&global_db_name) {
-            return Err(ConfigError::Invalid {
-                name: "DB_GLOBAL_NAME",
-                reason: "use letters, digits and _ only (at most 64)".into(),
-            });
-        }
+        let db = DbSettings::from_lookup(&get)?;
         let jwt_secret = var("JWT_SECRET").ok_or(ConfigError::Missing("JWT_SECRET"))?;
         if jwt_secret.len() < 32 {
             return Err(ConfigError::Invalid {
@@ -138,16 +117,12 @@ impl Config {
                 })
             }
         };
-        let secs = |name: &'static str, default: u64| -> Result<Duration, ConfigError> {
-            parse_num(name, var(name), default).map(Duration::from_secs)
-        };
+        let secs = |name: &'static str, default: u64| seconds(name, var, default);
         let base_path = var("BASE_PATH")
             .map(|p| p.trim_end_matches('/').to_string())
             .unwrap_or_default();
         Ok(Config {
-            database_url,
-            global_db_name,
-            client_db_url,
+            db,
             jwt_secret: jwt_secret.into_bytes(),
             jwt_issuer: var("JWT_ISSUER").unwrap_or_else(|| "dashboard-saas".into()),
             jwt_audience: var("JWT_AUDIENCE").unwrap_or_else(|| "dashboard-saas-api".into()),
@@ -161,11 +136,8 @@ impl Config {
             )?,
             cookie_secure,
             log_format,
-            cache_ttl: secs("CACHE_TTL_SECONDS", 3600)?,
             base_path,
             templates_dir: var("TEMPLATES_DIR"),
-            db_pool_max: parse_num("DB_POOL_MAX", var("DB_POOL_MAX"), 10)?,
-            db_connect_timeout: secs("DB_CONNECT_TIMEOUT_SECONDS", 2)?,
             request_timeout: secs("REQUEST_TIMEOUT_SECONDS", 25)?,
             password_min_length: parse_num("PASSWORD_MIN_LENGTH", var("PASSWORD_MIN_LENGTH"), 8)?,
             lockout_max_failures: parse_num(
@@ -187,29 +159,6 @@ impl Config {
             )?,
         })
     }
-}
-
-fn parse_num<T: std::str::FromStr>(
-    name: &'static str,
-    value: Option<String>,
-    default: T,
-) -> Result<T, ConfigError> {
-    match value {
-        None => Ok(default),
-        Some(v) => v.trim().parse().map_err(|_| ConfigError::Invalid {
-            name,
-            reason: format!("expected a non-negative whole number, got {v:?}"),
-        }),
-    }
-}
-
-fn validate_mysql_url(name: &'static str, url: &str) -> Result<(), ConfigError> {
-    mysql_async::Opts::from_url(url)
-        .map(|_| ())
-        .map_err(|e| ConfigError::Invalid {
-            name,
-            reason: format!("not a mysql:// URL ({e})"),
-        })
 }
 
 #[cfg(test)]
@@ -234,8 +183,8 @@ mod tests {
             ("JWT_SECRET", SECRET),
         ])
         .unwrap();
-        assert_eq!(c.global_db_name, "dashboard_global");
-        assert_eq!(c.client_db_url, c.database_url);
+        assert_eq!(c.db.global_db_name, "dashboard_global");
+        assert_eq!(c.db.client_db_url, c.db.database_url);
         assert_eq!(c.access_token_ttl, Duration::from_secs(900));
         assert_eq!(c.cookie_secure, CookieSecure::Auto);
     }

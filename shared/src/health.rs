@@ -4,9 +4,9 @@
 use ::http::StatusCode;
 use serde_json::json;
 
-use crate::error::AppResult;
 use crate::http::{self, Request, Response};
 use crate::state::AppState;
+use dash_store::error::AppResult;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 

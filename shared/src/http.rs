@@ -8,7 +8,7 @@ use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::error::{AppError, AppResult};
+use dash_store::error::{AppError, AppResult};
 
 /// Largest request body any route accepts (SPEC §12: 413 above 1 MiB).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;

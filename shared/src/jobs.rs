@@ -3,7 +3,7 @@
 //! * `downtime` — the incremental downtime calculation for every active tenant
 //!   and line (or one tenant / line), optionally recomputing from a time first
 //!   (`--from`, for late data), then each line's minute rollup of detections
-//!   brought up to date ([`crate::query::rollup`]: the exact pre-aggregation
+//!   brought up to date ([`dash_store::query::rollup`]: the exact pre-aggregation
 //!   long data and metrics windows read);
 //! * `partitions` — monthly partitions of every line's detection table, a few
 //!   months ahead (rows are never dropped);
@@ -32,12 +32,13 @@ use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 
 use crate::config::{self, Config};
-use crate::downtime::engine::{self, EngineOptions, LineSpec, RecomputeOutcome, RunOutcome};
-use crate::downtime::store::fmt_naive;
-use crate::error::{AppError, AppResult};
-use crate::query::{rollup, DetectionTable};
-use crate::state::{AppState, HostKind};
-use crate::tenancy::{self, Tenant};
+use crate::state::AppState;
+use dash_store::downtime::engine::{self, EngineOptions, LineSpec, RecomputeOutcome, RunOutcome};
+use dash_store::downtime::store::fmt_naive;
+use dash_store::error::{AppError, AppResult};
+use dash_store::query::{rollup, DetectionTable};
+use dash_store::tenancy::{self, Tenant};
+use dash_store::HostKind;
 
 /// Months of partitions kept ahead of the current one.
 pub const DEFAULT_PARTITION_MONTHS: u32 = 3;
@@ -151,7 +152,7 @@ pub fn parse_args(args: &[String]) -> Result<Command, String> {
                 let v = value()
                     .filter(|v| !v.trim().is_empty())
                     .ok_or("--from needs a time")?;
-                crate::timeutil::parse_instant(&v, chrono_tz::UTC, "from")
+                dash_core::timeutil::parse_instant(&v, chrono_tz::UTC, "from")
                     .map_err(|e| format!("--from: {e}"))?;
                 from = Some(v);
             }
@@ -212,7 +213,7 @@ fn job_named(name: &str, opts: &Value) -> Result<Job, String> {
             let from = match opts.get("from") {
                 None | Some(Value::Null) => None,
                 Some(Value::String(s)) => {
-                    crate::timeutil::parse_instant(s, chrono_tz::UTC, "from")
+                    dash_core::timeutil::parse_instant(s, chrono_tz::UTC, "from")
                         .map_err(|e| e.to_string())?;
                     Some(s.clone())
                 }
@@ -591,7 +592,7 @@ async fn downtime_for_tenant(
     let location = tenant.db_location();
     let meta = match async {
         let mut conn = state.db().client(&location).await?;
-        crate::metadata::load(&mut conn, &location.db_name).await
+        dash_store::metadata::load(&mut conn, &location.db_name).await
     }
     .await
     {
@@ -604,7 +605,7 @@ async fn downtime_for_tenant(
     };
     let from = match &args.from {
         None => None,
-        Some(text) => match crate::timeutil::parse_instant(text, tenant.timezone(), "from") {
+        Some(text) => match dash_core::timeutil::parse_instant(text, tenant.timezone(), "from") {
             Ok(t) => Some(t),
             Err(e) => {
                 let item = failed(
@@ -684,7 +685,7 @@ fn rollup_batch_ids() -> i64 {
 pub async fn rollup_for_line(
     state: &AppState,
     tenant: &Tenant,
-    meta: &crate::metadata::TenantMetadata,
+    meta: &dash_store::metadata::TenantMetadata,
     item: &mut ItemResult,
 ) {
     let Some(line_id) = item.line_id else {
@@ -765,7 +766,7 @@ pub async fn rollup_for_line(
 pub async fn downtime_for_line(
     state: &AppState,
     tenant: &Tenant,
-    meta: &crate::metadata::TenantMetadata,
+    meta: &dash_store::metadata::TenantMetadata,
     line_id: i64,
     from: Option<DateTime<Utc>>,
 ) -> ItemResult {
@@ -890,9 +891,9 @@ async fn partitions_for_tenant(state: &AppState, tenant: &Tenant, months: u32) -
     let location = tenant.db_location();
     let lines = match async {
         let mut conn = state.db().client(&location).await?;
-        crate::schema::client_lines(&mut conn, &location.db_name)
+        dash_store::schema::client_lines(&mut conn, &location.db_name)
             .await
-            .map_err(crate::downtime::store::schema_err)
+            .map_err(dash_store::downtime::store::schema_err)
     }
     .await
     {
@@ -923,12 +924,12 @@ async fn partitions_for_tenant(state: &AppState, tenant: &Tenant, months: u32) -
 
 async fn partitions_for_line(
     state: &AppState,
-    location: &crate::db::DbLocation,
-    line: &crate::schema::ClientLine,
+    location: &dash_store::db::DbLocation,
+    line: &dash_store::schema::ClientLine,
     months: u32,
     started: Instant,
 ) -> AppResult<ItemResult> {
-    use crate::schema::SchemaError;
+    use dash_store::schema::SchemaError;
     let skipped = |reason: String| ItemResult {
         tenant_id: None,
         line_id: Some(line.line_id),
@@ -943,15 +944,17 @@ async fn partitions_for_line(
             line.line_id
         )));
     };
-    let table = crate::schema::detection_table(code).map_err(crate::downtime::store::schema_err)?;
+    let table = dash_store::schema::detection_table(code)
+        .map_err(dash_store::downtime::store::schema_err)?;
     let mut conn = state.db().client(location).await?;
-    if !crate::schema::table_exists(&mut conn, &location.db_name, &table)
+    if !dash_store::schema::table_exists(&mut conn, &location.db_name, &table)
         .await
-        .map_err(crate::downtime::store::schema_err)?
+        .map_err(dash_store::downtime::store::schema_err)?
     {
         return Ok(skipped(format!("{table} does not exist")));
     }
-    match crate::schema::ensure_partitions(&mut conn, &location.db_name, &table, months).await {
+    match dash_store::schema::ensure_partitions(&mut conn, &location.db_name, &table, months).await
+    {
         Ok(added) => Ok(ItemResult {
             tenant_id: None,
             line_id: Some(line.line_id),
@@ -963,7 +966,7 @@ async fn partitions_for_line(
         // Not partitioned by month, or partitioned some other way: the plant's
         // DBA maintains it; nothing to do here.
         Err(SchemaError::Schema(reason)) => Ok(skipped(reason)),
-        Err(e) => Err(crate::downtime::store::schema_err(e)),
+        Err(e) => Err(dash_store::downtime::store::schema_err(e)),
     }
 }
 

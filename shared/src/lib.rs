@@ -8,27 +8,15 @@
 pub mod api;
 pub mod app;
 pub mod auth;
-pub mod cache;
 pub mod config;
-pub mod db;
-pub mod demo;
-pub mod downtime;
-pub mod error;
 pub mod health;
 pub mod hosts;
 pub mod http;
 pub mod i18n;
 pub mod jobs;
-pub mod metadata;
-pub mod metrics;
 pub mod openapi;
-pub mod query;
+pub mod params;
 pub mod render;
 pub mod router;
-pub mod schema;
 pub mod state;
 pub mod telemetry;
-pub mod tenancy;
-
-pub use dash_core::{catalog, oee, timeutil};
-pub use error::{AppError, AppResult};

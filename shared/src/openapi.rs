@@ -11,9 +11,9 @@ use ::http::StatusCode;
 use once_cell::sync::OnceCell;
 use sha2::{Digest, Sha256};
 
-use crate::error::{AppError, AppResult};
 use crate::http::{self, Request, Response};
 use crate::state::AppState;
+use dash_store::error::{AppError, AppResult};
 
 /// The document as maintained (pretty-printed JSON).
 pub fn document() -> &'static str {

@@ -8,9 +8,9 @@ use std::sync::Arc;
 
 use ::http::Method;
 
-use crate::error::{AppError, AppResult};
 use crate::http::{Request, Response};
 use crate::state::AppState;
+use dash_store::error::{AppError, AppResult};
 
 pub type HandlerFuture = Pin<Box<dyn Future<Output = AppResult<Response>> + Send>>;
 pub type Handler = Arc<dyn Fn(Request, AppState) -> HandlerFuture + Send + Sync>;

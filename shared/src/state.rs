@@ -1,35 +1,16 @@
-//! What every handler receives besides the request: configuration, database
-//! pools, the warm metadata cache and the clock. Cheap to clone.
+//! What every handler receives besides the request: the store (pools, plant
+//! caches, clock), the web runtime's configuration and the session cache. Cheap
+//! to clone.
 
+use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Instant;
 
-use chrono::{DateTime, Duration, Utc};
+use dash_store::cache::TtlCache;
+use dash_store::{AppResult, HostKind, Store};
 
-use crate::cache::MetadataCache;
+use crate::auth::context::SessionState;
 use crate::config::Config;
-use crate::db::Db;
-use crate::error::AppResult;
-
-/// Which host runs this process; pools are sized for it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HostKind {
-    Lambda,
-    FastCgi,
-    Cgi,
-    Cli,
-}
-
-impl HostKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            HostKind::Lambda => "lambda",
-            HostKind::FastCgi => "fastcgi",
-            HostKind::Cgi => "cgi",
-            HostKind::Cli => "cli",
-        }
-    }
-}
 
 #[derive(Clone)]
 pub struct AppState {
@@ -38,40 +19,25 @@ pub struct AppState {
 
 struct Inner {
     group: &'static str,
-    host: HostKind,
+    store: Store,
     config: Config,
-    db: Db,
-    cache: MetadataCache,
+    /// Sessions (by refresh-token family) with their user and tenant rows, so an
+    /// authenticated request needs no session query; short TTL so a logout in
+    /// another process, a deactivated user or tenant is refused soon after.
+    sessions: TtlCache<String, Arc<SessionState>>,
     started: Instant,
-    clock_offset: Duration,
 }
 
 impl AppState {
     pub fn new(group: &'static str, host: HostKind, config: Config) -> AppResult<Self> {
-        // One request per CGI process: a second connection would only cost a handshake.
-        let pool_max = if host == HostKind::Cgi {
-            1
-        } else {
-            config.db_pool_max
-        };
-        let db = Db::new(&config, pool_max)?;
-        let cache = MetadataCache::new(config.cache_ttl);
-        // Tests move the clock forward (idle timeouts, token expiry) through the
-        // environment of the process they start; production never sets it.
-        let clock_offset = std::env::var("DASHBOARD_CLOCK_OFFSET_SECONDS")
-            .ok()
-            .and_then(|v| v.parse::<i64>().ok())
-            .map(Duration::seconds)
-            .unwrap_or_else(Duration::zero);
+        let store = Store::new(host, &config.db)?;
         Ok(AppState {
             inner: Arc::new(Inner {
                 group,
-                host,
+                store,
                 config,
-                db,
-                cache,
+                sessions: TtlCache::new(dash_store::cache::ACCOUNT_TTL),
                 started: Instant::now(),
-                clock_offset,
             }),
         })
     }
@@ -80,28 +46,30 @@ impl AppState {
         self.inner.group
     }
 
-    pub fn host(&self) -> HostKind {
-        self.inner.host
-    }
-
     pub fn config(&self) -> &Config {
         &self.inner.config
     }
 
-    pub fn db(&self) -> &Db {
-        &self.inner.db
+    pub fn store(&self) -> &Store {
+        &self.inner.store
     }
 
-    pub fn cache(&self) -> &MetadataCache {
-        &self.inner.cache
+    pub fn sessions(&self) -> &TtlCache<String, Arc<SessionState>> {
+        &self.inner.sessions
     }
 
     pub fn uptime_seconds(&self) -> u64 {
         self.inner.started.elapsed().as_secs()
     }
+}
 
-    /// The current time; every rule about expiry and "today" reads it here.
-    pub fn now(&self) -> DateTime<Utc> {
-        Utc::now() + self.inner.clock_offset
+/// A handler hands its state to store functions that take a [`Store`]: the state
+/// is a store plus the web runtime's own parts, so it derefs to the store
+/// (`state.db()`, `state.now()`, `tenancy::tenant(&state, id)`).
+impl Deref for AppState {
+    type Target = Store;
+
+    fn deref(&self) -> &Store {
+        &self.inner.store
     }
 }

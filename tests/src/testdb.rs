@@ -18,8 +18,8 @@ use anyhow::{anyhow, Context, Result};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, OptsBuilder};
 
-use shared::demo::{self, DemoOptions, DemoReport, DemoSize};
-use shared::schema::{self, NewTenant};
+use dash_store::demo::{self, DemoOptions, DemoReport, DemoSize};
+use dash_store::schema::{self, NewTenant};
 
 /// The JWT secret every test binary gets from [`TestDb::env`] (≥ 32 bytes).
 pub const TEST_JWT_SECRET: &str = "integration-tests-jwt-secret-0123456789abcdef";
@@ -244,7 +244,7 @@ impl Drop for TestDb {
                     .await
                     .unwrap_or_default();
                 for db in dbs {
-                    if shared::db::is_valid_identifier(&db) && db.starts_with(&prefix) {
+                    if dash_store::db::is_valid_identifier(&db) && db.starts_with(&prefix) {
                         let _ = conn.query_drop(format!("DROP DATABASE IF EXISTS `{db}`")).await;
                     }
                 }

@@ -659,7 +659,7 @@ async fn housekeeping_clears_counters_and_expired_sessions() {
         w.env.iter().find(|(ek, _)| ek == k).map(|(_, v)| v.clone())
     })
     .expect("config");
-    let db = shared::db::Db::new(&config, 2).expect("db");
+    let db = dash_store::db::Db::new(&config.db, 2).expect("db");
     let now = chrono::Utc::now();
     let first = shared::auth::housekeeping(&db, now)
         .await

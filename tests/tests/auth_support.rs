@@ -83,7 +83,7 @@ pub async fn world(extra_env: &[(&str, &str)]) -> World {
 
     // Second Plant's own small client database.
     let mut c = db.client_conn(second).await.expect("second client db");
-    for stmt in shared::schema::split_statements(shared::schema::REFERENCE_SQL) {
+    for stmt in dash_store::schema::split_statements(dash_store::schema::REFERENCE_SQL) {
         c.query_drop(stmt).await.expect("reference schema");
     }
     for stmt in SECOND_PLANT_SQL {
@@ -91,7 +91,7 @@ pub async fn world(extra_env: &[(&str, &str)]) -> World {
     }
     drop(c);
 
-    let phc = shared::auth::password::hash(PASSWORD).expect("hash");
+    let phc = dash_store::password::hash(PASSWORD).expect("hash");
     let mut g = db.global_conn().await.expect("global");
     let mut users = HashMap::new();
     for (name, tenant, role, perms) in USERS {

@@ -255,7 +255,7 @@ async fn measure_login_latency_and_token_verification() {
     let t = Instant::now();
     let hashes = 3u32;
     for _ in 0..hashes {
-        let _ = shared::auth::password::verify(PASSWORD, "$argon2id$v=19$m=65536,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$wV2Y0xGQ3sE3QrR7v3qUQm8nH5p0a0y5mGkqg1VZ8cA");
+        let _ = dash_store::password::verify(PASSWORD, "$argon2id$v=19$m=65536,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$wV2Y0xGQ3sE3QrR7v3qUQm8nH5p0a0y5mGkqg1VZ8cA");
     }
     let argon = t.elapsed() / hashes;
 

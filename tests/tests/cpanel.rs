@@ -258,7 +258,7 @@ async fn plant() -> TestDb {
         .await
         .expect("demo tenant");
     let tenant = db.tenant("Demo Plant").tenant_id;
-    let phc = shared::auth::password::hash(PASSWORD).expect("hash");
+    let phc = dash_store::password::hash(PASSWORD).expect("hash");
     let mut g = db.global_conn().await.expect("global");
     g.exec_drop(
         "INSERT INTO `user` (tenant_id, username, email, password, role, permissions, is_active) \

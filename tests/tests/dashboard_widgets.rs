@@ -132,7 +132,7 @@ async fn setup() -> Ctx {
         String::from_utf8_lossy(&out.stderr)
     );
     let token = w.login("demo.manager").access;
-    let tz = shared::timeutil::parse_timezone("Europe/Madrid").expect("zone");
+    let tz = dash_core::timeutil::parse_timezone("Europe/Madrid").expect("zone");
     let today = Utc::now().with_timezone(&tz).date_naive();
     let days = format!(
         "start_date={}&end_date={}",
@@ -150,7 +150,7 @@ async fn every_widget_type_answers_data_for_the_demo_manager() {
     let kpi = c.widget("kpi_production", &win)["result"].clone();
     let units = n(&kpi["units"]);
     assert!(units > 0, "no production in {kpi}");
-    for wt in shared::catalog::widget_types() {
+    for wt in dash_core::catalog::widget_types() {
         let t = wt.widget_type;
         let query = match t {
             "line_status" => "line_id=1".to_string(),

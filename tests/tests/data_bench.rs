@@ -11,13 +11,13 @@
 use std::time::{Duration, Instant};
 
 use chrono::Duration as ChronoDuration;
+use dash_core::timeutil::{format_instant, Window};
+use dash_store::metrics::{compute, Plant};
+use dash_store::query::{self, rollup, CountSource, DetectionTable};
 use integration_tests::hosts::{bin, run_cgi, TestRequest};
 use mysql_async::prelude::Queryable;
 use mysql_async::Value;
 use shared::http::Request;
-use shared::metrics::{compute, Plant};
-use shared::query::{self, rollup, CountSource, DetectionTable};
-use shared::timeutil::{format_instant, Window};
 
 const JWT: &str = "bench-data-jwt-secret-0123456789abcdef0123";
 const PASSWORD: &str = "Bench-Password-42";
@@ -44,7 +44,7 @@ fn ms(d: Duration) -> f64 {
 /// and find the same prepared statements.
 async fn sql_time(
     state: &shared::state::AppState,
-    tenant: &shared::tenancy::Tenant,
+    tenant: &dash_store::tenancy::Tenant,
     runs: usize,
     statements: &[(String, Vec<Value>)],
 ) -> Duration {
@@ -114,7 +114,7 @@ async fn per_request_writes_awaited(state: &shared::state::AppState, tenant_id: 
 /// when `http`.
 async fn bare_once(
     state: &shared::state::AppState,
-    tenant: &shared::tenancy::Tenant,
+    tenant: &dash_store::tenancy::Tenant,
     statements: &[(String, Vec<Value>)],
     http: bool,
 ) {
@@ -185,13 +185,13 @@ async fn bench_data_and_metrics() {
             .map(|(_, v)| v.clone())
     })
     .expect("config");
-    let state = shared::state::AppState::new("bench", shared::state::HostKind::FastCgi, config)
+    let state = shared::state::AppState::new("bench", dash_store::HostKind::FastCgi, config)
         .expect("state");
-    let tenant = shared::tenancy::load_tenant(&state, tenant_id)
+    let tenant = dash_store::tenancy::load_tenant(&state, tenant_id)
         .await
         .expect("tenant")
         .expect("BENCH_TENANT exists");
-    let meta = shared::metadata::for_tenant(&state, &tenant)
+    let meta = dash_store::metadata::for_tenant(&state, &tenant)
         .await
         .expect("metadata");
     let plant = Plant::new(&tenant, &meta, state.now());
@@ -288,7 +288,7 @@ async fn bench_data_and_metrics() {
         })
         .collect();
     let days30: Vec<Window> = plant
-        .buckets(&w30, shared::timeutil::Interval::Day)
+        .buckets(&w30, dash_core::timeutil::Interval::Day)
         .expect("days")
         .iter()
         .map(|b| b.window())
@@ -304,11 +304,11 @@ async fn bench_data_and_metrics() {
         if by_day {
             windows.extend(days30.iter().copied());
         }
-        let model = shared::metrics::time_model(&mut conn, &plant, line_id, &w)
+        let model = dash_store::metrics::time_model(&mut conn, &plant, line_id, &w)
             .await
             .expect("model");
         let mut st = vec![
-            shared::metrics::stops_sql(&mut conn, &plant, &line.line_code, &w)
+            dash_store::metrics::stops_sql(&mut conn, &plant, &line.line_code, &w)
                 .await
                 .expect("stops"),
         ];
@@ -346,7 +346,7 @@ async fn bench_data_and_metrics() {
         .expect("plan"),
     );
     let hours = plant
-        .buckets(&w30, shared::timeutil::Interval::Hour)
+        .buckets(&w30, dash_core::timeutil::Interval::Hour)
         .expect("hours");
     let hour_windows: Vec<Window> = hours.iter().map(|b| b.window()).collect();
     let mut agg_sql = vec![watermark_sql.clone()];
@@ -434,7 +434,7 @@ async fn bench_data_and_metrics() {
 
     // ---- Whole HTTP calls: a warm process (FastCGI/Lambda) and CGI ------
     let mut g = state.db().global().await.expect("global");
-    let phc = shared::auth::password::hash(PASSWORD).expect("hash");
+    let phc = dash_store::password::hash(PASSWORD).expect("hash");
     g.exec_drop(
         "INSERT INTO `user` (tenant_id, username, email, password, role, is_active) VALUES (?, 'bench.manager', NULL, ?, 'manager', 1) \
          ON DUPLICATE KEY UPDATE password = VALUES(password), tenant_id = VALUES(tenant_id), is_active = 1, deleted_at = NULL, \

@@ -6,10 +6,10 @@
 #[path = "metrics_support.rs"]
 mod support;
 
+use dash_store::metadata::Line;
+use dash_store::query::{self, Cursor, DetectionTable, ListRequest, Order};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Row, Value};
-use shared::metadata::Line;
-use shared::query::{self, Cursor, DetectionTable, ListRequest, Order};
 use support::*;
 
 async fn partitions_read(
@@ -70,7 +70,7 @@ async fn range_queries_prune_months() {
         &mut c,
         &g.client_db,
         &line,
-        shared::timeutil::parse_timezone("UTC").expect("UTC"),
+        dash_core::timeutil::parse_timezone("UTC").expect("UTC"),
     )
     .await
     .expect("table");

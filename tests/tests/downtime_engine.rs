@@ -18,15 +18,15 @@ use std::task::{Context, Poll};
 use std::time::Duration as StdDuration;
 
 use chrono::{Duration, NaiveDate, NaiveDateTime};
+use dash_core::timeutil::{data_naive_to_utc, parse_timezone};
+use dash_store::downtime::engine::{self, EngineOptions, LineSpec, RecomputeOutcome, RunOutcome};
+use dash_store::downtime::store::{fmt_naive, lock_name};
+use dash_store::downtime::{Detection, Detector, Thresholds};
 use integration_tests::testdb::TestDb;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, OptsBuilder};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use shared::downtime::engine::{self, EngineOptions, LineSpec, RecomputeOutcome, RunOutcome};
-use shared::downtime::store::{fmt_naive, lock_name};
-use shared::downtime::{Detection, Detector, Thresholds};
-use shared::timeutil::{data_naive_to_utc, parse_timezone};
 
 // ---------------------------------------------------------------------------
 // Fixture: a client database with lines we define, detections we insert
@@ -63,7 +63,7 @@ async fn plant() -> Plant {
         .expect("tenant");
     let db_name = db.tenant("Engine Plant").db_name.clone();
     let mut conn = db.server_conn().await.expect("server connection");
-    shared::schema::provision_client(&mut conn, &db_name, true)
+    dash_store::schema::provision_client(&mut conn, &db_name, true)
         .await
         .expect("reference schema");
     conn.query_drop(format!(
@@ -114,7 +114,7 @@ impl Plant {
             )
             .await
             .expect("reject area");
-        shared::schema::create_detection_table(
+        dash_store::schema::create_detection_table(
             &mut self.conn,
             db,
             code,
@@ -123,7 +123,7 @@ impl Plant {
         )
         .await
         .expect("detection table");
-        shared::schema::provision_client(&mut self.conn, db, false)
+        dash_store::schema::provision_client(&mut self.conn, db, false)
             .await
             .expect("downtime table");
         LineSpec {

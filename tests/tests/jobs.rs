@@ -7,13 +7,13 @@
 
 use std::process::{Command, Output};
 
+use dash_core::timeutil::{Interval, Window};
+use dash_store::metrics::{compute, Plant};
+use dash_store::query::{self, CountSource, DetectionTable};
 use integration_tests::hosts::{bin, LambdaRuntime};
 use integration_tests::testdb::TestDb;
 use mysql_async::prelude::Queryable;
 use serde_json::{json, Value};
-use shared::metrics::{compute, Plant};
-use shared::query::{self, CountSource, DetectionTable};
-use shared::timeutil::{Interval, Window};
 
 const PLANT: &str = "Plant A";
 const BROKEN: &str = "Broken Plant";
@@ -353,7 +353,7 @@ fn state_of(db: &TestDb) -> shared::state::AppState {
         env.iter().find(|(ek, _)| ek == k).map(|(_, v)| v.clone())
     })
     .expect("config");
-    shared::state::AppState::new("test", shared::state::HostKind::Cli, config).expect("state")
+    shared::state::AppState::new("test", dash_store::HostKind::Cli, config).expect("state")
 }
 
 /// For every line: the OEE of the last 15 days (by day, cut at now) and the
@@ -361,11 +361,11 @@ fn state_of(db: &TestDb) -> shared::state::AppState {
 /// figures of the raw rows, and the rollup path really reads the rollup.
 async fn rollup_equals_raw(db: &TestDb, tenant_id: i64, what: &str) {
     let state = state_of(db);
-    let tenant = shared::tenancy::load_tenant(&state, tenant_id)
+    let tenant = dash_store::tenancy::load_tenant(&state, tenant_id)
         .await
         .expect("tenant")
         .expect("tenant exists");
-    let meta = shared::metadata::load(
+    let meta = dash_store::metadata::load(
         &mut state
             .db()
             .client(&tenant.db_location())

@@ -11,12 +11,12 @@
 mod support;
 
 use chrono::{DateTime, Duration, Utc};
+use dash_core::oee::Totals;
+use dash_core::timeutil::{Interval, Window};
+use dash_store::metrics::{compute, Plant};
+use dash_store::query::{self, rollup, CountSource, DetectionTable};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use shared::metrics::{compute, Plant};
-use shared::oee::Totals;
-use shared::query::{self, rollup, CountSource, DetectionTable};
-use shared::timeutil::{Interval, Window};
 use support::*;
 
 #[track_caller]
@@ -60,11 +60,11 @@ fn random_cuts(rng: &mut StdRng, w: &Window, n: usize) -> Vec<DateTime<Utc>> {
 async fn splits_add_up_and_the_rollup_equals_raw() {
     let g = golden().await;
     let state = g.state();
-    let tenant = shared::tenancy::load_tenant(&state, g.tenant_id)
+    let tenant = dash_store::tenancy::load_tenant(&state, g.tenant_id)
         .await
         .expect("tenant")
         .expect("exists");
-    let meta = shared::metadata::for_tenant(&state, &tenant)
+    let meta = dash_store::metadata::for_tenant(&state, &tenant)
         .await
         .expect("meta");
     let plant = Plant::new(&tenant, &meta, state.now());
@@ -226,7 +226,7 @@ async fn compare_all(
     plant: &Plant<'_>,
     lines: &[i64],
     w: &Window,
-    days: &[shared::timeutil::Bucket],
+    days: &[dash_core::timeutil::Bucket],
     tables: &[DetectionTable],
     rng: &mut StdRng,
     label: &str,

@@ -196,7 +196,7 @@ pub async fn golden() -> Golden {
     let client_db = db.tenant(PLANT).db_name.clone();
 
     let mut c = db.client_conn(tenant_id).await.expect("client db");
-    for stmt in shared::schema::split_statements(shared::schema::REFERENCE_SQL) {
+    for stmt in dash_store::schema::split_statements(dash_store::schema::REFERENCE_SQL) {
         c.query_drop(stmt).await.expect("reference schema");
     }
     for stmt in CATALOG {
@@ -204,11 +204,11 @@ pub async fn golden() -> Golden {
     }
     let from = NaiveDate::from_ymd_opt(2026, 1, 1).expect("date");
     for code in ["golden_a", "golden_b"] {
-        shared::schema::create_detection_table(&mut c, &client_db, code, from, 3)
+        dash_store::schema::create_detection_table(&mut c, &client_db, code, from, 3)
             .await
             .expect("detection table");
     }
-    shared::schema::provision_client(&mut c, &client_db, false)
+    dash_store::schema::provision_client(&mut c, &client_db, false)
         .await
         .expect("downtime tables");
     insert_detections(&mut c, &detections())
@@ -227,7 +227,7 @@ pub async fn golden() -> Golden {
     }
     drop(c);
 
-    let phc = shared::auth::password::hash(PASSWORD).expect("hash");
+    let phc = dash_store::password::hash(PASSWORD).expect("hash");
     let mut g = db.global_conn().await.expect("global");
     for (name, tenant, perms) in [
         ("golden.manager", tenant_id, None),
@@ -315,7 +315,7 @@ impl Golden {
             env.iter().find(|(ek, _)| ek == k).map(|(_, v)| v.clone())
         })
         .expect("config");
-        shared::state::AppState::new("test", shared::state::HostKind::Cli, config).expect("state")
+        shared::state::AppState::new("test", dash_store::HostKind::Cli, config).expect("state")
     }
 }
 

@@ -16,10 +16,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use dash_store::HostKind;
 use serde_json::Value;
 use shared::config::Config;
 use shared::http::Request;
-use shared::state::{AppState, HostKind};
+use shared::state::AppState;
 
 /// `(METHOD, path)` → function.
 type RouteTable = BTreeMap<(String, String), String>;

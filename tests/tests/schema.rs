@@ -3,11 +3,11 @@
 //! Needs a MariaDB/MySQL server (TEST_DATABASE_URL, default root@127.0.0.1:3306).
 
 use chrono::{DateTime, Utc};
+use dash_store::demo::{self, DemoOptions, DemoSize};
+use dash_store::schema::{self, CheckStatus, NewTenant, NewUser, SchemaError};
 use integration_tests::testdb::TestDb;
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
-use shared::demo::{self, DemoOptions, DemoSize};
-use shared::schema::{self, CheckStatus, NewTenant, NewUser, SchemaError};
 
 type R = anyhow::Result<()>;
 
@@ -201,7 +201,7 @@ async fn tenants_and_users() -> R {
         .await?
         .unwrap();
     assert!(phc.starts_with("$argon2id$"));
-    assert!(shared::auth::password::verify("s3cret-password", &phc));
+    assert!(dash_store::password::verify("s3cret-password", &phc));
     let dup = schema::create_user(&mut g, &user(Some(t.tenant_id), "ana.admin", "viewer"))
         .await
         .unwrap_err();

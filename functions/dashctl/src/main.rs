@@ -19,9 +19,9 @@ use clap::{Parser, Subcommand};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, OptsBuilder};
 
-use shared::demo::{self, DemoOptions, DemoSize};
-use shared::schema::{self, NewTenant, NewUser};
-use shared::tenancy::Tenant;
+use dash_store::demo::{self, DemoOptions, DemoSize};
+use dash_store::schema::{self, NewTenant, NewUser};
+use dash_store::tenancy::Tenant;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -202,7 +202,7 @@ impl Env {
             .unwrap_or_else(|| database_url.clone());
         Opts::from_url(&client_db_url)
             .map_err(|e| anyhow!("CLIENT_DB_URL is not a mysql:// URL: {e}"))?;
-        if !shared::db::is_valid_identifier(&cli.global_db) {
+        if !dash_store::db::is_valid_identifier(&cli.global_db) {
             bail!(
                 "DB_GLOBAL_NAME {:?}: use lower-case letters, digits and _ only (at most 64)",
                 cli.global_db

@@ -40,12 +40,13 @@ use crate::auth::context::{self, AuthMethod, ManagedUser, TenantContext, CSRF_CO
 use crate::auth::input::{self, Fields};
 use crate::auth::rbac::{Permission, Role, UserPermissions};
 use crate::auth::sessions::{self, iso, IssuedSession};
-use crate::auth::{authenticate, login as signin, password, ratelimit};
-use crate::error::{AppError, AppResult};
+use crate::auth::{authenticate, login as signin, ratelimit};
 use crate::http::{self, Request, Response};
 use crate::router::Router;
 use crate::state::AppState;
-use crate::tenancy::{self, TenantConfig};
+use dash_store::error::{AppError, AppResult};
+use dash_store::password;
+use dash_store::tenancy::{self, TenantConfig};
 
 pub fn router() -> Router {
     Router::new("auth")
@@ -150,7 +151,7 @@ async fn logout(req: Request, state: AppState) -> AppResult<Response> {
         Ok(ctx) => {
             let mut conn = state.db().global().await?;
             sessions::revoke_family(&mut conn, &ctx.session_id, "logout", now).await?;
-            state.cache().sessions.invalidate(&ctx.session_id);
+            state.sessions().invalidate(&ctx.session_id);
             (ctx.session_id, ctx.user_id, ctx.tenant_id)
         }
         Err(e) if e.status() == StatusCode::UNAUTHORIZED => {
@@ -435,7 +436,7 @@ async fn check_refinement(
         if !lines.is_empty() {
             // Check the ids against the plant's lines when its database answers.
             match tenancy::load_tenant(state, tid).await? {
-                Some(t) => match crate::metadata::for_tenant(state, &t).await {
+                Some(t) => match dash_store::metadata::for_tenant(state, &t).await {
                     Ok(meta) => {
                         if let Some(bad) = lines.iter().find(|id| meta.line(**id).is_none()) {
                             return Err(AppError::validation(
@@ -486,7 +487,7 @@ async fn forget_user_sessions(
         )
         .await?;
     for f in families {
-        state.cache().sessions.invalidate(&f);
+        state.sessions().invalidate(&f);
     }
     Ok(())
 }

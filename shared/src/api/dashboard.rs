@@ -23,14 +23,14 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::auth::{self, Permission, Role, TenantContext};
-use crate::catalog::{self, Layout};
-use crate::error::{AppError, AppResult};
 use crate::http::{self, Request, Response};
 use crate::i18n::{self, Lang};
-use crate::metadata::{self, TenantMetadata};
 use crate::render::{self, assets, fixtures, format, widgets, PageContext};
 use crate::router::Router;
 use crate::state::AppState;
+use dash_core::catalog::{self, Layout};
+use dash_store::error::{AppError, AppResult};
+use dash_store::metadata::{self, TenantMetadata};
 
 pub fn router() -> Router {
     Router::new("dashboard")
@@ -1736,9 +1736,9 @@ async fn system_stats(req: Request, state: AppState) -> AppResult<Response> {
         "cache": {
             "tenants": cache.tenants.stats(),
             "metadata": cache.metadata.stats(),
-            "sessions": cache.sessions.stats(),
+            "sessions": state.sessions().stats(),
         },
-        "db_pool_max": state.config().db_pool_max,
+        "db_pool_max": state.config().db.pool_max,
     })))
 }
 

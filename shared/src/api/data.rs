@@ -24,15 +24,16 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use crate::auth::Permission;
-use crate::error::{AppError, AppResult};
 use crate::http::{self, Request, Response};
-use crate::metadata::TenantMetadata;
-use crate::metrics::{Plant, NO_PRODUCT};
-use crate::query::params::{select, serve, ApiResult, Call, Input, Selection};
-use crate::query::{self, Cursor, DetectionRow, DetectionTable, ListRequest, Order};
+use crate::params::{select, serve, ApiResult, Call, Input};
 use crate::router::Router;
 use crate::state::AppState;
-use crate::timeutil::{format_instant, Bucket, Interval, Window};
+use dash_core::timeutil::{format_instant, Bucket, Interval, Window};
+use dash_store::error::{AppError, AppResult};
+use dash_store::metadata::TenantMetadata;
+use dash_store::metrics::{Plant, NO_PRODUCT};
+use dash_store::query::Selection;
+use dash_store::query::{self, Cursor, DetectionRow, DetectionTable, ListRequest, Order};
 
 pub fn router() -> Router {
     Router::new("data")

@@ -31,18 +31,18 @@ use serde_json::{json, Value};
 use crate::auth::audit;
 use crate::auth::input::{check_len, Fields};
 use crate::auth::{self, Permission, TenantContext};
-use crate::downtime::engine::{self, EngineOptions, LineSpec, RecomputeOutcome, RunOutcome};
-use crate::downtime::store::{
-    fmt_naive, parse_naive, DataClock, EventRow, LineTables, StopRow, STOP_COLUMNS,
-};
-use crate::downtime::summary::{self, Labels, ReasonInfo, SummaryInput, SummaryStop};
-use crate::error::{AppError, AppResult};
 use crate::http::{self, Request, Response};
-use crate::metadata::{self, TenantMetadata};
 use crate::router::Router;
 use crate::state::AppState;
-use crate::tenancy::Tenant;
-use crate::timeutil::{self, PlantCalendar, Window, WindowError, WindowQuery};
+use dash_core::timeutil::{self, PlantCalendar, Window, WindowError, WindowQuery};
+use dash_store::downtime::engine::{self, EngineOptions, LineSpec, RecomputeOutcome, RunOutcome};
+use dash_store::downtime::store::{
+    fmt_naive, parse_naive, DataClock, EventRow, LineTables, StopRow, STOP_COLUMNS,
+};
+use dash_store::downtime::summary::{self, Labels, ReasonInfo, SummaryInput, SummaryStop};
+use dash_store::error::{AppError, AppResult};
+use dash_store::metadata::{self, TenantMetadata};
+use dash_store::tenancy::Tenant;
 
 /// Longest justification comment (the column is `VARCHAR(1000)`).
 pub const MAX_COMMENT_CHARS: usize = 1000;
@@ -129,10 +129,10 @@ fn window_error(e: WindowError) -> AppError {
     }
 }
 
-fn oee_shifts(meta: &TenantMetadata) -> Vec<crate::oee::Shift> {
+fn oee_shifts(meta: &TenantMetadata) -> Vec<dash_core::oee::Shift> {
     meta.shifts
         .iter()
-        .map(|s| crate::oee::Shift {
+        .map(|s| dash_core::oee::Shift {
             id: s.shift_id,
             name: s.shift_name.clone(),
             start_time: s.start_time,

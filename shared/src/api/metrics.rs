@@ -1,6 +1,6 @@
 //! The `metrics` function's routes (SPEC §3, §7): OEE and its three factors
 //! per line or for several lines, bucketed or not, and comparisons of lines
-//! and of periods — all from the one engine in [`crate::metrics`], so the
+//! and of periods — all from the one engine in [`dash_store::metrics`], so the
 //! KPI, trend and comparison answers agree for the same window.
 //!
 //! Parameters: `line_id` / `line_ids` (default every line the user may see;
@@ -14,16 +14,17 @@
 use chrono_tz::Tz;
 use serde_json::{json, Map, Value};
 
-use crate::error::{AppError, AppResult};
 use crate::http::{self, Request, Response};
-use crate::metadata::TenantMetadata;
-use crate::metrics::{compute, previous_window, Computed, Plant};
-use crate::oee::OeeResult;
-use crate::query::params::{select, serve, ApiResult, Call, Input, Selection};
-use crate::query::CountSource;
+use crate::params::{select, serve, ApiResult, Call, Input};
 use crate::router::Router;
 use crate::state::AppState;
-use crate::timeutil::{Bucket, Interval, Window, WindowQuery};
+use dash_core::oee::OeeResult;
+use dash_core::timeutil::{Bucket, Interval, Window, WindowQuery};
+use dash_store::error::{AppError, AppResult};
+use dash_store::metadata::TenantMetadata;
+use dash_store::metrics::{compute, previous_window, Computed, Plant};
+use dash_store::query::CountSource;
+use dash_store::query::Selection;
 
 pub fn router() -> Router {
     Router::new("metrics")
@@ -148,7 +149,7 @@ async fn run(
     window: &Window,
     buckets: &[Bucket],
 ) -> AppResult<Computed> {
-    let mut conn = crate::query::read_conn(&call.state, &call.tenant).await?;
+    let mut conn = dash_store::query::read_conn(&call.state, &call.tenant).await?;
     compute(
         &mut conn,
         &s.plant,
@@ -206,8 +207,8 @@ async fn compare(call: Call) -> ApiResult<(Response, u64)> {
         let n = items.len() as u64;
         let data = json!({
             "by": "lines",
-            "start": crate::timeutil::format_instant(s.window.start, s.tz),
-            "end": crate::timeutil::format_instant(s.window.end, s.tz),
+            "start": dash_core::timeutil::format_instant(s.window.start, s.tz),
+            "end": dash_core::timeutil::format_instant(s.window.end, s.tz),
             "items": items,
             "total": total,
         });

@@ -10,11 +10,11 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::auth::{self, Permission, TenantContext};
-use crate::error::{AppError, AppResult};
 use crate::http::{self, Request, Response};
-use crate::metadata::{self, Area, Line, Shift, ShiftBreak, TenantMetadata};
 use crate::router::Router;
 use crate::state::AppState;
+use dash_store::error::{AppError, AppResult};
+use dash_store::metadata::{self, Area, Line, Shift, ShiftBreak, TenantMetadata};
 
 pub fn router() -> Router {
     Router::new("production")

@@ -8,8 +8,8 @@ use serde::Serialize;
 
 use crate::auth::rbac::{self, PermissionSet, Role, UserPermissions};
 use crate::auth::sessions::iso;
-use crate::error::{AppError, AppResult};
-use crate::tenancy::Tenant;
+use dash_store::error::{AppError, AppResult};
+use dash_store::tenancy::Tenant;
 
 /// A user as the API shows it.
 #[derive(Debug, Clone, Serialize)]

@@ -8,9 +8,9 @@ use mysql_async::prelude::Queryable;
 use serde_json::Value;
 
 use crate::auth::context::TenantContext;
-use crate::error::AppResult;
 use crate::http::Request;
 use crate::state::AppState;
+use dash_store::error::AppResult;
 
 /// Stable action names (`audit_log.action`).
 pub mod action {

@@ -4,7 +4,7 @@
 //!
 //! Per request: the JWT is verified (HS256, iss/aud/exp/iat), its session
 //! (refresh-token family) is looked up together with the user and tenant rows
-//! (kept in the warm cache for [`crate::cache::ACCOUNT_TTL`], so a deactivated
+//! (kept in the warm cache for [`dash_store::cache::ACCOUNT_TTL`], so a deactivated
 //! user or tenant, a logout elsewhere or a revoked session is refused within
 //! that time by every process, at once by the process that made the change and
 //! by every CGI request), the idle timeout is enforced, the CSRF token is
@@ -19,11 +19,11 @@ use mysql_async::{Conn, Row};
 
 use crate::auth::rbac::{self, Permission, PermissionSet, Role, UserPermissions};
 use crate::auth::{ratelimit, tokens};
-use crate::error::{AppError, AppResult};
 use crate::http::Request;
-use crate::metadata::{Area, Line, TenantMetadata};
 use crate::state::AppState;
-use crate::tenancy::{Tenant, TenantConfig};
+use dash_store::error::{AppError, AppResult};
+use dash_store::metadata::{Area, Line, TenantMetadata};
+use dash_store::tenancy::{Tenant, TenantConfig};
 
 /// Cookie holding the access token (HttpOnly).
 pub const ACCESS_COOKIE: &str = "dash_access";
@@ -91,7 +91,7 @@ impl TenantContext {
         self.tenant_id.ok_or_else(no_plant)
     }
 
-    /// The tenant row (fresh within [`crate::cache::ACCOUNT_TTL`]), or 403 for a superadmin.
+    /// The tenant row (fresh within [`dash_store::cache::ACCOUNT_TTL`]), or 403 for a superadmin.
     pub fn tenant(&self) -> AppResult<Arc<Tenant>> {
         self.tenant.clone().ok_or_else(no_plant)
     }
@@ -320,7 +320,7 @@ async fn session(
     family: &str,
     now: DateTime<Utc>,
 ) -> AppResult<Arc<SessionState>> {
-    if let Some(s) = state.cache().sessions.get(&family.to_string()) {
+    if let Some(s) = state.sessions().get(&family.to_string()) {
         return Ok(s);
     }
     let mut s = load_session(conn, family)
@@ -346,7 +346,7 @@ async fn session(
         s.last_activity_at = now_naive;
     }
     let s = Arc::new(s);
-    state.cache().sessions.insert(family.to_string(), s.clone());
+    state.sessions().insert(family.to_string(), s.clone());
     Ok(s)
 }
 

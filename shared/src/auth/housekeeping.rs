@@ -16,8 +16,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use mysql_async::prelude::Queryable;
 use serde::Serialize;
 
-use crate::db::Db;
-use crate::error::AppResult;
+use dash_store::db::Db;
+use dash_store::error::AppResult;
 
 /// How long rate-limit rows are kept.
 pub const RATE_LIMIT_KEEP: TimeDelta = TimeDelta::minutes(10);

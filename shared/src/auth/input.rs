@@ -8,8 +8,8 @@ use std::collections::HashSet;
 use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
-use crate::error::{AppError, AppResult};
 use crate::http::Request;
+use dash_store::error::{AppError, AppResult};
 
 /// A field name fit to be echoed in an error: printable ASCII, at most 64 chars.
 pub fn field_label(name: &str) -> String {

@@ -30,13 +30,13 @@ use crate::auth::account::{self, Me, TenantSummary};
 use crate::auth::audit::{self, action, AuditEntry};
 use crate::auth::context::TenantContext;
 use crate::auth::input;
-use crate::auth::password;
 use crate::auth::rbac::Role;
 use crate::auth::sessions::{self, IssuedSession};
 use crate::config::Config;
-use crate::error::{AppError, AppResult};
 use crate::http::Request;
 use crate::state::AppState;
+use dash_store::error::{AppError, AppResult};
+use dash_store::password;
 
 /// A valid Argon2id hash (m=65536, t=2, p=1) of a random secret nobody knows:
 /// unknown user names and locked accounts are verified against it so they
@@ -353,7 +353,7 @@ pub async fn me_of(_state: &AppState, conn: &mut Conn, user_id: i64) -> AppResul
                 )
                 .await?;
             row.map(|(tenant_id, company_name, is_active, config)| {
-                let t = crate::tenancy::Tenant {
+                let t = dash_store::tenancy::Tenant {
                     tenant_id,
                     company_name,
                     is_active,

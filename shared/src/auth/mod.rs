@@ -12,7 +12,6 @@ pub mod context;
 pub mod housekeeping;
 pub mod input;
 pub mod login;
-pub mod password;
 pub mod ratelimit;
 pub mod rbac;
 pub mod sessions;

@@ -23,8 +23,8 @@ use chrono::{DateTime, DurationRound, NaiveDateTime, TimeDelta, Utc};
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
 
-use crate::error::{AppError, AppResult};
 use crate::state::AppState;
+use dash_store::error::{AppError, AppResult};
 
 /// The sign-in bucket of an address.
 pub fn auth_ip_bucket(ip: &str) -> String {

@@ -22,9 +22,9 @@ use crate::auth::context::{self, AuthMethod, CSRF_COOKIE, REFRESH_COOKIE};
 use crate::auth::rbac::Role;
 use crate::auth::{ratelimit, tokens};
 use crate::config::CookieSecure;
-use crate::error::{AppError, AppResult};
 use crate::http::Request;
 use crate::state::AppState;
+use dash_store::error::{AppError, AppResult};
 
 /// What a client receives when a session starts or rotates.
 #[derive(Debug, Clone)]
@@ -156,7 +156,7 @@ pub async fn start(
     }
     tx.commit().await?;
     for fam in &revoked {
-        state.cache().sessions.invalidate(fam);
+        state.sessions().invalidate(fam);
     }
     let (access_token, expires_in) = tokens::issue_access(
         state.config(),
@@ -219,7 +219,7 @@ pub async fn revoke_user_sessions(
             (now, clip(reason, 64), fam),
         )
         .await?;
-        state.cache().sessions.invalidate(fam);
+        state.sessions().invalidate(fam);
     }
     Ok(families)
 }
@@ -319,7 +319,7 @@ pub async fn rotate(
     if row.revoked {
         if row.revoked_reason.as_deref() == Some("rotated") {
             let revoked = revoke_family(&mut conn, &row.family, "refresh_reuse", now).await?;
-            state.cache().sessions.invalidate(&row.family);
+            state.sessions().invalidate(&row.family);
             let entry = AuditEntry {
                 user_id: Some(row.user_id),
                 tenant_id: row.tenant_id,
@@ -352,7 +352,7 @@ pub async fn rotate(
     }
     if row.last_activity_at + idle(state) <= now_naive {
         revoke_family(&mut conn, &row.family, "idle_timeout", now).await?;
-        state.cache().sessions.invalidate(&row.family);
+        state.sessions().invalidate(&row.family);
         return Err(refresh_refused(
             "your session ended after a period of inactivity; sign in again",
         ));
@@ -400,7 +400,7 @@ pub async fn rotate(
     )
     .await?;
     tx.commit().await?;
-    state.cache().sessions.invalidate(&row.family);
+    state.sessions().invalidate(&row.family);
     let (access_token, expires_in) = tokens::issue_access(
         state.config(),
         now,
@@ -449,7 +449,7 @@ pub async fn revoke_by_refresh(
         return Ok(None);
     };
     revoke_family(&mut conn, &family, reason, state.now()).await?;
-    state.cache().sessions.invalidate(&family);
+    state.sessions().invalidate(&family);
     Ok(Some((family, user_id, tenant_id)))
 }
 
@@ -579,7 +579,7 @@ pub async fn revoke_own_session(state: &AppState, user_id: i64, family: &str) ->
     if conn.affected_rows() == 0 {
         return Err(AppError::NotFound);
     }
-    state.cache().sessions.invalidate(&family.to_string());
+    state.sessions().invalidate(&family.to_string());
     Ok(())
 }
 

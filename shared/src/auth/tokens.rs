@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::config::Config;
-use crate::error::{AppError, AppResult};
+use dash_store::error::{AppError, AppResult};
 
 /// The only algorithm we sign with and the only one we accept.
 pub const ALGORITHM: Algorithm = Algorithm::HS256;

@@ -14,9 +14,9 @@ use ::http::{HeaderMap, Method};
 use bytes::Bytes;
 
 use crate::app::App;
-use crate::error::AppError;
 use crate::http::{error_response, Request, Response, MAX_BODY_BYTES};
-use crate::state::HostKind;
+use dash_store::error::AppError;
+use dash_store::HostKind;
 
 /// Decodes CGI meta-variables, the same way for every host that has them: the
 /// process environment under CGI ([`vars_from_os`]), the parameter records

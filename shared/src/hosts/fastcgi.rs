@@ -18,9 +18,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use crate::app::App;
-use crate::error::AppError;
 use crate::http::{error_response, Response, MAX_BODY_BYTES};
-use crate::state::HostKind;
+use dash_store::error::AppError;
+use dash_store::HostKind;
 
 use super::cgi::{meta_variables, parse_request, serialize_response};
 

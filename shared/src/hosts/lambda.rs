@@ -9,7 +9,7 @@ use lambda_http::{service_fn, Body, RequestExt};
 
 use crate::app::App;
 use crate::http::{Request, Response};
-use crate::state::HostKind;
+use dash_store::HostKind;
 
 fn to_request(event: lambda_http::Request) -> Request {
     let source_ip = match event.request_context_ref() {

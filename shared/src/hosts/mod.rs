@@ -23,7 +23,8 @@ use std::sync::Arc;
 use crate::app::App;
 use crate::config::{self, Config};
 use crate::router::Router;
-use crate::state::{AppState, HostKind};
+use crate::state::AppState;
+use dash_store::HostKind;
 
 /// Detects the host from the environment.
 pub fn detect() -> Option<HostKind> {

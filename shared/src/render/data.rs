@@ -1,8 +1,8 @@
 //! Widget data (the W of [`super::widgets`]) from the engines: the OEE engine
-//! ([`crate::metrics`]) for the OEE, trend, shift, loss and comparison
+//! ([`dash_store::metrics`]) for the OEE, trend, shift, loss and comparison
 //! widgets, the data routes' production counts ([`super::production`]) for
 //! `kpi_production`, production over time, by product, by area and the
-//! hourly heatmap, the stored stops and [`crate::downtime::summary`] for the
+//! hourly heatmap, the stored stops and [`dash_store::downtime::summary`] for the
 //! downtime widgets, and the open stop for `line_status`.
 //!
 //! OEE widgets count detections inside planned time (SPEC §7); production
@@ -17,14 +17,14 @@ use mysql_async::prelude::Queryable;
 use serde_json::{json, Value};
 
 use crate::auth::TenantContext;
-use crate::downtime::summary::{self, Labels, ReasonInfo, SummaryInput, SummaryStop};
-use crate::error::{AppError, AppResult};
-use crate::metadata::TenantMetadata;
-use crate::metrics::{self, Plant};
-use crate::query::{self, CountSource};
-use crate::schema;
 use crate::state::AppState;
-use crate::timeutil::{self, Interval, Window, WindowQuery};
+use dash_core::timeutil::{self, Interval, Window, WindowQuery};
+use dash_store::downtime::summary::{self, Labels, ReasonInfo, SummaryInput, SummaryStop};
+use dash_store::error::{AppError, AppResult};
+use dash_store::metadata::TenantMetadata;
+use dash_store::metrics::{self, Plant};
+use dash_store::query::{self, CountSource};
+use dash_store::schema;
 
 fn ids(params: &Value, key: &str) -> Option<Vec<i64>> {
     params
@@ -66,9 +66,9 @@ fn window(plant: &Plant<'_>, params: &Value) -> AppResult<(Window, Option<&'stat
             plant
                 .resolve_window(&today, None)
                 .map(|w| (w, Some("range.today")))
-                .map_err(query::params::window_error)
+                .map_err(AppError::from)
         }
-        Err(e) => Err(query::params::window_error(e)),
+        Err(e) => Err(AppError::from(e)),
     }
 }
 
@@ -222,7 +222,7 @@ pub async fn compute(
     let lang_en = tenant.language() == "en";
     let interval = |default: Interval| -> AppResult<Interval> {
         match params.get("interval").and_then(Value::as_str) {
-            Some(s) => Interval::parse(s).map_err(query::params::window_error),
+            Some(s) => Interval::parse(s).map_err(AppError::from),
             None => Ok(default),
         }
     };
@@ -242,10 +242,8 @@ pub async fn compute(
             let buckets = match widget_type {
                 "oee_trend" | "quality_trend" => plant
                     .buckets(&w, interval(Interval::Day)?)
-                    .map_err(query::params::window_error)?,
-                "shift_summary" => plant
-                    .buckets(&w, Interval::Shift)
-                    .map_err(query::params::window_error)?,
+                    .map_err(AppError::from)?,
+                "shift_summary" => plant.buckets(&w, Interval::Shift).map_err(AppError::from)?,
                 _ => Vec::new(),
             };
             let mut conn = state.db().client(&tenant.db_location()).await?;
@@ -350,13 +348,14 @@ pub async fn compute(
                 .clamp(1, 240);
             let now = state.now();
             let mut conn = state.db().client(&tenant.db_location()).await?;
-            let spec = crate::downtime::LineSpec::from_metadata(meta, &tenant, id)?;
-            let open = crate::downtime::open_stop(&mut conn, &plant.db_name(), &spec, now).await?;
+            let spec = dash_store::downtime::LineSpec::from_metadata(meta, &tenant, id)?;
+            let open =
+                dash_store::downtime::open_stop(&mut conn, &plant.db_name(), &spec, now).await?;
             let last = if spec.output_areas.is_empty() {
                 None
             } else {
                 let t = spec.tables(&plant.db_name())?;
-                crate::downtime::store::max_detected_at(&mut conn, &t).await?
+                dash_store::downtime::store::max_detected_at(&mut conn, &t).await?
             };
             let rate_window = Window {
                 start: now - chrono::Duration::minutes(minutes),
@@ -378,7 +377,7 @@ pub async fn compute(
                 .performance
                 .filter(|p| *p > 0.0)
                 .map(|p| (rate / p).round());
-            let shift = crate::oee::current_shift(&plant.shifts, now, tz).and_then(|o| {
+            let shift = dash_core::oee::current_shift(&plant.shifts, now, tz).and_then(|o| {
                 meta.shifts
                     .iter()
                     .find(|s| s.shift_id == o.shift_id)

@@ -42,10 +42,10 @@ use rust_embed::RustEmbed;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::error::{AppError, AppResult};
 use crate::http::{self, Response};
 use crate::i18n::{self, Lang};
 use crate::state::AppState;
+use dash_store::error::{AppError, AppResult};
 
 pub use page::PageContext;
 
@@ -321,7 +321,7 @@ mod tests {
         ] {
             assert!(hb.get_template(name).is_some(), "{name} missing");
         }
-        for wt in crate::catalog::widget_types() {
+        for wt in dash_core::catalog::widget_types() {
             let name = format!("widgets/{}", wt.widget_type);
             assert!(hb.get_template(&name).is_some(), "no partial for {name}");
         }
@@ -353,7 +353,7 @@ mod tests {
     fn every_widget_partial_renders_hostile_names_as_text() {
         let hb = embedded_registry().expect("templates compile");
         let names = fixtures::names();
-        for wt in crate::catalog::widget_types() {
+        for wt in dash_core::catalog::widget_types() {
             let data = fixtures::sample(wt.widget_type);
             for lang in [Lang::Es, Lang::En] {
                 let mut v = widgets::view(lang, &names, wt.widget_type, &data);

@@ -13,8 +13,8 @@ use serde_json::{json, Map, Value};
 use crate::auth::{Permission, Role, TenantContext};
 use crate::http::Request;
 use crate::i18n::{self, Lang};
-use crate::metadata::TenantMetadata;
 use crate::state::AppState;
+use dash_store::metadata::TenantMetadata;
 
 pub struct PageContext {
     lang: Lang,

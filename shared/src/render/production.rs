@@ -1,7 +1,7 @@
 //! R of the production widgets (see the table in [`super::widgets`]):
 //! `kpi_production`, `production_over_time`, `product_distribution`,
 //! `production_by_area` and `hourly_heatmap`, from the `data` routes'
-//! counting ([`crate::query::widgets`]): every detection of the window,
+//! counting ([`dash_store::query::widgets`]): every detection of the window,
 //! planned or not (SPEC §7), so a card shows what
 //! `GET /api/v1/data/production/summary` answers for the same window.
 //!
@@ -16,13 +16,13 @@ use mysql_async::Conn;
 use serde_json::{json, Value};
 
 use crate::auth::TenantContext;
-use crate::error::{AppError, AppResult};
-use crate::metadata::TenantMetadata;
-use crate::metrics::{self, Plant, NO_PRODUCT};
-use crate::oee::IntervalSet;
-use crate::query::params::{window_error, Selection};
-use crate::query::widgets::{count_selection, hour_grid, shift_within, Units};
-use crate::timeutil::{format_instant, Bucket, Interval, Window};
+use dash_core::oee::IntervalSet;
+use dash_core::timeutil::{format_instant, Bucket, Interval, Window};
+use dash_store::error::{AppError, AppResult};
+use dash_store::metadata::TenantMetadata;
+use dash_store::metrics::{self, Plant, NO_PRODUCT};
+use dash_store::query::widgets::{count_selection, hour_grid, shift_within, Units};
+use dash_store::query::Selection;
 
 /// The production widget types.
 pub const TYPES: &[&str] = &[
@@ -87,7 +87,7 @@ pub async fn compute(
         "kpi_production" => kpi_production(conn, plant, sel, w).await,
         "production_over_time" => {
             let interval = match params.get("interval").and_then(Value::as_str) {
-                Some(s) => Interval::parse(s).map_err(window_error)?,
+                Some(s) => Interval::parse(s).map_err(AppError::from)?,
                 None => Interval::Hour,
             };
             over_time(conn, plant, sel, w, interval).await
@@ -163,7 +163,7 @@ async fn over_time(
     interval: Interval,
 ) -> AppResult<Value> {
     let tz = plant.tz();
-    let buckets = plant.buckets(w, interval).map_err(window_error)?;
+    let buckets = plant.buckets(w, interval).map_err(AppError::from)?;
     let mut windows = Vec::with_capacity(buckets.len() + 1);
     windows.push(*w);
     windows.extend(buckets.iter().map(Bucket::window));
@@ -269,7 +269,7 @@ async fn heatmap(
     sel: &Selection,
     w: &Window,
 ) -> AppResult<Value> {
-    let buckets = plant.buckets(w, Interval::Hour).map_err(window_error)?;
+    let buckets = plant.buckets(w, Interval::Hour).map_err(AppError::from)?;
     let windows: Vec<Window> = buckets.iter().map(Bucket::window).collect();
     let counted = count_selection(conn, plant, sel, w, &windows).await?;
     let values: Vec<u64> = (0..buckets.len())

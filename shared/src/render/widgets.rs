@@ -38,7 +38,7 @@ use serde_json::{json, Value};
 
 use super::format;
 use crate::i18n::{self, Lang};
-use crate::metadata::TenantMetadata;
+use dash_store::metadata::TenantMetadata;
 
 /// Names by id, from the tenant's metadata.
 #[derive(Debug, Clone, Default)]
@@ -1004,7 +1004,7 @@ mod tests {
 
     #[test]
     fn every_type_has_a_view_even_with_nothing() {
-        for wt in crate::catalog::widget_types() {
+        for wt in dash_core::catalog::widget_types() {
             let v = view(Lang::Es, &Names::default(), wt.widget_type, &json!({}));
             assert_eq!(v["type"], wt.widget_type);
         }

@@ -19,13 +19,13 @@ use chrono::{DateTime, NaiveDate, Timelike, Utc};
 use chrono_tz::Tz;
 use mysql_async::Conn;
 
-use super::params::Selection;
+use super::Selection;
 use super::{CountSource, DetectionTable, KeyCounts};
 use crate::error::{AppError, AppResult};
 use crate::metadata::TenantMetadata;
 use crate::metrics::Plant;
-use crate::oee::{shift_occurrences, AreaKind, IntervalSet};
-use crate::timeutil::{Bucket, Window};
+use dash_core::oee::{shift_occurrences, AreaKind, IntervalSet};
+use dash_core::timeutil::{Bucket, Window};
 
 /// The counts of one line, one map per window asked for.
 #[derive(Debug, Clone, PartialEq)]
@@ -160,7 +160,7 @@ pub fn hour_grid(buckets: &[Bucket], values: &[u64], tz: Tz, now: DateTime<Utc>)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::timeutil::{buckets, Interval, PlantCalendar};
+    use dash_core::timeutil::{buckets, Interval, PlantCalendar};
 
     fn utc(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)

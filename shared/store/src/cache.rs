@@ -125,32 +125,27 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
     }
 }
 
-/// The caches one process keeps.
-pub struct MetadataCache {
+/// The plant caches one process keeps: what the store reads rarely and every request needs.
+pub struct PlantCache {
     /// Tenant rows, kept [`ACCOUNT_TTL`] like the sessions.
     pub tenants: TtlCache<i64, Arc<crate::tenancy::Tenant>>,
     /// Client-database metadata per tenant.
     pub metadata: TtlCache<i64, Arc<crate::metadata::TenantMetadata>>,
-    /// Sessions (by refresh-token family) with their user and tenant rows, so an
-    /// authenticated request needs no session query; kept [`ACCOUNT_TTL`] so a
-    /// logout in another process, a deactivated user or tenant is soon refused.
-    pub sessions: TtlCache<String, Arc<crate::auth::context::SessionState>>,
 }
 
 /// How long a session, user or tenant row may be trusted before it is read
 /// again. The process that makes a change forgets its copy at once; every other
 /// FastCGI or Lambda process still answers from its own for up to this long, so
-/// it bounds how long a logged-out token keeps working elsewhere (issue 12: 30 s
-/// was too long; SPEC: a deactivated tenant or user within 60 s). It costs one
+/// it bounds how long a logged-out token keeps working elsewhere (30 s was too
+/// long: docs/roles.md). It costs one
 /// indexed session read per active session and process every 5 s.
 pub const ACCOUNT_TTL: Duration = Duration::from_secs(5);
 
-impl MetadataCache {
+impl PlantCache {
     pub fn new(metadata_ttl: Duration) -> Self {
-        MetadataCache {
+        PlantCache {
             tenants: TtlCache::new(ACCOUNT_TTL),
             metadata: TtlCache::new(metadata_ttl),
-            sessions: TtlCache::new(ACCOUNT_TTL),
         }
     }
 }

@@ -12,7 +12,7 @@ use mysql_async::{Conn, QueryResult, TextProtocol};
 use serde::Serialize;
 
 use crate::error::{AppError, AppResult};
-use crate::state::AppState;
+use crate::store::Store;
 use crate::tenancy::Tenant;
 
 #[derive(Debug, Clone, Serialize)]
@@ -349,13 +349,13 @@ pub async fn load(conn: &mut Conn, db_name: &str) -> AppResult<TenantMetadata> {
 }
 
 /// The tenant's metadata from the warm cache, loading it on a miss.
-pub async fn for_tenant(state: &AppState, tenant: &Tenant) -> AppResult<Arc<TenantMetadata>> {
-    state
+pub async fn for_tenant(store: &Store, tenant: &Tenant) -> AppResult<Arc<TenantMetadata>> {
+    store
         .cache()
         .metadata
         .get_or_load(tenant.tenant_id, || async {
             let location = tenant.db_location();
-            let mut conn = state.db().client(&location).await?;
+            let mut conn = store.db().client(&location).await?;
             load(&mut conn, &location.db_name).await.map(Arc::new)
         })
         .await

@@ -12,7 +12,7 @@ use rand::{Rng, SeedableRng};
 
 use super::plant::{self, DemoLine, DemoShift};
 use super::DemoSize;
-use crate::timeutil::resolve_local;
+use dash_core::timeutil::resolve_local;
 
 /// One detection before it gets its id: UTC milliseconds, area, product.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

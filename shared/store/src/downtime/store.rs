@@ -83,7 +83,7 @@ pub fn schema_err(e: SchemaError) -> AppError {
 /// a plain reinterpretation, other zones cache the offset of the current
 /// wall-clock hour (detections come in time order, so nearly every lookup
 /// hits). Hours holding a DST transition use the full rules of
-/// [`crate::timeutil::data_naive_to_utc`] (gap → after it, overlap → earlier).
+/// [`dash_core::timeutil::data_naive_to_utc`] (gap → after it, overlap → earlier).
 #[derive(Debug, Clone)]
 pub struct DataClock {
     tz: Tz,
@@ -119,7 +119,7 @@ impl DataClock {
         }
         match self.offset_ms {
             Some(off) => wall_ms - off,
-            None => crate::timeutil::data_naive_to_utc(*n, self.tz).timestamp_millis(),
+            None => dash_core::timeutil::data_naive_to_utc(*n, self.tz).timestamp_millis(),
         }
     }
 
@@ -144,7 +144,7 @@ impl DataClock {
 
     /// The wall time to store or bind for an instant.
     pub fn to_naive(&self, t: DateTime<Utc>) -> NaiveDateTime {
-        crate::timeutil::utc_to_data_naive(t, self.tz)
+        dash_core::timeutil::utc_to_data_naive(t, self.tz)
     }
 }
 
@@ -965,7 +965,7 @@ mod tests {
         // Every 7 minutes across spring-forward and fall-back.
         for _ in 0..2 {
             for _ in 0..(60 * 24 / 7) {
-                let expected = crate::timeutil::data_naive_to_utc(start, tz).timestamp_millis();
+                let expected = dash_core::timeutil::data_naive_to_utc(start, tz).timestamp_millis();
                 assert_eq!(clock.to_ms(&start), expected, "{start}");
                 start += Duration::minutes(7) + Duration::milliseconds(3);
             }

@@ -10,8 +10,8 @@ use std::time::Duration;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts};
 
-use crate::config::Config;
 use crate::error::{AppError, AppResult};
+use crate::settings::DbSettings;
 
 /// MySQL error codes we turn into client errors.
 const ER_DUP_ENTRY: u16 = 1062;
@@ -67,21 +67,21 @@ fn pool_opts(max: usize) -> PoolOpts {
 
 impl Db {
     /// Builds the pools without connecting; the first query connects.
-    pub fn new(config: &Config, pool_max: usize) -> AppResult<Self> {
-        let server = Opts::from_url(&config.database_url).map_err(AppError::internal)?;
+    pub fn new(settings: &DbSettings, pool_max: usize) -> AppResult<Self> {
+        let server = Opts::from_url(&settings.database_url).map_err(AppError::internal)?;
         let global_opts = OptsBuilder::from_opts(server)
-            .db_name(Some(config.global_db_name.clone()))
+            .db_name(Some(settings.global_db_name.clone()))
             .pool_opts(pool_opts(pool_max))
             .prefer_socket(false)
             .max_allowed_packet(Some(MAX_ALLOWED_PACKET))
             .wait_timeout(Some(WAIT_TIMEOUT_SECONDS));
-        let client_base = Opts::from_url(&config.client_db_url).map_err(AppError::internal)?;
+        let client_base = Opts::from_url(&settings.client_db_url).map_err(AppError::internal)?;
         Ok(Db {
             inner: Arc::new(DbInner {
                 global: Pool::new(global_opts),
                 client_base,
                 pool_max,
-                acquire_timeout: config.db_connect_timeout,
+                acquire_timeout: settings.connect_timeout,
                 clients: Mutex::new(HashMap::new()),
             }),
         })

@@ -28,12 +28,12 @@ const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
         name: "init",
-        sql: include_str!("../../../infra/sql/global/0001_init.sql"),
+        sql: include_str!("../../../../infra/sql/global/0001_init.sql"),
     },
     Migration {
         version: 2,
         name: "user_request_rate",
-        sql: include_str!("../../../infra/sql/global/0002_user_request_rate.sql"),
+        sql: include_str!("../../../../infra/sql/global/0002_user_request_rate.sql"),
     },
 ];
 

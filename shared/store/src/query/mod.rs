@@ -11,7 +11,7 @@
 //! - times are compared on the stored naive `DATETIME(3)` values: an instant is
 //!   turned into the naive bound with [`naive_bound`], the exact inverse of the
 //!   rule that reads a stored value as an instant
-//!   ([`crate::timeutil::data_naive_to_utc`]), so a detection lies in `[a, b)`
+//!   ([`dash_core::timeutil::data_naive_to_utc`]), so a detection lies in `[a, b)`
 //!   in SQL exactly when its instant does.
 //!
 //! Counting ([`count_segments`]) splits a list of instants into consecutive
@@ -24,9 +24,11 @@
 //! Every data and metrics call is traced in the global `user_query` table with
 //! [`log_user_query`].
 
-pub mod params;
 pub mod rollup;
+mod selection;
 pub mod widgets;
+
+pub use selection::Selection;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -44,9 +46,9 @@ use serde::Serialize;
 use crate::error::{AppError, AppResult};
 use crate::metadata::{Line, TenantMetadata};
 use crate::schema;
-use crate::state::AppState;
+use crate::store::Store;
 use crate::tenancy::Tenant;
-use crate::timeutil::{data_naive_to_utc, utc_to_data_naive};
+use dash_core::timeutil::{data_naive_to_utc, utc_to_data_naive};
 
 /// Most segment bounds one counting statement carries (one placeholder each);
 /// longer lists are split into several statements.
@@ -273,7 +275,7 @@ impl DetectionTable {
     }
 }
 
-pub(crate) fn schema_err(e: schema::SchemaError) -> AppError {
+pub fn schema_err(e: schema::SchemaError) -> AppError {
     match e {
         schema::SchemaError::Db(e) => AppError::from(e),
         other => AppError::ClientSchema {
@@ -452,8 +454,8 @@ impl DistinctSegments {
 pub async fn count_in_windows(
     conn: &mut Conn,
     table: &DetectionTable,
-    windows: &[crate::timeutil::Window],
-    within: Option<&crate::oee::IntervalSet>,
+    windows: &[dash_core::timeutil::Window],
+    within: Option<&dash_core::oee::IntervalSet>,
     areas: &[i64],
     products: Option<&[i64]>,
     source: CountSource,
@@ -491,8 +493,8 @@ pub async fn count_in_windows(
 pub async fn plan_in_windows(
     conn: &mut Conn,
     table: &DetectionTable,
-    windows: &[crate::timeutil::Window],
-    within: Option<&crate::oee::IntervalSet>,
+    windows: &[dash_core::timeutil::Window],
+    within: Option<&dash_core::oee::IntervalSet>,
     areas: &[i64],
     products: Option<&[i64]>,
     source: CountSource,
@@ -518,8 +520,8 @@ struct WindowCuts {
 
 impl WindowCuts {
     fn new(
-        windows: &[crate::timeutil::Window],
-        within: Option<&crate::oee::IntervalSet>,
+        windows: &[dash_core::timeutil::Window],
+        within: Option<&dash_core::oee::IntervalSet>,
     ) -> Option<WindowCuts> {
         let live: Vec<(i64, i64)> = windows
             .iter()
@@ -543,7 +545,7 @@ impl WindowCuts {
         let mut c = WindowCuts {
             bounds: cuts
                 .iter()
-                .map(|&ms| crate::timeutil::ms_to_utc(ms))
+                .map(|&ms| dash_core::timeutil::ms_to_utc(ms))
                 .collect(),
             wanted: vec![false; cuts.len() - 1],
             cuts,
@@ -565,7 +567,7 @@ impl WindowCuts {
         a..b
     }
 
-    fn segments_of(&self, w: &crate::timeutil::Window) -> std::ops::Range<usize> {
+    fn segments_of(&self, w: &dash_core::timeutil::Window) -> std::ops::Range<usize> {
         let (s, e) = (w.start.timestamp_millis(), w.end.timestamp_millis());
         if e <= s {
             return 0..0;
@@ -1147,8 +1149,8 @@ pub async fn list_detections(
 /// reset would throw away the connection's prepared statements, so every
 /// call would prepare each of its statements again — one more round trip per
 /// statement. The next user of the connection still gets the pool's default.
-pub async fn read_conn(state: &AppState, tenant: &Tenant) -> AppResult<Conn> {
-    let mut conn = state.db().client(&tenant.db_location()).await?;
+pub async fn read_conn(store: &Store, tenant: &Tenant) -> AppResult<Conn> {
+    let mut conn = store.db().client(&tenant.db_location()).await?;
     conn.reset_connection(false);
     Ok(conn)
 }
@@ -1163,7 +1165,7 @@ pub async fn read_conn(state: &AppState, tenant: &Tenant) -> AppResult<Conn> {
 /// commit); a CGI process ends with its request and a Lambda instance may be
 /// frozen right after it, so there the row is written before returning.
 pub async fn trace_user_query(
-    state: &AppState,
+    store: &Store,
     user_id: i64,
     tenant_id: Option<i64>,
     endpoint: &'static str,
@@ -1171,11 +1173,11 @@ pub async fn trace_user_query(
     duration: Duration,
     rows: u64,
 ) {
-    let background = state.host() == crate::state::HostKind::FastCgi
+    let background = store.host() == crate::store::HostKind::FastCgi
         && tokio::runtime::Handle::try_current().is_ok();
     if !background {
         log_user_query(
-            state,
+            store,
             user_id,
             tenant_id,
             endpoint,
@@ -1186,10 +1188,10 @@ pub async fn trace_user_query(
         .await;
         return;
     }
-    let state = state.clone();
+    let store = store.clone();
     tokio::spawn(async move {
         log_user_query(
-            &state,
+            &store,
             user_id,
             tenant_id,
             endpoint,
@@ -1205,7 +1207,7 @@ pub async fn trace_user_query(
 /// what, how long it took and how many rows it answered. Best effort: a
 /// failure is logged, never turned into an error for the caller.
 pub async fn log_user_query(
-    state: &AppState,
+    store: &Store,
     user_id: i64,
     tenant_id: Option<i64>,
     endpoint: &str,
@@ -1222,7 +1224,7 @@ pub async fn log_user_query(
     let duration_ms = u32::try_from(duration.as_millis()).unwrap_or(u32::MAX);
     let rows = u32::try_from(rows).unwrap_or(u32::MAX);
     let result = async {
-        let mut conn = state.db().global().await?;
+        let mut conn = store.db().global().await?;
         // One INSERT, no session state: keep its prepared statement.
         conn.reset_connection(false);
         conn.exec_drop(

@@ -17,20 +17,16 @@ use chrono_tz::Tz;
 use serde_json::{json, Value};
 
 use crate::auth::{self, Permission, TenantContext};
-use crate::error::{AppError, AppResult};
 use crate::http::{self, Request, Response};
-use crate::metadata::{self, TenantMetadata};
 use crate::state::AppState;
-use crate::tenancy::Tenant;
-use crate::timeutil::{parse_timezone, Interval, WindowError, WindowQuery};
+use dash_core::timeutil::{parse_timezone, Interval, WindowError, WindowQuery};
+use dash_store::error::{AppError, AppResult};
+use dash_store::metadata::{self, TenantMetadata};
+use dash_store::query::Selection;
+use dash_store::tenancy::Tenant;
 
 /// Most ids one list parameter may hold.
 pub const MAX_IDS: usize = 100;
-
-/// A refused window or time parameter as the API answers it (422 naming the field).
-pub fn window_error(e: WindowError) -> AppError {
-    AppError::validation(e.field(), e.message())
-}
 
 /// An error of a data or metrics route: an [`AppError`], or an id that does
 /// not exist for this user — a 404 that still names the parameter.
@@ -50,7 +46,7 @@ impl From<AppError> for ApiError {
 
 impl From<WindowError> for ApiError {
     fn from(e: WindowError) -> Self {
-        ApiError::App(window_error(e))
+        ApiError::App(AppError::from(e))
     }
 }
 
@@ -304,40 +300,6 @@ fn parse_id(field: &str, v: &str) -> AppResult<i64> {
         })
 }
 
-/// What a request selects: lines (in scope), and optional areas, products
-/// and shift, every id checked.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Selection {
-    pub line_ids: Vec<i64>,
-    /// The parameter the lines came from (`line_id`, `line_ids`, or `line_id`
-    /// when defaulted), for messages.
-    pub line_field: &'static str,
-    pub areas: Option<Vec<i64>>,
-    pub products: Option<Vec<i64>>,
-    pub shift_id: Option<i64>,
-}
-
-impl Selection {
-    /// Areas of `line_id` to read: the chosen ones on that line, else every
-    /// area of the line (optionally only of these `area_type`s).
-    pub fn areas_of(
-        &self,
-        meta: &TenantMetadata,
-        line_id: i64,
-        types: Option<&[&str]>,
-    ) -> Vec<i64> {
-        meta.areas_of_line(line_id)
-            .filter(|a| {
-                self.areas
-                    .as_ref()
-                    .is_none_or(|ids| ids.contains(&a.area_id))
-            })
-            .filter(|a| types.is_none_or(|t| t.iter().any(|t| a.area_type.eq_ignore_ascii_case(t))))
-            .map(|a| a.area_id)
-            .collect()
-    }
-}
-
 /// Reads and checks the selection parameters. `one_line`: exactly one line
 /// is required (`line_id`); otherwise no line parameter means every line the
 /// user may see.
@@ -495,7 +457,7 @@ where
         Ok((resp, rows)) => (Ok(resp), rows),
         Err(e) => (e.into_response(), 0),
     };
-    crate::query::trace_user_query(
+    dash_store::query::trace_user_query(
         &state,
         user_id,
         tenant_id,

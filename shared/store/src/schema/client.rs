@@ -11,9 +11,9 @@ use mysql_async::Conn;
 use super::{is_valid_line_code, line_code, quote_ident, Result, SchemaError};
 
 /// The reference client schema (catalog tables plus `system_monitor`).
-pub const REFERENCE_SQL: &str = include_str!("../../../infra/sql/client/reference.sql");
+pub const REFERENCE_SQL: &str = include_str!("../../../../infra/sql/client/reference.sql");
 /// Templates of `detection_line_{{code}}` and `downtime_events_{{code}}`.
-pub const LINE_TABLES_SQL: &str = include_str!("../../../infra/sql/client/line_tables.sql");
+pub const LINE_TABLES_SQL: &str = include_str!("../../../../infra/sql/client/line_tables.sql");
 
 /// Catalog tables of the contract: (table, table required, [(column, column required)]).
 /// Columns marked optional may be absent; the application then uses defaults.

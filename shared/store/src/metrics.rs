@@ -9,7 +9,7 @@
 //! let meta = metadata::for_tenant(&state, &tenant).await?;
 //! let plant = Plant::new(&tenant, &meta, state.now());
 //! let window = plant.resolve_window(&WindowQuery { range: Some("today"), ..Default::default() }, None)
-//!     .map_err(query::params::window_error)?;
+//!     .map_err(AppError::from)?;
 //! let result = metrics::oee(&state, &tenant, &meta, &line_ids, &window, Some(Interval::Hour)).await?;
 //! ```
 //! [`oee`] answers the SPEC §3.1 shape for one or several lines (times and
@@ -45,15 +45,15 @@ use crate::downtime::store::DataClock;
 use crate::downtime::LineSpec;
 use crate::error::{AppError, AppResult};
 use crate::metadata::TenantMetadata;
-use crate::oee::{
+use crate::query::{self, CountSource, DetectionTable, KeyCounts};
+use crate::schema;
+use crate::store::Store;
+use crate::tenancy::Tenant;
+use dash_core::oee::{
     AreaKind, Counts, CycleTimes, IntervalSet, LineInputs, OeeResult, OpenStop, ReasonCategory,
     Shift, ShiftBreak, Stop, TimeModel, Totals,
 };
-use crate::query::{self, CountSource, DetectionTable, KeyCounts};
-use crate::schema;
-use crate::state::AppState;
-use crate::tenancy::Tenant;
-use crate::timeutil::{
+use dash_core::timeutil::{
     buckets as calendar_buckets, resolve_window, Bucket, Interval, PlantCalendar, Window,
     WindowError, WindowQuery,
 };
@@ -271,21 +271,19 @@ fn result_of(
 /// may see these lines (`TenantContext::resolve_lines`); an id the metadata
 /// does not know is a 404.
 pub async fn oee(
-    state: &AppState,
+    store: &Store,
     tenant: &Tenant,
     meta: &TenantMetadata,
     line_ids: &[i64],
     window: &Window,
     interval: Option<Interval>,
 ) -> AppResult<OeeResult> {
-    let plant = Plant::new(tenant, meta, state.now());
+    let plant = Plant::new(tenant, meta, store.now());
     let buckets = match interval {
-        Some(i) => plant
-            .buckets(window, i)
-            .map_err(query::params::window_error)?,
+        Some(i) => plant.buckets(window, i).map_err(AppError::from)?,
         None => Vec::new(),
     };
-    let mut conn = query::read_conn(state, tenant).await?;
+    let mut conn = query::read_conn(store, tenant).await?;
     let c = compute(
         &mut conn,
         &plant,
@@ -567,7 +565,7 @@ mod tests {
             .unwrap();
         // Production day from 06:00 local.
         assert_eq!(
-            crate::timeutil::format_instant(w.start, p.tz()),
+            dash_core::timeutil::format_instant(w.start, p.tz()),
             "2026-04-15T06:00:00.000+02:00"
         );
         let e = p

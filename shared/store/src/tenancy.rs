@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::db::DbLocation;
 use crate::error::{AppError, AppResult};
-use crate::state::AppState;
+use crate::store::Store;
 
 /// `tenant.config_tenant` as stored; every field optional with the defaults of SPEC §5.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -150,8 +150,8 @@ pub fn validate_config(config: &TenantConfig) -> AppResult<()> {
 type TenantRow = (i64, String, bool, Option<String>);
 
 /// Reads a tenant row from the global database.
-pub async fn load_tenant(state: &AppState, tenant_id: i64) -> AppResult<Option<Tenant>> {
-    let mut conn = state.db().global().await?;
+pub async fn load_tenant(store: &Store, tenant_id: i64) -> AppResult<Option<Tenant>> {
+    let mut conn = store.db().global().await?;
     let row: Option<TenantRow> = conn
         .exec_first(
             "SELECT tenant_id, company_name, is_active, CAST(config_tenant AS CHAR) \
@@ -172,12 +172,12 @@ pub async fn load_tenant(state: &AppState, tenant_id: i64) -> AppResult<Option<T
 }
 
 /// The tenant from the warm cache (refreshed every 30 s), or `NotFound`.
-pub async fn tenant(state: &AppState, tenant_id: i64) -> AppResult<std::sync::Arc<Tenant>> {
-    state
+pub async fn tenant(store: &Store, tenant_id: i64) -> AppResult<std::sync::Arc<Tenant>> {
+    store
         .cache()
         .tenants
         .get_or_load(tenant_id, || async {
-            load_tenant(state, tenant_id)
+            load_tenant(store, tenant_id)
                 .await?
                 .map(std::sync::Arc::new)
                 .ok_or(AppError::NotFound)

@@ -415,7 +415,7 @@ pub async fn create_user(conn: &mut Conn, u: &NewUser) -> Result<CreatedUser> {
     }
 
     let password = u.password.clone();
-    let phc = tokio::task::spawn_blocking(move || crate::auth::password::hash(&password))
+    let phc = tokio::task::spawn_blocking(move || crate::password::hash(&password))
         .await
         .map_err(|e| SchemaError::Schema(format!("password hashing failed: {e}")))?
         .map_err(|e| SchemaError::Schema(format!("password hashing failed: {e}")))?;
@@ -474,10 +474,10 @@ async fn user_by_name(conn: &mut Conn, username: &str) -> Result<Option<i64>> {
         .await?)
 }
 
-/// Upserts every widget type of [`crate::catalog::widget_types`] into
+/// Upserts every widget type of [`dash_core::catalog::widget_types`] into
 /// `widget_catalog` (by `widget_type`) and returns how many there are.
 pub async fn seed_widget_catalog(conn: &mut Conn) -> Result<usize> {
-    let types = crate::catalog::widget_types();
+    let types = dash_core::catalog::widget_types();
     let mut tx = conn.start_transaction(TxOpts::default()).await?;
     for w in types.iter() {
         tx.exec_drop(

@@ -47,7 +47,7 @@ use super::{placeholders, DetectionTable, KeyCounts};
 use crate::error::{AppError, AppResult};
 use crate::metadata::TenantMetadata;
 use crate::schema;
-use crate::state::AppState;
+use crate::store::Store;
 use crate::tenancy::Tenant;
 
 /// `system_monitor.metric` of a line's rollup watermark.
@@ -1215,13 +1215,13 @@ pub async fn reset_line(conn: &mut Conn, table: &DetectionTable) -> AppResult<()
 /// Refreshes every line of a tenant whose detection table exists (what the
 /// `jobs` run calls after the downtime engine).
 pub async fn refresh_tenant(
-    state: &AppState,
+    store: &Store,
     tenant: &Tenant,
     meta: &TenantMetadata,
     batch_ids: i64,
 ) -> AppResult<Vec<RefreshReport>> {
     let location = tenant.db_location();
-    let mut conn = state.db().client(&location).await?;
+    let mut conn = store.db().client(&location).await?;
     let mut out = Vec::new();
     for line in &meta.lines {
         let table = match DetectionTable::open(

@@ -233,3 +233,11 @@ mod tests {
         assert!(!e.to_json().to_string().contains("os error"));
     }
 }
+
+/// A refused window or time parameter (from the core's time rules) is a 422
+/// naming the parameter, on every route.
+impl From<dash_core::timeutil::WindowError> for AppError {
+    fn from(e: dash_core::timeutil::WindowError) -> Self {
+        AppError::validation(e.field(), e.message())
+    }
+}
