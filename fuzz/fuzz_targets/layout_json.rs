@@ -1,6 +1,6 @@
 //! Widget params and dashboard layouts in `dash_core::catalog` (`validate_layout`,
 //! `validate_params`, `effective_params`) and the widget params a dashboard builds from
-//! its query and filters (`shared::api::dashboard::params_from_query`), on arbitrary
+//! its query and filters (`dashboard::params_from_query`), on arbitrary
 //! JSON: never a panic; errors point at a field; what is accepted stays accepted.
 //!
 //! Input: a JSON document (anything else is skipped).
@@ -8,7 +8,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-use shared::api::dashboard::params_from_query;
+use dashboard::params_from_query;
 use dash_core::catalog::{effective_params, validate_layout, validate_params, widget_types};
 use dash_core::timeutil::parse_instant;
 

@@ -5,18 +5,13 @@
 //! mod_fcgid (FastCGI) or as a CGI program. Everything else — configuration,
 //! databases, auth, the engines, rendering — lives in the modules below.
 
-pub mod api;
 pub mod app;
 pub mod auth;
 pub mod config;
 pub mod health;
 pub mod hosts;
 pub mod http;
-pub mod i18n;
-pub mod jobs;
-pub mod openapi;
 pub mod params;
-pub mod render;
 pub mod router;
 pub mod state;
 pub mod telemetry;

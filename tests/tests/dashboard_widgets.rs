@@ -17,10 +17,10 @@ mod support;
 use std::process::Command;
 
 use chrono::{Duration, Utc};
+use dashboard::render::fixtures::{XSS_LINE, XSS_PRODUCT};
 use integration_tests::hosts::{bin, run_cgi, RawResponse, TestRequest};
 use mysql_async::prelude::Queryable;
 use serde_json::{json, Value};
-use shared::render::fixtures::{XSS_LINE, XSS_PRODUCT};
 use support::*;
 
 const LINES: &str = "line_ids=1,2,3";

@@ -457,8 +457,8 @@ async fn bench_data_and_metrics() {
         .as_str()
         .expect("token")
         .to_string();
-    let data_app = shared::app::App::new(shared::api::data::router(), Ok(state.clone()));
-    let metrics_app = shared::app::App::new(shared::api::metrics::router(), Ok(state.clone()));
+    let data_app = shared::app::App::new(data::router(), Ok(state.clone()));
+    let metrics_app = shared::app::App::new(metrics::router(), Ok(state.clone()));
     let q30 = format!(
         "line_id={line_id}&start_date={}&end_date={}",
         urlenc(&d(w30.start)),

@@ -44,17 +44,18 @@ fn read(rel: &str) -> String {
 }
 
 fn document() -> Value {
-    serde_json::from_str(shared::openapi::document()).expect("infra/openapi/openapi.json is JSON")
+    serde_json::from_str(dashboard::openapi::document())
+        .expect("infra/openapi/openapi.json is JSON")
 }
 
 fn code_routes() -> RouteTable {
     let routers = [
-        shared::api::auth::router(),
-        shared::api::production::router(),
-        shared::api::data::router(),
-        shared::api::downtime::router(),
-        shared::api::metrics::router(),
-        shared::api::dashboard::router(),
+        auth::router(),
+        production::router(),
+        data::router(),
+        downtime::router(),
+        metrics::router(),
+        dashboard::router(),
     ];
     let mut table = RouteTable::new();
     for router in &routers {
@@ -171,7 +172,7 @@ fn get(path: &str) -> Request {
 
 #[tokio::test]
 async fn the_handler_serves_the_committed_document() {
-    let resp = shared::openapi::serve(get("/api/v1/openapi.json"), test_state())
+    let resp = dashboard::openapi::serve(get("/api/v1/openapi.json"), test_state())
         .await
         .expect("served");
     assert_eq!(resp.status(), 200);
@@ -183,7 +184,7 @@ async fn the_handler_serves_the_committed_document() {
         "served document differs from openapi.json"
     );
     assert!(
-        resp.body().len() < shared::openapi::document().len(),
+        resp.body().len() < dashboard::openapi::document().len(),
         "served minified"
     );
     let etag = resp.headers()["etag"].to_str().unwrap().to_string();
@@ -191,7 +192,7 @@ async fn the_handler_serves_the_committed_document() {
     again
         .headers
         .insert("if-none-match", etag.parse().expect("header value"));
-    let resp = shared::openapi::serve(again, test_state())
+    let resp = dashboard::openapi::serve(again, test_state())
         .await
         .expect("served");
     assert_eq!(resp.status(), 304);
@@ -200,7 +201,7 @@ async fn the_handler_serves_the_committed_document() {
 
 #[tokio::test]
 async fn the_dashboard_function_serves_it_at_api_v1_openapi_json() {
-    let app = shared::app::App::new(shared::api::dashboard::router(), Ok(test_state()));
+    let app = shared::app::App::new(dashboard::router(), Ok(test_state()));
     let resp = app.handle(get("/api/v1/openapi.json")).await;
     assert_eq!(
         resp.status(),

@@ -1,6 +1,6 @@
-//! The `data` function: builds its router from the library and hands it to the
+//! The `data` function: builds its router from its own library (src/lib.rs) and hands it to the
 //! host adapter (Lambda, FastCGI or CGI, detected at start).
 
 fn main() -> std::process::ExitCode {
-    shared::hosts::run(shared::api::data::router())
+    shared::hosts::run(data::router())
 }

@@ -2,5 +2,5 @@
 //! maintenance, housekeeping) on AWS Lambda (EventBridge) or from cron.
 
 fn main() -> std::process::ExitCode {
-    shared::jobs::main()
+    jobs::main()
 }

@@ -1,6 +1,6 @@
-//! The `metrics` function: builds its router from the library and hands it to the
+//! The `metrics` function: builds its router from its own library (src/lib.rs) and hands it to the
 //! host adapter (Lambda, FastCGI or CGI, detected at start).
 
 fn main() -> std::process::ExitCode {
-    shared::hosts::run(shared::api::metrics::router())
+    shared::hosts::run(metrics::router())
 }

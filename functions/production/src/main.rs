@@ -1,6 +1,6 @@
-//! The `production` function: builds its router from the library and hands it to the
+//! The `production` function: builds its router from its own library (src/lib.rs) and hands it to the
 //! host adapter (Lambda, FastCGI or CGI, detected at start).
 
 fn main() -> std::process::ExitCode {
-    shared::hosts::run(shared::api::production::router())
+    shared::hosts::run(production::router())
 }

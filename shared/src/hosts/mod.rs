@@ -87,7 +87,7 @@ pub fn run(router: Router) -> std::process::ExitCode {
 
 /// A runtime for one host: CGI serves one request on the current thread; the
 /// long-lived hosts get a small multi-threaded runtime.
-pub(crate) fn runtime(host: HostKind) -> std::io::Result<tokio::runtime::Runtime> {
+pub fn runtime(host: HostKind) -> std::io::Result<tokio::runtime::Runtime> {
     match host {
         HostKind::Cgi | HostKind::Cli => tokio::runtime::Builder::new_current_thread()
             .enable_all()

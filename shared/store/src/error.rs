@@ -193,6 +193,14 @@ impl AppError {
     }
 }
 
+/// A refused window or time parameter (from the core's time rules) is a 422
+/// naming the parameter, on every route.
+impl From<dash_core::timeutil::WindowError> for AppError {
+    fn from(e: dash_core::timeutil::WindowError) -> Self {
+        AppError::validation(e.field(), e.message())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,13 +239,5 @@ mod tests {
         };
         assert_eq!(e.headers(), vec![("retry-after", "5".to_string())]);
         assert!(!e.to_json().to_string().contains("os error"));
-    }
-}
-
-/// A refused window or time parameter (from the core's time rules) is a 422
-/// naming the parameter, on every route.
-impl From<dash_core::timeutil::WindowError> for AppError {
-    fn from(e: dash_core::timeutil::WindowError) -> Self {
-        AppError::validation(e.field(), e.message())
     }
 }

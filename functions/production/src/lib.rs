@@ -9,12 +9,12 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::auth::{self, Permission, TenantContext};
-use crate::http::{self, Request, Response};
-use crate::router::Router;
-use crate::state::AppState;
 use dash_store::error::{AppError, AppResult};
 use dash_store::metadata::{self, Area, Line, Shift, ShiftBreak, TenantMetadata};
+use shared::auth::{self, Permission, TenantContext};
+use shared::http::{self, Request, Response};
+use shared::router::Router;
+use shared::state::AppState;
 
 pub fn router() -> Router {
     Router::new("production")

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use crate::http::Request;
+use shared::http::Request;
 
 /// A UI language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -460,10 +460,10 @@ mod tests {
     #[test]
     fn every_script_key_exists() {
         let js = [
-            include_str!("../../static/src/js/00-core.js"),
-            include_str!("../../static/src/js/05-htmx.js"),
-            include_str!("../../static/src/js/30-alpine.js"),
-            include_str!("../../static/src/js/40-layout-editor.js"),
+            include_str!("../../../static/src/js/00-core.js"),
+            include_str!("../../../static/src/js/05-htmx.js"),
+            include_str!("../../../static/src/js/30-alpine.js"),
+            include_str!("../../../static/src/js/40-layout-editor.js"),
         ];
         for src in js {
             for part in src.split("Dash.t('").skip(1) {

@@ -34,19 +34,19 @@ use mysql_async::{Row, TxOpts, Value as SqlValue};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use crate::auth::account::{self, UserView, USER_COLUMNS};
-use crate::auth::audit::{self, action, AuditEntry};
-use crate::auth::context::{self, AuthMethod, ManagedUser, TenantContext, CSRF_COOKIE};
-use crate::auth::input::{self, Fields};
-use crate::auth::rbac::{Permission, Role, UserPermissions};
-use crate::auth::sessions::{self, iso, IssuedSession};
-use crate::auth::{authenticate, login as signin, ratelimit};
-use crate::http::{self, Request, Response};
-use crate::router::Router;
-use crate::state::AppState;
 use dash_store::error::{AppError, AppResult};
 use dash_store::password;
 use dash_store::tenancy::{self, TenantConfig};
+use shared::auth::account::{self, UserView, USER_COLUMNS};
+use shared::auth::audit::{self, action, AuditEntry};
+use shared::auth::context::{self, AuthMethod, ManagedUser, TenantContext, CSRF_COOKIE};
+use shared::auth::input::{self, Fields};
+use shared::auth::rbac::{Permission, Role, UserPermissions};
+use shared::auth::sessions::{self, iso, IssuedSession};
+use shared::auth::{authenticate, login as signin, ratelimit};
+use shared::http::{self, Request, Response};
+use shared::router::Router;
+use shared::state::AppState;
 
 pub fn router() -> Router {
     Router::new("auth")
@@ -165,7 +165,7 @@ async fn logout(req: Request, state: AppState) -> AppResult<Response> {
                 let header = req.header(context::CSRF_HEADER).unwrap_or("");
                 let cookie = req.cookie(CSRF_COOKIE).unwrap_or_default();
                 if header.is_empty()
-                    || !crate::auth::tokens::constant_time_eq(header.as_bytes(), cookie.as_bytes())
+                    || !shared::auth::tokens::constant_time_eq(header.as_bytes(), cookie.as_bytes())
                 {
                     return Err(AppError::forbidden(
                         "missing or invalid CSRF token: send the X-CSRF-Token header",
@@ -307,7 +307,7 @@ fn target_tenant(ctx: &TenantContext, named: Option<i64>) -> AppResult<Option<i6
 }
 
 async fn list_users(req: Request, state: AppState) -> AppResult<Response> {
-    let ctx = crate::auth::require(&req, &state, Permission::UsersRead).await?;
+    let ctx = shared::auth::require(&req, &state, Permission::UsersRead).await?;
     let tenant = target_tenant(&ctx, q_id(&req, "tenant_id")?)?;
     let role = match req.query_param("role") {
         None => None,
@@ -506,7 +506,7 @@ fn opt_email(f: &Fields) -> AppResult<Option<Option<String>>> {
 }
 
 async fn create_user(req: Request, state: AppState) -> AppResult<Response> {
-    let ctx = crate::auth::require(&req, &state, Permission::UsersManage).await?;
+    let ctx = shared::auth::require(&req, &state, Permission::UsersManage).await?;
     let f = Fields::parse(
         &req,
         &[
@@ -619,7 +619,7 @@ async fn create_user(req: Request, state: AppState) -> AppResult<Response> {
 }
 
 async fn update_user(req: Request, state: AppState) -> AppResult<Response> {
-    let ctx = crate::auth::require(&req, &state, Permission::UsersManage).await?;
+    let ctx = shared::auth::require(&req, &state, Permission::UsersManage).await?;
     let id = req.path_id("id")?;
     let mut conn = state.db().global().await?;
     let target = scoped_user(&mut conn, &ctx, id).await?;
@@ -803,7 +803,7 @@ async fn update_user(req: Request, state: AppState) -> AppResult<Response> {
 }
 
 async fn delete_user(req: Request, state: AppState) -> AppResult<Response> {
-    let ctx = crate::auth::require(&req, &state, Permission::UsersManage).await?;
+    let ctx = shared::auth::require(&req, &state, Permission::UsersManage).await?;
     let id = req.path_id("id")?;
     let mut conn = state.db().global().await?;
     let target = scoped_user(&mut conn, &ctx, id).await?;
@@ -891,7 +891,7 @@ async fn load_tenant_view(conn: &mut impl Queryable, id: i64) -> AppResult<Optio
 }
 
 async fn list_tenants(req: Request, state: AppState) -> AppResult<Response> {
-    crate::auth::require(&req, &state, Permission::TenantsManage).await?;
+    shared::auth::require(&req, &state, Permission::TenantsManage).await?;
     let active = q_bool(&req, "active")?;
     let q = q_text(&req, "q")?;
     let limit = q_limit(&req)?;
@@ -1073,7 +1073,7 @@ fn client_database_note(t: &TenantView) -> Value {
 }
 
 async fn create_tenant(req: Request, state: AppState) -> AppResult<Response> {
-    let ctx = crate::auth::require(&req, &state, Permission::TenantsManage).await?;
+    let ctx = shared::auth::require(&req, &state, Permission::TenantsManage).await?;
     let f = Fields::parse(
         &req,
         &["company_name", "asociated_since", "is_active", "config"],
@@ -1143,7 +1143,7 @@ async fn create_tenant(req: Request, state: AppState) -> AppResult<Response> {
 }
 
 async fn update_tenant(req: Request, state: AppState) -> AppResult<Response> {
-    let ctx = crate::auth::require(&req, &state, Permission::TenantsManage).await?;
+    let ctx = shared::auth::require(&req, &state, Permission::TenantsManage).await?;
     let id = req.path_id("id")?;
     let mut conn = state.db().global().await?;
     let current = load_tenant_view(&mut conn, id)
@@ -1224,7 +1224,7 @@ async fn update_tenant(req: Request, state: AppState) -> AppResult<Response> {
 }
 
 async fn set_tenant_active(req: Request, state: AppState, active: bool) -> AppResult<Response> {
-    let ctx = crate::auth::require(&req, &state, Permission::TenantsManage).await?;
+    let ctx = shared::auth::require(&req, &state, Permission::TenantsManage).await?;
     let id = req.path_id("id")?;
     let now = state.now();
     let mut conn = state.db().global().await?;

@@ -15,7 +15,6 @@ use std::collections::BTreeMap;
 use mysql_async::Conn;
 use serde_json::{json, Value};
 
-use crate::auth::TenantContext;
 use dash_core::oee::IntervalSet;
 use dash_core::timeutil::{format_instant, Bucket, Interval, Window};
 use dash_store::error::{AppError, AppResult};
@@ -23,6 +22,7 @@ use dash_store::metadata::TenantMetadata;
 use dash_store::metrics::{self, Plant, NO_PRODUCT};
 use dash_store::query::widgets::{count_selection, hour_grid, shift_within, Units};
 use dash_store::query::Selection;
+use shared::auth::TenantContext;
 
 /// The production widget types.
 pub const TYPES: &[&str] = &[

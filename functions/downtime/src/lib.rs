@@ -28,12 +28,6 @@ use mysql_async::Conn;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::auth::audit;
-use crate::auth::input::{check_len, Fields};
-use crate::auth::{self, Permission, TenantContext};
-use crate::http::{self, Request, Response};
-use crate::router::Router;
-use crate::state::AppState;
 use dash_core::timeutil::{self, PlantCalendar, Window, WindowError, WindowQuery};
 use dash_store::downtime::engine::{self, EngineOptions, LineSpec, RecomputeOutcome, RunOutcome};
 use dash_store::downtime::store::{
@@ -43,6 +37,12 @@ use dash_store::downtime::summary::{self, Labels, ReasonInfo, SummaryInput, Summ
 use dash_store::error::{AppError, AppResult};
 use dash_store::metadata::{self, TenantMetadata};
 use dash_store::tenancy::Tenant;
+use shared::auth::audit;
+use shared::auth::input::{check_len, Fields};
+use shared::auth::{self, Permission, TenantContext};
+use shared::http::{self, Request, Response};
+use shared::router::Router;
+use shared::state::AppState;
 
 /// Longest justification comment (the column is `VARCHAR(1000)`).
 pub const MAX_COMMENT_CHARS: usize = 1000;

@@ -31,14 +31,14 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 
-use crate::config::{self, Config};
-use crate::state::AppState;
 use dash_store::downtime::engine::{self, EngineOptions, LineSpec, RecomputeOutcome, RunOutcome};
 use dash_store::downtime::store::fmt_naive;
 use dash_store::error::{AppError, AppResult};
 use dash_store::query::{rollup, DetectionTable};
 use dash_store::tenancy::{self, Tenant};
 use dash_store::HostKind;
+use shared::config::{self, Config};
+use shared::state::AppState;
 
 /// Months of partitions kept ahead of the current one.
 pub const DEFAULT_PARTITION_MONTHS: u32 = 3;
@@ -979,7 +979,7 @@ pub async fn run_housekeeping(state: &AppState) -> JobSummary {
     let started = Instant::now();
     let run_id = job_run_start(state, "housekeeping", None, None).await;
     let result: AppResult<ItemResult> = async {
-        let auth = crate::auth::housekeeping(state.db(), state.now()).await?;
+        let auth = shared::auth::housekeeping(state.db(), state.now()).await?;
         let cutoff = (state.now() - chrono::Duration::days(JOB_RUN_KEEP_DAYS)).naive_utc();
         let mut conn = state.db().global().await?;
         let mut job_runs = 0u64;
@@ -1049,8 +1049,8 @@ fn build_state(host: HostKind) -> Result<AppState, String> {
         } else {
             config::LogFormat::Text
         });
-    crate::telemetry::init(log_format);
-    crate::telemetry::install_panic_hook();
+    shared::telemetry::init(log_format);
+    shared::telemetry::install_panic_hook();
     AppState::new("jobs", host, config?).map_err(|e| e.to_string())
 }
 
@@ -1084,7 +1084,7 @@ pub fn cli_main(args: &[String]) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let rt = match crate::hosts::runtime(HostKind::Cli) {
+    let rt = match shared::hosts::runtime(HostKind::Cli) {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("jobs: cannot start the async runtime: {e}");
@@ -1117,7 +1117,7 @@ fn lambda_main() -> ExitCode {
     if let Err(e) = &state {
         tracing::error!(error = %e, "jobs: configuration error; every invocation will fail");
     }
-    let rt = match crate::hosts::runtime(HostKind::Lambda) {
+    let rt = match shared::hosts::runtime(HostKind::Lambda) {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("jobs: cannot start the async runtime: {e}");

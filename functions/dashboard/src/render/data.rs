@@ -16,8 +16,6 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use mysql_async::prelude::Queryable;
 use serde_json::{json, Value};
 
-use crate::auth::TenantContext;
-use crate::state::AppState;
 use dash_core::timeutil::{self, Interval, Window, WindowQuery};
 use dash_store::downtime::summary::{self, Labels, ReasonInfo, SummaryInput, SummaryStop};
 use dash_store::error::{AppError, AppResult};
@@ -25,6 +23,8 @@ use dash_store::metadata::TenantMetadata;
 use dash_store::metrics::{self, Plant};
 use dash_store::query::{self, CountSource};
 use dash_store::schema;
+use shared::auth::TenantContext;
+use shared::state::AppState;
 
 fn ids(params: &Value, key: &str) -> Option<Vec<i64>> {
     params

@@ -10,11 +10,11 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::auth::{Permission, Role, TenantContext};
-use crate::http::Request;
 use crate::i18n::{self, Lang};
-use crate::state::AppState;
 use dash_store::metadata::TenantMetadata;
+use shared::auth::{Permission, Role, TenantContext};
+use shared::http::Request;
+use shared::state::AppState;
 
 pub struct PageContext {
     lang: Lang,

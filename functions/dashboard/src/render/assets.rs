@@ -10,11 +10,11 @@ use ::http::header::HeaderValue;
 use ::http::StatusCode;
 use rust_embed::RustEmbed;
 
-use crate::http::{self, Request, Response};
+use shared::http::{self, Request, Response};
 
 /// `static/dist/`, embedded at build time (read from disk in debug builds).
 #[derive(RustEmbed)]
-#[folder = "../static/dist"]
+#[folder = "../../static/dist"]
 #[allow_missing = true]
 pub struct DistFiles;
 

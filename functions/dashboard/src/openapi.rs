@@ -11,13 +11,13 @@ use ::http::StatusCode;
 use once_cell::sync::OnceCell;
 use sha2::{Digest, Sha256};
 
-use crate::http::{self, Request, Response};
-use crate::state::AppState;
 use dash_store::error::{AppError, AppResult};
+use shared::http::{self, Request, Response};
+use shared::state::AppState;
 
 /// The document as maintained (pretty-printed JSON).
 pub fn document() -> &'static str {
-    include_str!("../../infra/openapi/openapi.json")
+    include_str!("../../../infra/openapi/openapi.json")
 }
 
 /// What `serve` answers: the document minified (key order kept, so schemas
@@ -139,7 +139,7 @@ mod tests {
         assert_eq!(doc["openapi"], "3.1.0");
         assert_eq!(
             doc["info"]["version"],
-            crate::health::VERSION,
+            shared::health::VERSION,
             "bump info.version with the crate"
         );
         assert!(doc["paths"].as_object().is_some_and(|p| !p.is_empty()));

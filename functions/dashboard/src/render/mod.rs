@@ -4,7 +4,7 @@
 //! Templates (`templates/**/*.hbs`) and the built front end (`static/dist/`,
 //! see `scripts/build-frontend.mjs`) are embedded in the binary with
 //! `rust-embed`, so a Lambda zip or a cPanel upload is one file. With
-//! `TEMPLATES_DIR` set ([`crate::config::Config::templates_dir`]) templates are
+//! `TEMPLATES_DIR` set ([`shared::config::Config::templates_dir`]) templates are
 //! read from that folder on every render instead (live editing).
 //!
 //! A handler renders a page with [`render`]`(&state, "pages/dashboard", &data)`
@@ -42,16 +42,16 @@ use rust_embed::RustEmbed;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::http::{self, Response};
 use crate::i18n::{self, Lang};
-use crate::state::AppState;
 use dash_store::error::{AppError, AppResult};
+use shared::http::{self, Response};
+use shared::state::AppState;
 
 pub use page::PageContext;
 
 /// The templates, embedded at build time (read from disk in debug builds).
 #[derive(RustEmbed)]
-#[folder = "../templates"]
+#[folder = "../../templates"]
 #[allow_missing = true]
 pub struct TemplateFiles;
 

@@ -14,10 +14,6 @@
 use chrono_tz::Tz;
 use serde_json::{json, Map, Value};
 
-use crate::http::{self, Request, Response};
-use crate::params::{select, serve, ApiResult, Call, Input};
-use crate::router::Router;
-use crate::state::AppState;
 use dash_core::oee::OeeResult;
 use dash_core::timeutil::{Bucket, Interval, Window, WindowQuery};
 use dash_store::error::{AppError, AppResult};
@@ -25,6 +21,10 @@ use dash_store::metadata::TenantMetadata;
 use dash_store::metrics::{compute, previous_window, Computed, Plant};
 use dash_store::query::CountSource;
 use dash_store::query::Selection;
+use shared::http::{self, Request, Response};
+use shared::params::{select, serve, ApiResult, Call, Input};
+use shared::router::Router;
+use shared::state::AppState;
 
 pub fn router() -> Router {
     Router::new("metrics")

@@ -14,6 +14,10 @@
 //! anything else `{"data": W}` (see [`crate::render::widgets`] for W). Both carry
 //! an ETag of the content and answer 304 to a matching `If-None-Match`.
 
+pub mod i18n;
+pub mod openapi;
+pub mod render;
+
 use std::future::Future;
 
 use ::http::header::HeaderValue;
@@ -22,15 +26,15 @@ use mysql_async::prelude::Queryable;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::auth::{self, Permission, Role, TenantContext};
-use crate::http::{self, Request, Response};
-use crate::i18n::{self, Lang};
-use crate::render::{self, assets, fixtures, format, widgets, PageContext};
-use crate::router::Router;
-use crate::state::AppState;
+use crate::i18n::Lang;
+use crate::render::{assets, fixtures, format, widgets, PageContext};
 use dash_core::catalog::{self, Layout};
 use dash_store::error::{AppError, AppResult};
 use dash_store::metadata::{self, TenantMetadata};
+use shared::auth::{self, Permission, Role, TenantContext};
+use shared::http::{self, Request, Response};
+use shared::router::Router;
+use shared::state::AppState;
 
 pub fn router() -> Router {
     Router::new("dashboard")
@@ -58,7 +62,7 @@ pub fn router() -> Router {
         .get("/api/v1/dashboard/widgets/{widget_id}", widget)
         .get("/api/v1/dashboard/filters", filters_api)
         .get("/api/v1/dashboard/catalog", catalog_api)
-        .get("/api/v1/system/health", crate::health::health)
+        .get("/api/v1/system/health", shared::health::health)
         .get("/api/v1/system/version", system_version)
         .get("/api/v1/system/stats", system_stats)
 }
@@ -1708,7 +1712,7 @@ async fn system_version(_req: Request, state: AppState) -> AppResult<Response> {
     Ok(http::json(
         StatusCode::OK,
         &json!({
-            "version": crate::health::VERSION,
+            "version": shared::health::VERSION,
             "group": state.group(),
             "host": state.host().as_str(),
             "frontend_built": assets::is_built(),
@@ -1729,7 +1733,7 @@ async fn system_stats(req: Request, state: AppState) -> AppResult<Response> {
     auth::require(&req, &state, Permission::SystemStats).await?;
     let cache = state.cache();
     Ok(http::data(&json!({
-        "version": crate::health::VERSION,
+        "version": shared::health::VERSION,
         "host": state.host().as_str(),
         "uptime_seconds": state.uptime_seconds(),
         "memory": {"rss_kib": rss_kib()},

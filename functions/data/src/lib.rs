@@ -23,17 +23,17 @@ use chrono_tz::Tz;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use crate::auth::Permission;
-use crate::http::{self, Request, Response};
-use crate::params::{select, serve, ApiResult, Call, Input};
-use crate::router::Router;
-use crate::state::AppState;
 use dash_core::timeutil::{format_instant, Bucket, Interval, Window};
 use dash_store::error::{AppError, AppResult};
 use dash_store::metadata::TenantMetadata;
 use dash_store::metrics::{Plant, NO_PRODUCT};
 use dash_store::query::Selection;
 use dash_store::query::{self, Cursor, DetectionRow, DetectionTable, ListRequest, Order};
+use shared::auth::Permission;
+use shared::http::{self, Request, Response};
+use shared::params::{select, serve, ApiResult, Call, Input};
+use shared::router::Router;
+use shared::state::AppState;
 
 pub fn router() -> Router {
     Router::new("data")
