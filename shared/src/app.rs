@@ -90,7 +90,10 @@ impl App {
             });
         }
         let (handler, params) = match self.router.find(&req.method, &req.path) {
-            Ok((route, params)) => (route.handler.clone(), params),
+            Ok((route, params)) => match route.check_query(&req) {
+                Ok(()) => (route.handler.clone(), params),
+                Err(e) => return render_error(&req, &e),
+            },
             Err(e) => match self.router.html_error_renderer() {
                 Some(render) if accepts_html(&req) => return render(&req, &state, &e),
                 _ => return render_error(&req, &e),

@@ -116,7 +116,7 @@ impl Params {
         let mut values = BTreeMap::new();
         for (k, v) in map {
             if !allowed.contains(&k.as_str()) {
-                return Err(AppError::bad_field(
+                return Err(AppError::validation(
                     k.clone(),
                     format!("unknown field {k}; expected one of: {}", allowed.join(", ")),
                 ));
@@ -133,7 +133,7 @@ impl Params {
                             Value::String(s) => parts.push(s.clone()),
                             Value::Number(n) => parts.push(n.to_string()),
                             _ => {
-                                return Err(AppError::bad_field(
+                                return Err(AppError::validation(
                                     k.clone(),
                                     format!("{k} must hold numbers or strings"),
                                 ))
@@ -143,7 +143,7 @@ impl Params {
                     parts.join(",")
                 }
                 Value::Object(_) => {
-                    return Err(AppError::bad_field(
+                    return Err(AppError::validation(
                         k.clone(),
                         format!("{k} must not be an object"),
                     ));
@@ -235,7 +235,7 @@ impl Params {
         many: &'static str,
     ) -> AppResult<Option<(Vec<i64>, &'static str)>> {
         match (self.get(one).is_some(), self.get(many).is_some()) {
-            (true, true) => Err(AppError::bad_field(
+            (true, true) => Err(AppError::validation(
                 many,
                 format!("give {one} or {many}, not both"),
             )),
@@ -247,39 +247,20 @@ impl Params {
 
     /// A count parameter between 1 and `max` (default when absent).
     pub fn limit(&self, field: &str, default: usize, max: usize) -> AppResult<usize> {
-        match self.get(field) {
-            None => Ok(default),
-            Some(v) => {
-                let n: usize = v.trim().parse().map_err(|_| {
-                    AppError::bad_field(field, format!("{field} must be a whole number"))
-                })?;
-                if n == 0 || n > max {
-                    return Err(AppError::validation(
-                        field,
-                        format!("{field} must be between 1 and {max}"),
-                    ));
-                }
-                Ok(n)
-            }
-        }
+        self.get(field)
+            .map_or(Ok(default), |v| parse_limit(field, v, max))
+    }
+
+    /// A flag parameter (`true`/`1`, `false`/`0`).
+    pub fn flag(&self, field: &str) -> AppResult<Option<bool>> {
+        self.get(field).map(|v| parse_flag(field, v)).transpose()
     }
 
     /// One of `allowed`, refused on `field` otherwise.
     pub fn choice(&self, field: &str, allowed: &[&'static str]) -> AppResult<Option<&'static str>> {
-        match self.get(field) {
-            None => Ok(None),
-            Some(v) => allowed
-                .iter()
-                .find(|a| a.eq_ignore_ascii_case(v.trim()))
-                .copied()
-                .map(Some)
-                .ok_or_else(|| {
-                    AppError::validation(
-                        field,
-                        format!("{field} must be one of: {}", allowed.join(", ")),
-                    )
-                }),
-        }
+        self.get(field)
+            .map(|v| parse_choice(field, v, allowed))
+            .transpose()
     }
 }
 
@@ -287,17 +268,96 @@ fn short(s: &str) -> String {
     s.chars().take(40).collect()
 }
 
-fn parse_id(field: &str, v: &str) -> AppResult<i64> {
+// ---------------------------------------------------------------------------
+// The one reading of each kind of parameter. Every route reads its query (and
+// the data routes their JSON bodies) through these, so the same bad value gets
+// the same answer everywhere: a 422 naming the parameter (docs/api.md, "Bad
+// input"). Empty values count as absent.
+// ---------------------------------------------------------------------------
+
+/// A positive whole number id.
+pub fn parse_id(field: &str, v: &str) -> AppResult<i64> {
     v.trim()
         .parse::<i64>()
         .ok()
         .filter(|n| *n > 0)
         .ok_or_else(|| {
-            AppError::bad_field(
+            AppError::validation(
                 field,
                 format!("{field} must be a positive whole number (or a comma list of them)"),
             )
         })
+}
+
+/// A flag: `true`/`1` or `false`/`0`.
+pub fn parse_flag(field: &str, v: &str) -> AppResult<bool> {
+    match v.trim() {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        _ => Err(AppError::validation(
+            field,
+            format!("{field} must be true or false"),
+        )),
+    }
+}
+
+/// A count between 1 and `max`.
+pub fn parse_limit(field: &str, v: &str, max: usize) -> AppResult<usize> {
+    v.trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|n| (1..=max).contains(n))
+        .ok_or_else(|| {
+            AppError::validation(
+                field,
+                format!("{field} must be a whole number from 1 to {max}"),
+            )
+        })
+}
+
+/// `?name=<id>` of a request.
+pub fn query_id(req: &Request, name: &str) -> AppResult<Option<i64>> {
+    req.query_param(name)
+        .map(|v| parse_id(name, &v))
+        .transpose()
+}
+
+/// `?name=true|false` of a request.
+pub fn query_flag(req: &Request, name: &str) -> AppResult<Option<bool>> {
+    req.query_param(name)
+        .map(|v| parse_flag(name, &v))
+        .transpose()
+}
+
+/// `?name=` one of `allowed` (case-insensitive).
+pub fn query_choice(
+    req: &Request,
+    name: &str,
+    allowed: &[&'static str],
+) -> AppResult<Option<&'static str>> {
+    req.query_param(name)
+        .map(|v| parse_choice(name, &v, allowed))
+        .transpose()
+}
+
+/// One of `allowed` (case-insensitive).
+pub fn parse_choice(field: &str, v: &str, allowed: &[&'static str]) -> AppResult<&'static str> {
+    allowed
+        .iter()
+        .find(|a| a.eq_ignore_ascii_case(v.trim()))
+        .copied()
+        .ok_or_else(|| {
+            AppError::validation(
+                field,
+                format!("{field} must be one of: {}", allowed.join(", ")),
+            )
+        })
+}
+
+/// `?name=<count>` of a request, `default` when absent.
+pub fn query_limit(req: &Request, name: &str, default: usize, max: usize) -> AppResult<usize> {
+    req.query_param(name)
+        .map_or(Ok(default), |v| parse_limit(name, &v, max))
 }
 
 /// Reads and checks the selection parameters. `one_line`: exactly one line

@@ -1,6 +1,9 @@
 //! Each function group declares its routes here, in one place, as
 //! `(method, pattern, handler)` with `{name}` segments for path parameters.
-//! Unknown paths are 404, known paths with another method 405.
+//! Unknown paths are 404, known paths with another method 405, and a query
+//! parameter an API route does not take is 422 naming it (docs/api.md, "Bad
+//! input"): the route's list of parameters is declared here, beside the route,
+//! and tests/tests/openapi.rs holds every list equal to the OpenAPI document's.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -24,12 +27,52 @@ enum Segment {
     Param(&'static str),
 }
 
+/// Which query parameters a route takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueryRule {
+    /// These names and no other (an API route that declares none takes none).
+    Only(&'static [&'static str]),
+    /// The handler validates its own query against a schema (widget params),
+    /// with the same 422 for a name it does not know.
+    Handler,
+    /// Pages and static files: browsers and htmx add their own parameters.
+    Unchecked,
+}
+
 #[derive(Clone)]
 pub struct Route {
     pub method: Method,
     pub pattern: &'static str,
     segments: Vec<Segment>,
     pub handler: Handler,
+    pub query: QueryRule,
+}
+
+impl Route {
+    /// The first query parameter this route does not take, as a 422 naming it.
+    pub fn check_query(&self, req: &Request) -> AppResult<()> {
+        let QueryRule::Only(names) = self.query else {
+            return Ok(());
+        };
+        match req
+            .query_pairs()
+            .into_iter()
+            .find(|(k, _)| !names.contains(&k.as_str()))
+        {
+            None => Ok(()),
+            Some((k, _)) => Err(AppError::validation(
+                k.clone(),
+                if names.is_empty() {
+                    format!("unknown parameter {k}: this route takes no query parameters")
+                } else {
+                    format!(
+                        "unknown parameter {k}; expected one of: {}",
+                        names.join(", ")
+                    )
+                },
+            )),
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -72,12 +115,34 @@ impl Router {
         Fut: Future<Output = AppResult<Response>> + Send + 'static,
     {
         let handler: Handler = Arc::new(move |req, state| Box::pin(handler(req, state)));
+        let query = if pattern.starts_with("/api/") {
+            QueryRule::Only(&[])
+        } else {
+            QueryRule::Unchecked
+        };
         self.routes.push(Route {
             method,
             pattern,
             segments: parse_pattern(pattern),
             handler,
+            query,
         });
+        self
+    }
+
+    /// The query parameters the route added last takes.
+    pub fn query(mut self, names: &'static [&'static str]) -> Self {
+        if let Some(route) = self.routes.last_mut() {
+            route.query = QueryRule::Only(names);
+        }
+        self
+    }
+
+    /// The route added last validates its query itself.
+    pub fn query_checked_by_handler(mut self) -> Self {
+        if let Some(route) = self.routes.last_mut() {
+            route.query = QueryRule::Handler;
+        }
         self
     }
 
@@ -123,9 +188,9 @@ impl Router {
         self.html_errors
     }
 
-    /// Every `(method, pattern)` this router serves, for the OpenAPI comparison.
-    pub fn routes(&self) -> impl Iterator<Item = (&Method, &'static str)> {
-        self.routes.iter().map(|r| (&r.method, r.pattern))
+    /// Every route this router serves, for the OpenAPI comparison.
+    pub fn routes(&self) -> impl Iterator<Item = &Route> {
+        self.routes.iter()
     }
 
     /// Finds the route for a request and the decoded path parameters.

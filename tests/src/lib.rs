@@ -2,5 +2,6 @@
 //! (CGI, Apache with mod_cgid/mod_fcgid, the Lambda runtime interface) the
 //! release binaries run under.
 
+pub mod app;
 pub mod hosts;
 pub mod testdb;

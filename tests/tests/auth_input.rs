@@ -201,7 +201,7 @@ async fn login_refresh_and_password_fields() {
         &json!({"username": "demo.admin", "password": PASSWORD, "tenant_id": 1}),
     ));
     assert_eq!(
-        assert_error(&r, 400, "unknown field")["error"]["field"],
+        assert_error(&r, 422, "unknown field")["error"]["field"],
         "tenant_id"
     );
     let r = w.auth(&json_request(
@@ -347,7 +347,7 @@ async fn user_fields_on_create_and_update() {
         let uri = format!("/api/v1/users?{param}={}", encode_query(&value));
         let r = w.auth(&TestRequest::get(&uri).bearer(&admin.access));
         assert_eq!(
-            assert_error(&r, 400, &uri)["error"]["field"],
+            assert_error(&r, 422, &uri)["error"]["field"],
             param,
             "{uri}"
         );

@@ -160,7 +160,7 @@ async fn lists_filters_pages_csv_and_summary() {
     assert_eq!(paged, ids(&big));
     assert_eq!(paged.iter().collect::<HashSet<_>>().len(), 10);
     let junk = get(&w, &viewer, "/api/v1/downtime?line_id=1&cursor=%27%3B--");
-    assert_error(&junk, 400, "bad cursor");
+    assert_error(&junk, 422, "bad cursor");
 
     // Filters.
     let micro = all_pages(&w, &viewer, "line_id=1&range=last_7_days&micro=only");
@@ -181,12 +181,12 @@ async fn lists_filters_pages_csv_and_summary() {
     assert_error(&unknown_reason, 422, "unknown reason filter");
     assert_error(
         &get(&w, &viewer, "/api/v1/downtime?line_id=1&micro=maybe"),
-        400,
+        422,
         "bad micro",
     );
     assert_error(
         &get(&w, &viewer, "/api/v1/downtime?line_id=1&min_duration=-5"),
-        400,
+        422,
         "negative duration",
     );
 
@@ -209,7 +209,7 @@ async fn lists_filters_pages_csv_and_summary() {
             &viewer,
             "/api/v1/downtime?line_id=1&start_date=yesterday",
         ),
-        400,
+        422,
         "bad date",
     );
     // Unknown and other plants' lines.
@@ -383,7 +383,7 @@ async fn justification_rules() {
     );
     assert_error(
         &put(&operator, json!({"failure_id": reason, "colour": "red"})),
-        400,
+        422,
         "unknown field",
     );
     // A 100 KB comment.

@@ -90,15 +90,15 @@ async fn bad_input_is_a_4xx_naming_the_field() {
         // Unknown and non-numeric ids.
         refused(&get(&format!("line_id=999&{D1}")), 404, "line_id");
         refused(&get(&format!("line_ids=1,999&{D1}")), 404, "line_ids");
-        refused(&get(&format!("line_id=abc&{D1}")), 400, "line_id");
-        refused(&get(&format!("line_ids=1,x&{D1}")), 400, "line_ids");
+        refused(&get(&format!("line_id=abc&{D1}")), 422, "line_id");
+        refused(&get(&format!("line_ids=1,x&{D1}")), 422, "line_ids");
         refused(
             &get(&format!("line_id=1%27%20OR%201%3D1&{D1}")),
-            400,
+            422,
             "line_id",
         );
-        refused(&get(&format!("line_id=-1&{D1}")), 400, "line_id");
-        refused(&get(&format!("line_id=1&line_ids=2&{D1}")), 400, "line_ids");
+        refused(&get(&format!("line_id=-1&{D1}")), 422, "line_id");
+        refused(&get(&format!("line_id=1&line_ids=2&{D1}")), 422, "line_ids");
     }
     // Unknown intervals.
     refused(
@@ -169,14 +169,14 @@ async fn bad_input_is_a_4xx_naming_the_field() {
         404,
         "shift_id",
     );
-    refused(&det(&format!("line_id=1&{D1}&shift_id=x")), 400, "shift_id");
+    refused(&det(&format!("line_id=1&{D1}&shift_id=x")), 422, "shift_id");
     refused(
         &det(&format!("line_id=1&{D1}&cursor=not-a-cursor")),
-        400,
+        422,
         "cursor",
     );
     refused(&det(&format!("line_id=1&{D1}&limit=0")), 422, "limit");
-    refused(&det(&format!("line_id=1&{D1}&limit=many")), 400, "limit");
+    refused(&det(&format!("line_id=1&{D1}&limit=many")), 422, "limit");
     refused(
         &det(&format!("line_id=1&{D1}&order=sideways")),
         422,
@@ -201,12 +201,12 @@ async fn bad_input_is_a_4xx_naming_the_field() {
         &agg(
             json!({"line_id": 1, "start_date": "2026-03-10", "end_date": "2026-03-11", "lines": [1]}),
         ),
-        400,
+        422,
         "lines",
     );
     refused(
         &agg(json!({"line_id": "x", "start_date": "2026-03-10", "end_date": "2026-03-11"})),
-        400,
+        422,
         "line_id",
     );
     refused(
@@ -216,7 +216,7 @@ async fn bad_input_is_a_4xx_naming_the_field() {
     );
     refused(
         &agg(json!({"line_ids": [{"id": 1}], "range": "today"})),
-        400,
+        422,
         "line_ids",
     );
     let bad_json = run_cgi(

@@ -59,8 +59,8 @@ fn code_routes() -> RouteTable {
     ];
     let mut table = RouteTable::new();
     for router in &routers {
-        for (method, pattern) in router.routes() {
-            let key = (method.as_str().to_string(), pattern.to_string());
+        for route in router.routes() {
+            let key = (route.method.as_str().to_string(), route.pattern.to_string());
             if let Some(other) = table.insert(key.clone(), router.group.to_string()) {
                 panic!(
                     "{} {} is served by both {other} and {}",
@@ -153,6 +153,66 @@ fn every_route_is_documented_and_every_documented_route_exists() {
         "the code (api::<group>::router())",
         "openapi.json",
     );
+}
+
+/// The query parameters an operation documents (its own and its path item's).
+fn documented_query(doc: &Value, path: &str, method: &str) -> BTreeSet<String> {
+    let item = &doc["paths"][path];
+    let own = item[method.to_ascii_lowercase()]["parameters"].as_array();
+    let shared_params = item["parameters"].as_array();
+    own.into_iter()
+        .chain(shared_params)
+        .flatten()
+        .map(|p| resolve(doc, p))
+        .filter(|p| p["in"] == "query")
+        .filter_map(|p| p["name"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// The one bad-input policy refuses a query parameter a route does not take
+/// (422 naming it); the lists it checks against are declared beside the
+/// routes and must be the document's, so the contract and the check agree.
+#[test]
+fn every_route_takes_exactly_the_query_parameters_it_documents() {
+    use shared::router::QueryRule;
+    let doc = document();
+    let routers = [
+        auth::router(),
+        production::router(),
+        data::router(),
+        downtime::router(),
+        metrics::router(),
+        dashboard::router(),
+    ];
+    let mut wrong = Vec::new();
+    for route in routers.iter().flat_map(|r| r.routes()) {
+        let method = route.method.as_str();
+        let documented = documented_query(&doc, route.pattern, method);
+        match route.query {
+            QueryRule::Only(names) => {
+                let declared: BTreeSet<String> = names.iter().map(|n| n.to_string()).collect();
+                if declared != documented {
+                    wrong.push(format!(
+                        "{method} {}: code takes {declared:?}, the document lists {documented:?}",
+                        route.pattern
+                    ));
+                }
+            }
+            // The widget route takes the widget's own params, checked against its schema.
+            QueryRule::Handler => assert_eq!(
+                documented,
+                BTreeSet::from(["params".to_string()]),
+                "{method} {}",
+                route.pattern
+            ),
+            QueryRule::Unchecked => assert!(
+                !route.pattern.starts_with("/api/"),
+                "{method} {}: an API route must declare its query parameters",
+                route.pattern
+            ),
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
 fn test_state() -> AppState {

@@ -119,7 +119,7 @@ async fn every_route_serves_the_plant_metadata() {
         ("/api/v1/production/lines?active=maybe", "active"),
     ] {
         assert_eq!(
-            assert_error(&get(&w, &s.access, uri), 400, uri)["error"]["field"],
+            assert_error(&get(&w, &s.access, uri), 422, uri)["error"]["field"],
             field
         );
     }

@@ -45,6 +45,7 @@ use shared::auth::rbac::{Permission, Role, UserPermissions};
 use shared::auth::sessions::{self, iso, IssuedSession};
 use shared::auth::{authenticate, login as signin, ratelimit};
 use shared::http::{self, Request, Response};
+use shared::params::{query_flag, query_id, query_limit};
 use shared::router::Router;
 use shared::state::AppState;
 
@@ -56,6 +57,7 @@ pub fn router() -> Router {
         .get("/api/v1/auth/me", me)
         .post("/api/v1/auth/change-password", change_password)
         .get("/api/v1/users", list_users)
+        .query(&["tenant_id", "role", "active", "q", "limit", "cursor"])
         .get("/api/v1/users/me", users_me)
         .get("/api/v1/users/{id}", get_user)
         .post("/api/v1/users", create_user)
@@ -63,6 +65,7 @@ pub fn router() -> Router {
         .delete("/api/v1/users/{id}", delete_user)
         .post("/api/v1/users/me/change-password", change_password)
         .get("/api/v1/tenants", list_tenants)
+        .query(&["active", "q", "limit", "cursor"])
         .get("/api/v1/tenants/current", current_tenant)
         .get("/api/v1/tenants/{id}", get_tenant)
         .post("/api/v1/tenants", create_tenant)
@@ -223,49 +226,10 @@ async fn change_password(req: Request, state: AppState) -> AppResult<Response> {
 // Query parameters
 // ---------------------------------------------------------------------------
 
-fn q_bool(req: &Request, name: &str) -> AppResult<Option<bool>> {
-    match req.query_param(name).as_deref() {
-        None => Ok(None),
-        Some("true" | "1") => Ok(Some(true)),
-        Some("false" | "0") => Ok(Some(false)),
-        Some(_) => Err(AppError::bad_field(
-            name,
-            format!("{name} must be true or false"),
-        )),
-    }
-}
-
-fn q_limit(req: &Request) -> AppResult<usize> {
-    match req.query_param("limit") {
-        None => Ok(50),
-        Some(v) => v
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=200).contains(n))
-            .ok_or_else(|| {
-                AppError::bad_field("limit", "limit must be a whole number from 1 to 200")
-            }),
-    }
-}
-
-fn q_id(req: &Request, name: &str) -> AppResult<Option<i64>> {
-    match req.query_param(name) {
-        None => Ok(None),
-        Some(v) => v
-            .parse::<i64>()
-            .ok()
-            .filter(|n| *n > 0)
-            .map(Some)
-            .ok_or_else(|| {
-                AppError::bad_field(name, format!("{name} must be a positive whole number"))
-            }),
-    }
-}
-
 fn q_text(req: &Request, name: &str) -> AppResult<Option<String>> {
     match req.query_param(name) {
         None => Ok(None),
-        Some(v) if v.chars().count() > 100 => Err(AppError::bad_field(
+        Some(v) if v.chars().count() > 100 => Err(AppError::validation(
             name,
             format!("{name} is longer than 100 characters"),
         )),
@@ -308,20 +272,20 @@ fn target_tenant(ctx: &TenantContext, named: Option<i64>) -> AppResult<Option<i6
 
 async fn list_users(req: Request, state: AppState) -> AppResult<Response> {
     let ctx = shared::auth::require(&req, &state, Permission::UsersRead).await?;
-    let tenant = target_tenant(&ctx, q_id(&req, "tenant_id")?)?;
+    let tenant = target_tenant(&ctx, query_id(&req, "tenant_id")?)?;
     let role = match req.query_param("role") {
         None => None,
         Some(r) => Some(Role::parse(&r).ok_or_else(|| {
-            AppError::bad_field(
+            AppError::validation(
                 "role",
                 "role must be one of superadmin, admin, manager, operator, viewer",
             )
         })?),
     };
-    let active = q_bool(&req, "active")?;
+    let active = query_flag(&req, "active")?;
     let q = q_text(&req, "q")?;
-    let limit = q_limit(&req)?;
-    let cursor = q_id(&req, "cursor")?;
+    let limit = query_limit(&req, "limit", 50, 200)?;
+    let cursor = query_id(&req, "cursor")?;
 
     let mut sql = format!("SELECT {USER_COLUMNS} FROM `user` u WHERE u.deleted_at IS NULL");
     let mut params: Vec<SqlValue> = Vec::new();
@@ -892,10 +856,10 @@ async fn load_tenant_view(conn: &mut impl Queryable, id: i64) -> AppResult<Optio
 
 async fn list_tenants(req: Request, state: AppState) -> AppResult<Response> {
     shared::auth::require(&req, &state, Permission::TenantsManage).await?;
-    let active = q_bool(&req, "active")?;
+    let active = query_flag(&req, "active")?;
     let q = q_text(&req, "q")?;
-    let limit = q_limit(&req)?;
-    let cursor = q_id(&req, "cursor")?;
+    let limit = query_limit(&req, "limit", 50, 200)?;
+    let cursor = query_id(&req, "cursor")?;
     let mut sql = format!("SELECT {TENANT_COLUMNS} FROM tenant WHERE 1 = 1");
     let mut params: Vec<SqlValue> = Vec::new();
     if let Some(a) = active {
@@ -1307,7 +1271,10 @@ mod tests {
     #[test]
     fn every_route_of_the_spec_is_served() {
         let r = router();
-        let routes: Vec<String> = r.routes().map(|(m, p)| format!("{m} {p}")).collect();
+        let routes: Vec<String> = r
+            .routes()
+            .map(|r| format!("{} {}", r.method, r.pattern))
+            .collect();
         for want in [
             "POST /api/v1/auth/login",
             "POST /api/v1/auth/logout",

@@ -28,7 +28,7 @@ use mysql_async::Conn;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use dash_core::timeutil::{self, PlantCalendar, Window, WindowError, WindowQuery};
+use dash_core::timeutil::{self, PlantCalendar, Window, WindowQuery};
 use dash_store::downtime::engine::{self, EngineOptions, LineSpec, RecomputeOutcome, RunOutcome};
 use dash_store::downtime::store::{
     fmt_naive, parse_naive, DataClock, EventRow, LineTables, StopRow, STOP_COLUMNS,
@@ -41,6 +41,7 @@ use shared::auth::audit;
 use shared::auth::input::{check_len, Fields};
 use shared::auth::{self, Permission, TenantContext};
 use shared::http::{self, Request, Response};
+use shared::params::{query_choice, query_flag, query_id, query_limit};
 use shared::router::Router;
 use shared::state::AppState;
 
@@ -55,10 +56,41 @@ const DEFAULT_MAX_QUERY_DAYS: u32 = 366;
 pub fn router() -> Router {
     Router::new("downtime")
         .get("/api/v1/downtime", list)
+        .query(&[
+            "line_id",
+            "line_ids",
+            "start_date",
+            "end_date",
+            "range",
+            "min_duration",
+            "justified",
+            "failure_id",
+            "reason",
+            "micro",
+            "include_micro",
+            "format",
+            "limit",
+            "cursor",
+        ])
         .post("/api/v1/downtime/calculate", calculate)
         .get("/api/v1/downtime/summary", summary_route)
+        .query(&[
+            "line_id",
+            "line_ids",
+            "start_date",
+            "end_date",
+            "range",
+            "min_duration",
+            "justified",
+            "failure_id",
+            "reason",
+            "micro",
+            "include_micro",
+        ])
         .get("/api/v1/downtime/{id}", one)
+        .query(&["line_id"])
         .put("/api/v1/downtime/{id}", justify)
+        .query(&["line_id"])
 }
 
 // ---------------------------------------------------------------------------
@@ -120,15 +152,6 @@ async fn context(req: &Request, state: &AppState, p: Permission) -> AppResult<Ct
     Ok(Ctx { ctx, tenant, meta })
 }
 
-fn window_error(e: WindowError) -> AppError {
-    match e.code() {
-        "invalid_date" | "invalid_time" | "invalid_timezone" => {
-            AppError::bad_field(e.field(), e.message())
-        }
-        _ => AppError::validation(e.field(), e.message()),
-    }
-}
-
 fn oee_shifts(meta: &TenantMetadata) -> Vec<dash_core::oee::Shift> {
     meta.shifts
         .iter()
@@ -168,46 +191,19 @@ fn resolve_window(
         state.now(),
         c.max_days(),
     )
-    .map_err(window_error)
-}
-
-fn q_id(req: &Request, name: &str) -> AppResult<Option<i64>> {
-    match req.query_param(name) {
-        None => Ok(None),
-        Some(v) => v
-            .trim()
-            .parse::<i64>()
-            .ok()
-            .filter(|n| *n > 0)
-            .map(Some)
-            .ok_or_else(|| {
-                AppError::bad_field(name, format!("{name} must be a positive whole number"))
-            }),
-    }
-}
-
-fn q_bool(req: &Request, name: &str) -> AppResult<Option<bool>> {
-    match req.query_param(name).as_deref().map(str::trim) {
-        None => Ok(None),
-        Some("true" | "1" | "yes") => Ok(Some(true)),
-        Some("false" | "0" | "no") => Ok(Some(false)),
-        Some(_) => Err(AppError::bad_field(
-            name,
-            format!("{name} must be true or false"),
-        )),
-    }
+    .map_err(AppError::from)
 }
 
 /// `line_id=3` or `line_ids=1,2,3` (at most 100); `None` = every visible line.
 fn q_lines(req: &Request) -> AppResult<Option<Vec<i64>>> {
     let mut ids = Vec::new();
-    if let Some(id) = q_id(req, "line_id")? {
+    if let Some(id) = query_id(req, "line_id")? {
         ids.push(id);
     }
     if let Some(list) = req.query_param("line_ids") {
         for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let id = part.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
-                AppError::bad_field("line_ids", "line_ids must be a comma list of line ids")
+                AppError::validation("line_ids", "line_ids must be a comma list of line ids")
             })?;
             if !ids.contains(&id) {
                 ids.push(id);
@@ -262,7 +258,7 @@ fn parse_filters(req: &Request, state: &AppState, c: &Ctx) -> AppResult<Filters>
                 .ok()
                 .filter(|s: &f64| s.is_finite() && *s >= 0.0 && *s <= 1e9)
                 .ok_or_else(|| {
-                    AppError::bad_field(
+                    AppError::validation(
                         "min_duration",
                         "min_duration must be a number of seconds ≥ 0",
                     )
@@ -270,7 +266,7 @@ fn parse_filters(req: &Request, state: &AppState, c: &Ctx) -> AppResult<Filters>
             Some((secs * 1000.0).round() as i64)
         }
     };
-    let failure_id = match (q_id(req, "failure_id")?, req.query_param("reason")) {
+    let failure_id = match (query_id(req, "failure_id")?, req.query_param("reason")) {
         (Some(id), _) => Some(id),
         (None, None) => None,
         (None, Some(r)) => {
@@ -298,13 +294,13 @@ fn parse_filters(req: &Request, state: &AppState, c: &Ctx) -> AppResult<Filters>
     }
     let micro = match (
         req.query_param("micro").as_deref().map(str::trim),
-        q_bool(req, "include_micro")?,
+        query_flag(req, "include_micro")?,
     ) {
         (Some("exclude"), _) | (None, Some(false)) | (None, None) => Micro::Exclude,
         (Some("include"), _) | (None, Some(true)) => Micro::Include,
         (Some("only"), _) => Micro::Only,
         (Some(_), _) => {
-            return Err(AppError::bad_field(
+            return Err(AppError::validation(
                 "micro",
                 "micro must be exclude, include or only",
             ))
@@ -314,7 +310,7 @@ fn parse_filters(req: &Request, state: &AppState, c: &Ctx) -> AppResult<Filters>
         lines,
         window,
         min_duration_ms,
-        justified: q_bool(req, "justified")?,
+        justified: query_flag(req, "justified")?,
         failure_id,
         micro,
     })
@@ -457,7 +453,7 @@ impl Cursor {
     }
 
     fn decode(s: &str) -> AppResult<(Cursor, NaiveDateTime)> {
-        let bad = || AppError::bad_field("cursor", "cursor is not one this API returned");
+        let bad = || AppError::validation("cursor", "cursor is not one this API returned");
         let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(s.trim())
             .map_err(|_| bad())?;
@@ -467,31 +463,17 @@ impl Cursor {
     }
 }
 
-fn q_limit(req: &Request, default: usize, max: usize) -> AppResult<usize> {
-    match req.query_param("limit") {
-        None => Ok(default),
-        Some(v) => v
-            .trim()
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=max).contains(n))
-            .ok_or_else(|| {
-                AppError::validation("limit", format!("limit must be between 1 and {max}"))
-            }),
-    }
-}
-
 async fn list(req: Request, state: AppState) -> AppResult<Response> {
-    let csv = req.wants_csv() || req.query_param("format").as_deref() == Some("csv");
+    let csv = req.wants_csv() || query_choice(&req, "format", &["json", "csv"])? == Some("csv");
     let c = context(&req, &state, Permission::DataRead).await?;
     if csv {
         c.ctx.require(Permission::DataExport)?;
     }
     let f = parse_filters(&req, &state, &c)?;
     let limit = if csv {
-        q_limit(&req, DEFAULT_CSV_LIMIT, MAX_CSV_LIMIT)?
+        query_limit(&req, "limit", DEFAULT_CSV_LIMIT, MAX_CSV_LIMIT)?
     } else {
-        q_limit(&req, DEFAULT_LIMIT, MAX_LIMIT)?
+        query_limit(&req, "limit", DEFAULT_LIMIT, MAX_LIMIT)?
     };
     let cursor = req
         .query_param("cursor")
@@ -647,7 +629,7 @@ fn csv_cell(v: &str) -> String {
 
 /// The line a stop route addresses: `line_id` in the query (or `body_line`).
 fn required_line(req: &Request, c: &Ctx, body_line: Option<i64>) -> AppResult<i64> {
-    let line_id = match (q_id(req, "line_id")?, body_line) {
+    let line_id = match (query_id(req, "line_id")?, body_line) {
         (Some(q), Some(b)) if q != b => {
             return Err(AppError::validation(
                 "line_id",

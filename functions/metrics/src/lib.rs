@@ -29,10 +29,59 @@ use shared::state::AppState;
 pub fn router() -> Router {
     Router::new("metrics")
         .get("/api/v1/metrics/oee", oee)
+        .query(&[
+            "line_id",
+            "line_ids",
+            "start_date",
+            "end_date",
+            "range",
+            "timezone",
+            "interval",
+        ])
         .get("/api/v1/metrics/availability", availability)
+        .query(&[
+            "line_id",
+            "line_ids",
+            "start_date",
+            "end_date",
+            "range",
+            "timezone",
+            "interval",
+        ])
         .get("/api/v1/metrics/performance", performance)
+        .query(&[
+            "line_id",
+            "line_ids",
+            "start_date",
+            "end_date",
+            "range",
+            "timezone",
+            "interval",
+        ])
         .get("/api/v1/metrics/quality", quality)
+        .query(&[
+            "line_id",
+            "line_ids",
+            "start_date",
+            "end_date",
+            "range",
+            "timezone",
+            "interval",
+        ])
         .get("/api/v1/metrics/comparison", comparison)
+        .query(&[
+            "line_id",
+            "line_ids",
+            "start_date",
+            "end_date",
+            "range",
+            "timezone",
+            "interval",
+            "by",
+            "compare_start_date",
+            "compare_end_date",
+            "compare_range",
+        ])
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,18 +13,22 @@ use dash_store::error::{AppError, AppResult};
 use dash_store::metadata::{self, Area, Line, Shift, ShiftBreak, TenantMetadata};
 use shared::auth::{self, Permission, TenantContext};
 use shared::http::{self, Request, Response};
+use shared::params::{query_flag, query_id};
 use shared::router::Router;
 use shared::state::AppState;
 
 pub fn router() -> Router {
     Router::new("production")
         .get("/api/v1/production/lines", lines)
+        .query(&["active"])
         .get("/api/v1/production/lines/{id}", line)
         .get("/api/v1/production/areas", areas)
+        .query(&["line_id", "area_type"])
         .get("/api/v1/production/lines/{id}/areas", line_areas)
         .get("/api/v1/production/products", products)
         .get("/api/v1/production/products/{id}", product)
         .get("/api/v1/production/shifts", shifts)
+        .query(&["active"])
 }
 
 async fn context(
@@ -35,32 +39,6 @@ async fn context(
     let tenant = ctx.tenant()?;
     let meta = metadata::for_tenant(state, &tenant).await?;
     Ok((ctx, meta))
-}
-
-fn q_bool(req: &Request, name: &str) -> AppResult<Option<bool>> {
-    match req.query_param(name).as_deref() {
-        None => Ok(None),
-        Some("true" | "1") => Ok(Some(true)),
-        Some("false" | "0") => Ok(Some(false)),
-        Some(_) => Err(AppError::bad_field(
-            name,
-            format!("{name} must be true or false"),
-        )),
-    }
-}
-
-fn q_id(req: &Request, name: &str) -> AppResult<Option<i64>> {
-    match req.query_param(name) {
-        None => Ok(None),
-        Some(v) => v
-            .parse::<i64>()
-            .ok()
-            .filter(|n| *n > 0)
-            .map(Some)
-            .ok_or_else(|| {
-                AppError::bad_field(name, format!("{name} must be a positive whole number"))
-            }),
-    }
 }
 
 /// A line with its areas.
@@ -82,7 +60,7 @@ struct ShiftDetail<'a> {
 /// `GET /production/lines[?active=true|false]`
 async fn lines(req: Request, state: AppState) -> AppResult<Response> {
     let (ctx, meta) = context(&req, &state).await?;
-    let active = q_bool(&req, "active")?;
+    let active = query_flag(&req, "active")?;
     let list: Vec<&Line> = ctx
         .visible_lines(&meta)
         .into_iter()
@@ -107,11 +85,11 @@ const AREA_TYPES: [&str; 4] = ["input", "process", "output", "reject"];
 /// `GET /production/areas[?line_id=N][&area_type=output]`
 async fn areas(req: Request, state: AppState) -> AppResult<Response> {
     let (ctx, meta) = context(&req, &state).await?;
-    let line_id = q_id(&req, "line_id")?;
+    let line_id = query_id(&req, "line_id")?;
     let area_type = req.query_param("area_type");
     if let Some(t) = &area_type {
         if !AREA_TYPES.contains(&t.as_str()) {
-            return Err(AppError::bad_field(
+            return Err(AppError::validation(
                 "area_type",
                 "area_type must be one of input, process, output, reject",
             ));
@@ -156,7 +134,7 @@ async fn product(req: Request, state: AppState) -> AppResult<Response> {
 /// `GET /production/shifts[?active=true|false]`: each with its breaks.
 async fn shifts(req: Request, state: AppState) -> AppResult<Response> {
     let (_ctx, meta) = context(&req, &state).await?;
-    let active = q_bool(&req, "active")?;
+    let active = query_flag(&req, "active")?;
     let list: Vec<ShiftDetail> = meta
         .shifts
         .iter()
@@ -180,7 +158,10 @@ mod tests {
     #[test]
     fn every_route_of_the_spec_is_served() {
         let r = router();
-        let routes: Vec<String> = r.routes().map(|(m, p)| format!("{m} {p}")).collect();
+        let routes: Vec<String> = r
+            .routes()
+            .map(|r| format!("{} {}", r.method, r.pattern))
+            .collect();
         for want in [
             "GET /api/v1/production/lines",
             "GET /api/v1/production/lines/{id}",

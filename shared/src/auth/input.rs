@@ -67,7 +67,7 @@ impl Fields {
         }
         for key in map.keys() {
             if !allowed.contains(&key.as_str()) {
-                return Err(AppError::bad_field(
+                return Err(AppError::validation(
                     field_label(key),
                     format!("unknown field; this route takes {}", allowed.join(", ")),
                 ));
@@ -77,10 +77,12 @@ impl Fields {
         if lossy {
             for (key, value) in &fields.map {
                 if let Some(path) = replacement_path(key, value) {
-                    return Err(AppError::bad_field(
-                        path.clone(),
-                        format!("{path} is not valid UTF-8"),
-                    ));
+                    // Bytes that are not text: the body cannot be read (400), and
+                    // the field that holds them is named.
+                    return Err(AppError::BadRequest {
+                        message: format!("{path} is not valid UTF-8"),
+                        field: Some(path),
+                    });
                 }
             }
             return Err(AppError::bad_request("the request body is not valid UTF-8"));
@@ -102,10 +104,10 @@ impl Fields {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => {
                 if self.lossy && s.contains('\u{FFFD}') {
-                    return Err(AppError::bad_field(
-                        name,
-                        format!("{name} is not valid UTF-8"),
-                    ));
+                    return Err(AppError::BadRequest {
+                        message: format!("{name} is not valid UTF-8"),
+                        field: Some(name.to_string()),
+                    });
                 }
                 Ok(Some(s.as_str()))
             }

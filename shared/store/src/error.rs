@@ -58,13 +58,6 @@ impl AppError {
         }
     }
 
-    pub fn bad_field(field: impl Into<String>, message: impl Into<String>) -> Self {
-        AppError::BadRequest {
-            message: message.into(),
-            field: Some(field.into()),
-        }
-    }
-
     pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
         AppError::Validation {
             message: message.into(),

@@ -937,7 +937,7 @@ impl Cursor {
     /// Reads [`Cursor::encode`]'s text; anything else is a 400 naming `cursor`.
     pub fn decode(s: &str) -> AppResult<Cursor> {
         let bad = || {
-            AppError::bad_field(
+            AppError::validation(
                 "cursor",
                 "cursor is not a value this API returned in next_cursor",
             )
