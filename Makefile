@@ -11,7 +11,7 @@ PORT ?= 8080
 LISTEN ?= 127.0.0.1
 DEMO_PASSWORD ?= demo-password
 
-.PHONY: help deps build demo demo-stop test bench fmt lint db-start db-stop db-url \
+.PHONY: help deps build demo demo-stop test quick bench fmt lint db-start db-stop db-url \
         apache-start apache-stop apache-status cpanel-bundle package-cpanel lint-aws clean-run \
         soak faults fuzz
 
@@ -34,6 +34,9 @@ demo-stop: ## stop the demo's Apache and the private database
 
 test: ## everything CI runs: fmt, clippy, build, tests, cargo-deny, browser, faults, schemathesis, fuzz
 	@scripts/test.sh
+
+quick: ## the edit loop: fmt, clippy, unit tests, in-process API tests (no hosts, browser, fuzz)
+	@scripts/quick.sh
 
 bench: ## benchmarks against baselines (scripts/bench.sh; table + bench-results/latest.json)
 	@scripts/bench.sh
