@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmark of the data and metrics calls on the large demo data set (SPEC §14):
+# Benchmark of the data and metrics calls on the large demo data set (docs/operations.md#performance-targets):
 # the 30-day data and metrics calls next to the bare SQL they run, and a year-long OEE.
 #
 #   scripts/bench-data.sh            # prepares the data once, then measures

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Downtime engine benchmark (SPEC §14): on the large demo data set (3 lines × 90 days,
+# Downtime engine benchmark (docs/operations.md#performance-targets): on the large demo data set (3 lines × 90 days,
 # ≥ 10 M detections) it measures, with the release `jobs` binary, end to end:
 #
 #   1. the full backfill (every line from scratch): output detections processed per

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make bench: the performance targets of SPEC §14, each figure beside a baseline measured in
+# make bench: the performance targets of docs/operations.md#performance-targets, each figure beside a baseline measured in
 # the same run. Prints one table and writes it as JSON to bench-results/latest.json
 # (git-ignored; the raw outputs of every step are kept in bench-results/work/).
 #

@@ -1,6 +1,6 @@
 //! `shared::params::Params` on arbitrary query strings and JSON bodies, and every
 //! accessor the data and metrics routes call: never a panic, and every refusal is a 400
-//! or 422 that names the field at fault (SPEC §12).
+//! or 422 that names the field at fault (docs/api.md#errors).
 //!
 //! Input: first byte even → the rest is a query string; odd → the rest is a JSON body.
 #![no_main]
@@ -14,7 +14,7 @@ use dash_core::oee::Shift;
 use shared::params::Params;
 use dash_core::timeutil::{buckets, resolve_window, PlantCalendar};
 
-/// The fields the data and metrics routes accept in a body (SPEC §3.1).
+/// The fields the data and metrics routes accept in a body (docs/api.md#shapes).
 const ALLOWED: &[&str] = &[
     "line_id",
     "line_ids",

@@ -749,7 +749,7 @@ def cmd_report(a):
               fmt_ms(base) if base is not None else "n/a (%s)" % (db_na or "no bench-data row"),
               how2, ratio, target, ok, na, extra={"runs": m.get("n"), "p90_ms": m.get("p90_ms")})
     # Every row of scripts/bench-data.sh (call and its bare SQL timed in turn in one process):
-    # warm HTTP calls are held to SPEC §14, the year-long OEE to < 1 s, the rest is information.
+    # warm HTTP calls are held to docs/operations.md#performance-targets, the year-long OEE to < 1 s, the rest is information.
     timed = [(k, v) for k, v in db.items() if "call_ms" in v]
     if not timed:
         R.add("data/metrics rows of scripts/bench-data.sh", None, None, "ms", None, None, sql_how, None, None, None,

@@ -1,4 +1,4 @@
-/* The CGI baseline of `make bench` (SPEC §14): the cheapest program Apache can start as
+/* The CGI baseline of `make bench` (docs/operations.md#performance-targets): the cheapest program Apache can start as
  * CGI — no allocation, no file, no database — printing a fixed JSON response about the size
  * of GET /api/v1/production/lines. scripts/bench.sh compiles it with `cc -O2` at bench
  * time and serves it through the same Apache (mod_cgid) as the real binaries. */

@@ -1,5 +1,5 @@
 //! Dispatch: a request in, a complete response out, whatever happens. Routing,
-//! the body limit, panics, error mapping and the security headers of SPEC §10
+//! the body limit, panics, error mapping and the security headers of docs/roles.md#security
 //! are all here, once, for every host.
 
 use std::sync::Arc;
@@ -135,7 +135,7 @@ impl App {
     }
 }
 
-/// Pages get the HTML error page; everything else the JSON error of SPEC §12.
+/// Pages get the HTML error page; everything else the JSON error of docs/api.md#errors.
 fn accepts_html(req: &Request) -> bool {
     !req.path.starts_with("/api/")
         && req
@@ -189,7 +189,7 @@ pub fn escape_html(s: &str) -> String {
     out
 }
 
-/// SPEC §10: CSP without inline script, no framing, nosniff, referrer policy,
+/// docs/roles.md#security: CSP without inline script, no framing, nosniff, referrer policy,
 /// HSTS over HTTPS. API responses are never cached by intermediaries.
 fn add_security_headers(resp: &mut Response, is_https: bool) {
     let headers = resp.headers_mut();

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use dash_store::error::{AppError, AppResult};
 
-/// Largest request body any route accepts (SPEC §12: 413 above 1 MiB).
+/// Largest request body any route accepts (docs/api.md#errors: 413 above 1 MiB).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 pub type Response = ::http::Response<Vec<u8>>;
@@ -129,7 +129,7 @@ impl Request {
 }
 
 /// serde_json reports unknown/missing/mistyped fields in its message; we lift the
-/// field name out of it so the error can name it (SPEC §12).
+/// field name out of it so the error can name it (docs/api.md#errors).
 fn serde_path_to_error_free<T: DeserializeOwned>(
     de: &mut serde_json::Deserializer<serde_json::de::StrRead<'_>>,
 ) -> AppResult<T> {
@@ -179,7 +179,7 @@ pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
     }
 }
 
-/// The envelopes of SPEC §3.1, serialized straight from the caller's value
+/// The envelopes of docs/api.md#shapes, serialized straight from the caller's value
 /// (building a `serde_json::Value` first would copy every row once more).
 #[derive(Serialize)]
 struct DataBody<'a, T: ?Sized> {
@@ -192,7 +192,7 @@ struct ListBody<'a, T> {
     next_cursor: Option<String>,
 }
 
-/// `{"data": value}` with 200, the shape of one object (SPEC §3.1).
+/// `{"data": value}` with 200, the shape of one object (docs/api.md#shapes).
 pub fn data<T: Serialize>(value: &T) -> Response {
     json(StatusCode::OK, &DataBody { data: value })
 }
@@ -234,7 +234,7 @@ pub fn add_cookie(resp: &mut Response, cookie: &str) {
     }
 }
 
-/// The JSON error response of SPEC §12.
+/// The JSON error response of docs/api.md#errors.
 pub fn error_response(err: &AppError) -> Response {
     let body = serde_json::to_vec(&err.to_json()).unwrap_or_default();
     let mut resp = response(err.status(), "application/json", body);

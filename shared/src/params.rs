@@ -1,9 +1,9 @@
-//! The request side of the data and metrics routes: their parameters (SPEC
-//! §3.1) read the same way from a query string or a JSON body, the lines,
+//! The request side of the data and metrics routes: their parameters
+//! (docs/api.md#shapes) read the same way from a query string or a JSON body, the lines,
 //! areas, products and shift they select (checked against the user's line
 //! scope), and [`serve`], the wrapper every such route runs in —
 //! authentication, the tenant's metadata, the `user_query` trace, and errors
-//! that name the field at fault (SPEC §12): 400 for a value that does not
+//! that name the field at fault (docs/api.md#errors): 400 for a value that does not
 //! parse, 422 for one refused by a rule, 404 for an id that does not exist
 //! here (or that the user may not see — the same answer, so nothing leaks).
 

@@ -281,7 +281,7 @@ pub fn run_from_ip(
     run_cgi_raw(&bin(binary), env, &vars, &req.body).0
 }
 
-/// Asserts a JSON error of SPEC §12 with this status, returning its body.
+/// Asserts a JSON error of docs/api.md#errors with this status, returning its body.
 pub fn assert_error(resp: &RawResponse, status: u16, what: &str) -> Value {
     assert_eq!(resp.status, status, "{what}: {}", resp.text());
     let body = resp.json();

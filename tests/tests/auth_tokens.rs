@@ -184,7 +184,7 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-/// Measures and prints what a login and a token check cost (SPEC §14 style:
+/// Measures and prints what a login and a token check cost (docs/operations.md#performance-targets style:
 /// reported, loosely bounded). Run with `--nocapture` to see the figures.
 #[tokio::test]
 async fn measure_login_latency_and_token_verification() {

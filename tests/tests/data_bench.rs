@@ -1,5 +1,5 @@
-//! Benchmark of the data and metrics calls on the large demo data set (SPEC
-//! §14), each figure next to the bare SQL it runs. Not a timed test: it is
+//! Benchmark of the data and metrics calls on the large demo data set
+//! (docs/operations.md#performance-targets), each figure next to the bare SQL it runs. Not a timed test: it is
 //! `#[ignore]`d and run by `scripts/bench-data.sh`, which loads the data
 //! (`dashctl demo-data --size large`, `jobs downtime`) and then calls
 //! `cargo test --release -p integration-tests --test data_bench -- --ignored --nocapture`.
@@ -592,7 +592,7 @@ async fn bench_data_and_metrics() {
         "\n   {:<58} {:>10} {:>14} {:>7}  target",
         "call (median of runs)", "call ms", "bare SQL ms", "ratio"
     );
-    // SPEC §14: 30-day data/metrics calls ≤ 1.2 × their bare SQL and under
+    // docs/operations.md#performance-targets: 30-day data/metrics calls ≤ 1.2 × their bare SQL and under
     // 300 ms; a year-long OEE under 1 s.
     let row_target = |name: &str, call: Duration, sql: Duration, target: &str| {
         let ratio = ms(call) / ms(sql).max(0.001);

@@ -1,4 +1,4 @@
-//! The `downtime` function (SPEC §3, §6, §12) through its release binary as
+//! The `downtime` function (docs/api.md#routes, §6, §12) through its release binary as
 //! CGI: list with filters, pagination and CSV; one stop; justification (roles,
 //! reasons, comment size, stale updates, audit); recomputation of a window;
 //! the summary with MTBF, MTTR and the Paretos.

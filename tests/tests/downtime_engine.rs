@@ -1,4 +1,4 @@
-//! The DB-backed downtime engine (SPEC §6) against a real MariaDB/MySQL:
+//! The DB-backed downtime engine (docs/downtime.md#downtime) against a real MariaDB/MySQL:
 //!
 //! * properties over random detection streams — (a) any split into
 //!   incremental runs gives exactly the stops of one full run, (b) a run

@@ -1,5 +1,5 @@
 //! Bad input to the data and metrics functions: every refusal is a 4xx that
-//! names the field (SPEC §12), never a 500; other plants' and out-of-scope
+//! names the field (docs/api.md#errors), never a 500; other plants' and out-of-scope
 //! ids are 404; nothing runs without a token.
 //!
 //! Build first: `cargo build --release -p auth -p data -p metrics`.

@@ -6,7 +6,7 @@
 //! * the tenant comes from the token only (headers, query and body cannot
 //!   change it);
 //! * a viewer (and an operator, a manager) gets 403 on every write of the auth
-//!   function, and each role gets exactly what SPEC §9 gives it.
+//!   function, and each role gets exactly what docs/roles.md#roles gives it.
 
 #[path = "auth_support.rs"]
 mod support;

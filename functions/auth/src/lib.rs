@@ -1,4 +1,4 @@
-//! The `auth` function's routes (SPEC §3): sign-in and sessions, users, tenants.
+//! The `auth` function's routes (docs/api.md#routes): sign-in and sessions, users, tenants.
 //!
 //! * `POST /auth/login` `{"username", "password"}` → `{"access_token",
 //!   "refresh_token", "token_type": "Bearer", "expires_in", "csrf_token",

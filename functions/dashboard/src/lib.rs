@@ -1,4 +1,4 @@
-//! The `dashboard` function's routes (SPEC §3, §11): the HTML pages, the
+//! The `dashboard` function's routes (docs/api.md#routes, §11): the HTML pages, the
 //! built front end under `/static/dist/` (where no web server serves it), the
 //! dashboard API (`/api/v1/dashboard/*`) and `/api/v1/system/*`.
 //!
@@ -570,7 +570,7 @@ pub fn params_from_query(widget_type: &str, pairs: &[(String, String)]) -> AppRe
         }
     }
     let filter = |name: &str| values(&format!("f_{name}"));
-    // Filters apply to every widget that takes them (SPEC §8).
+    // Filters apply to every widget that takes them (docs/widgets.md#widgets).
     if let Some(line) = filter("line_id").last() {
         if props.contains_key("line_id") {
             params.remove("line_ids");

@@ -1,4 +1,4 @@
-//! `dashctl` — the operator CLI of Dashboard SaaS Industrial (SPEC §13). Never
+//! `dashctl` — the operator CLI of Dashboard SaaS Industrial (docs/operations.md#commands). Never
 //! deployed as a route.
 //!
 //! Connection settings come from the environment (after the env file, as every

@@ -1,4 +1,4 @@
-//! The `data` function's routes (SPEC §3): raw detections with filters and
+//! The `data` function's routes (docs/api.md#routes): raw detections with filters and
 //! keyset pagination (CSV with `Accept: text/csv`), aggregates by interval,
 //! product, area or line, and production totals.
 //!
@@ -14,7 +14,7 @@
 //!   a shift keeps the detections inside its occurrences.
 //!
 //! Production totals count every detection in the window, planned or not
-//! (SPEC §7); the OEE counts of the `metrics` routes count planned time only.
+//! (docs/oee.md#oee); the OEE counts of the `metrics` routes count planned time only.
 
 use std::collections::BTreeMap;
 

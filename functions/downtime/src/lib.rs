@@ -1,4 +1,4 @@
-//! The `downtime` function's routes (SPEC §3, §6):
+//! The `downtime` function's routes (docs/api.md#routes, §6):
 //!
 //! * `GET /downtime` — stops overlapping a window, filtered by line, minimum
 //!   duration, justified or not, reason, micro-stops in or out; newest first,
@@ -370,7 +370,7 @@ fn seconds(ms: i64) -> f64 {
     ms as f64 / 1000.0
 }
 
-/// A stop in the shape of SPEC §3.1 (plus `line_name`, reason details and
+/// A stop in the shape of docs/api.md#shapes (plus `line_name`, reason details and
 /// `updated_at`, the version for `expected_updated_at`).
 fn stop_view(c: &Ctx, clock: &mut DataClock, line_id: i64, row: &StopRow) -> Value {
     let tz = c.plant_tz();

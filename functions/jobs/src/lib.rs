@@ -1,4 +1,4 @@
-//! The scheduled work of the `jobs` function (SPEC §3, §13):
+//! The scheduled work of the `jobs` function (docs/api.md#routes, §13):
 //!
 //! * `downtime` — the incremental downtime calculation for every active tenant
 //!   and line (or one tenant / line), optionally recomputing from a time first
@@ -58,7 +58,7 @@ USAGE:
 
 COMMANDS:
     downtime      Incremental downtime calculation for every active tenant and line
-                  (SPEC §6). --tenant / --line restrict it; --from TIME first
+                  (docs/downtime.md#downtime). --tenant / --line restrict it; --from TIME first
                   recomputes the stops from TIME on (late data), keeping the
                   justification of every stop that did not change. TIME is ISO 8601
                   (2026-04-01 or 2026-04-01T06:00), plant-local without an offset.

@@ -1,4 +1,4 @@
-//! The `metrics` function's routes (SPEC §3, §7): OEE and its three factors
+//! The `metrics` function's routes (docs/api.md#routes, §7): OEE and its three factors
 //! per line or for several lines, bucketed or not, and comparisons of lines
 //! and of periods — all from the one engine in [`dash_store::metrics`], so the
 //! KPI, trend and comparison answers agree for the same window.

@@ -1,4 +1,4 @@
-//! The `production` function's routes (SPEC §3): the plant's lines, areas,
+//! The `production` function's routes (docs/api.md#routes): the plant's lines, areas,
 //! products and shifts, served from the warm metadata cache.
 //!
 //! Every route needs `data.read` and a plant (a superadmin gets 403). A user

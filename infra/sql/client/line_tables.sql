@@ -1,4 +1,4 @@
--- Per-line tables of a client database (SPEC §4.2), one pair per production line.
+-- Per-line tables of a client database (docs/client-database.md#client-database-contract), one pair per production line.
 --
 -- A template: {{code}} is the line code (validated against [a-z0-9_]{1,40} before
 -- it is substituted) and {{partitions}} the monthly partition list, e.g.
@@ -22,7 +22,7 @@ PARTITION BY RANGE COLUMNS (detected_at) (
 {{partitions}}
 );
 
--- App-owned (the downtime engine writes it, SPEC §6). start_time/end_time are in
+-- App-owned (the downtime engine writes it, docs/downtime.md#downtime). start_time/end_time are in
 -- the data_timezone like the detections; detection_id is the detection that
 -- ended the stop; failure_id is the reason (failure table), justified_by a
 -- global user_id.

@@ -1,4 +1,4 @@
--- Dashboard SaaS Industrial — reference client database (SPEC §4.2).
+-- Dashboard SaaS Industrial — reference client database (docs/client-database.md#client-database-contract).
 --
 -- A client's own plant systems normally own these tables; the application only
 -- reads them. This file is the reference used by the demo, the tests and by

@@ -1,4 +1,4 @@
-//! The widget catalog (SPEC §8): the 18 widget types, the JSON Schema
+//! The widget catalog (docs/widgets.md#widgets): the 18 widget types, the JSON Schema
 //! (draft 2020-12) of each type's params, their defaults, and validation of
 //! params and of whole dashboard layouts.
 //!
@@ -33,7 +33,7 @@ use serde_json::{json, Map, Value};
 /// The JSON Schema dialect of every params schema.
 pub const SCHEMA_DIALECT: &str = "https://json-schema.org/draft/2020-12/schema";
 
-/// Relative time windows a widget may ask for (SPEC §3.1, §7).
+/// Relative time windows a widget may ask for (docs/api.md#shapes, §7).
 pub const RANGES: &[&str] = &[
     "today",
     "yesterday",

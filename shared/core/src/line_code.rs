@@ -1,4 +1,4 @@
-//! Line codes (SPEC §4.2): the suffix of a line's tables, `[a-z0-9_]{1,40}`.
+//! Line codes (docs/client-database.md#client-database-contract): the suffix of a line's tables, `[a-z0-9_]{1,40}`.
 //! When a client leaves `production_line.line_code` NULL it is derived from the
 //! line name: accents folded to ASCII, lower case, each run of other characters
 //! becomes one `_`, no `_` at either end — `Línea 1 – Envasado` → `linea_1_envasado`.

@@ -1,4 +1,4 @@
-//! The audit trail (SPEC §10): one append-only row in `audit_log` per login,
+//! The audit trail (docs/roles.md#security): one append-only row in `audit_log` per login,
 //! failed login, logout, refresh-token reuse, user and tenant change (and, for
 //! the other functions, justifications, layouts and configuration changes).
 //! The table refuses UPDATE and DELETE by trigger; this module only inserts.

@@ -3,7 +3,7 @@
 //! Other functions need only [`authenticate`] (or [`context::require`]) and
 //! the [`TenantContext`] it returns: tenant, user, role, permissions and line
 //! scope, all derived from the access token. See `context` for what is checked
-//! on every request, `rbac` for the roles and permissions of SPEC §9,
+//! on every request, `rbac` for the roles and permissions of docs/roles.md#roles,
 //! `ratelimit` and `audit` for the shared helpers.
 
 pub mod account;

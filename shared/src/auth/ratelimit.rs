@@ -1,4 +1,4 @@
-//! Rate limits shared by every process through the global database (SPEC §10:
+//! Rate limits shared by every process through the global database (docs/roles.md#security:
 //! CGI and Lambda processes keep no memory between requests).
 //!
 //! * Per user, on every authenticated request (`Config::rate_limit_user_per_min`,

@@ -1,4 +1,4 @@
-//! Roles and permissions (SPEC §9).
+//! Roles and permissions (docs/roles.md#roles).
 //!
 //! A role grants a fixed set of [`Permission`]s; `user.permissions` (JSON)
 //! refines it per user:

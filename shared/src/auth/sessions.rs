@@ -1,4 +1,4 @@
-//! Sessions in `user_login` (SPEC §10).
+//! Sessions in `user_login` (docs/roles.md#security).
 //!
 //! A session is a *family* (`family_id`) of rows: the login inserts the first
 //! row; every refresh marks the presented row `revoked_reason = 'rotated'` and

@@ -172,7 +172,7 @@ impl AppError {
         }
     }
 
-    /// The JSON body of SPEC §12.
+    /// The JSON body of docs/api.md#errors.
     pub fn to_json(&self) -> serde_json::Value {
         let mut error = json!({ "code": self.code(), "message": self.public_message() });
         if let Some(field) = self.field() {

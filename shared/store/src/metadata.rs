@@ -135,7 +135,7 @@ impl TenantMetadata {
     }
 }
 
-/// Columns that are optional in the client contract (SPEC §4.2) and may be absent.
+/// Columns that are optional in the client contract (docs/client-database.md#client-database-contract) and may be absent.
 async fn existing_columns(conn: &mut Conn, db: &str) -> AppResult<Vec<(String, String)>> {
     let rows: Vec<(String, String)> = conn
         .exec(

@@ -1,4 +1,4 @@
-//! The OEE engine over a tenant's client database (SPEC §7): the one entry
+//! The OEE engine over a tenant's client database (docs/oee.md#oee): the one entry
 //! point every metrics route, report and dashboard widget calls, so a KPI
 //! card, a shift report and a comparison chart always agree for the same
 //! window.
@@ -12,7 +12,7 @@
 //!     .map_err(AppError::from)?;
 //! let result = metrics::oee(&state, &tenant, &meta, &line_ids, &window, Some(Interval::Hour)).await?;
 //! ```
-//! [`oee`] answers the SPEC §3.1 shape for one or several lines (times and
+//! [`oee`] answers the docs/api.md#shapes shape for one or several lines (times and
 //! counts summed over the lines first, divided last), with `buckets` when an
 //! interval is given. [`compute`] returns the summable [`Totals`] per line
 //! and per bucket for callers that need more than one view of the same
@@ -58,7 +58,7 @@ use dash_core::timeutil::{
     WindowError, WindowQuery,
 };
 
-/// `max_query_days` when `system_config` does not say (SPEC §5).
+/// `max_query_days` when `system_config` does not say (docs/operations.md#configuration).
 pub const DEFAULT_MAX_QUERY_DAYS: u32 = 366;
 /// Most buckets one answer may hold (an hourly year is 8 784).
 pub const MAX_BUCKETS: usize = 10_000;
@@ -216,7 +216,7 @@ pub struct Computed {
 }
 
 impl Computed {
-    /// The SPEC §3.1 result over all the lines, times shown in `tz`.
+    /// The docs/api.md#shapes result over all the lines, times shown in `tz`.
     pub fn to_result(&self, tz: Tz, with_buckets: bool) -> OeeResult {
         let ids: Vec<i64> = self.per_line.iter().map(|l| l.line_id).collect();
         result_of(
@@ -266,7 +266,7 @@ fn result_of(
     r.with_buckets(b)
 }
 
-/// OEE of `line_ids` over `window` (SPEC §3.1 shape), bucketed by `interval`
+/// OEE of `line_ids` over `window` (docs/api.md#shapes shape), bucketed by `interval`
 /// when given, times in the plant's zone. The caller has checked the user
 /// may see these lines (`TenantContext::resolve_lines`); an id the metadata
 /// does not know is a 404.

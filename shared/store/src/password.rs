@@ -1,4 +1,4 @@
-//! Argon2id password hashing with the parameters SPEC §10 fixes
+//! Argon2id password hashing with the parameters docs/roles.md#security fixes
 //! (m = 65536 KiB, t = 2, p = 1). Hashing takes ~100 ms of CPU, so async callers
 //! go through [`hash_blocking`] / [`verify_blocking`], which run it off the async
 //! worker threads.

@@ -1,4 +1,4 @@
-//! Tenants: the row in the global database, its `config_tenant` JSON (SPEC §5),
+//! Tenants: the row in the global database, its `config_tenant` JSON (docs/operations.md#configuration),
 //! and where its client database lives. The tenant a request acts for comes
 //! from its token only (see `auth::context`); nothing here reads a request.
 
@@ -11,7 +11,7 @@ use crate::db::DbLocation;
 use crate::error::{AppError, AppResult};
 use crate::store::Store;
 
-/// `tenant.config_tenant` as stored; every field optional with the defaults of SPEC §5.
+/// `tenant.config_tenant` as stored; every field optional with the defaults of docs/operations.md#configuration.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct TenantConfig {

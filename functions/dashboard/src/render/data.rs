@@ -5,7 +5,7 @@
 //! hourly heatmap, the stored stops and [`dash_store::downtime::summary`] for the
 //! downtime widgets, and the open stop for `line_status`.
 //!
-//! OEE widgets count detections inside planned time (SPEC §7); production
+//! OEE widgets count detections inside planned time (docs/oee.md#oee); production
 //! widgets count every detection of the window, as the `data` routes do.
 //! Every line list goes through `TenantContext::resolve_lines` (a line outside
 //! the user's scope is a 404).

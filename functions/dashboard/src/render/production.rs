@@ -2,7 +2,7 @@
 //! `kpi_production`, `production_over_time`, `product_distribution`,
 //! `production_by_area` and `hourly_heatmap`, from the `data` routes'
 //! counting ([`dash_store::query::widgets`]): every detection of the window,
-//! planned or not (SPEC §7), so a card shows what
+//! planned or not (docs/oee.md#oee), so a card shows what
 //! `GET /api/v1/data/production/summary` answers for the same window.
 //!
 //! `units` is finished units (`good` at output areas + `rejects` at reject

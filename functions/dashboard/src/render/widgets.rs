@@ -15,7 +15,7 @@
 //!
 //! | type | R |
 //! |---|---|
-//! | `kpi_oee`, `kpi_availability`, `kpi_performance`, `kpi_quality` | an OEE result (SPEC §3.1) + `"previous"`: the OEE result of the window before (optional) |
+//! | `kpi_oee`, `kpi_availability`, `kpi_performance`, `kpi_quality` | an OEE result (docs/api.md#shapes) + `"previous"`: the OEE result of the window before (optional) |
 //! | `kpi_production` | `{"units", "good", "rejects", "previous_units"?, "rate_per_hour"?}`: every detection of the window, planned or not (`units = good + rejects`) |
 //! | `kpi_downtime` | a downtime summary (`count`, `total_seconds`, `micro_stops: {count, total_seconds}`) + `"previous_total_seconds"?`, `"longest_seconds"?` |
 //! | `production_over_time` | `{"interval", "buckets": [{"label", "start", "end", "good", "rejects", "units"}], "good", "rejects", "units"}` |
@@ -24,7 +24,7 @@
 //! | `line_comparison` | `{"metric", "items": [{"line_id", "line_name"?, "value"}]}` (ratio, units or seconds) |
 //! | `oee_trend`, `quality_trend`, `shift_summary` | an OEE result with `"buckets"` (each with `label`) |
 //! | `oee_losses` | an OEE result (`planned_seconds`, `losses`) |
-//! | `downtime_table` | `{"items": [stops of SPEC §3.1], "total"?}` |
+//! | `downtime_table` | `{"items": [stops of docs/api.md#shapes], "total"?}` |
 //! | `downtime_pareto` | a downtime summary (`by_reason`: Pareto rows) |
 //! | `hourly_heatmap` | `{"days": [{"date", "label"?, "hours": [24 numbers or null], "total"?}], "max"?, "units"?}` (plant-local date × hour of day) |
 //! | `line_status` | `{"line_id", "state": "running"|"stopped"|"no_data", "since"?, "last_detection_at"?, "rate_per_hour"?, "ideal_rate_per_hour"?, "product_name"?, "shift_name"?}` |

@@ -1,4 +1,4 @@
-//! The pure, streaming core of the downtime engine (SPEC §6).
+//! The pure, streaming core of the downtime engine (docs/downtime.md#downtime).
 //!
 //! Detections of a line's output areas are walked in (`at`, `id`) order. For two
 //! consecutive detections `a`, `b` with gap `g = b.at − a.at`:
@@ -18,9 +18,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-/// Default `downtime_threshold_seconds` (SPEC §5): 120 s.
+/// Default `downtime_threshold_seconds` (docs/operations.md#configuration): 120 s.
 pub const DEFAULT_DOWNTIME_THRESHOLD_MS: i64 = 120_000;
-/// Default `micro_stop_seconds` (SPEC §5): 20 s.
+/// Default `micro_stop_seconds` (docs/operations.md#configuration): 20 s.
 pub const DEFAULT_MICRO_STOP_MS: i64 = 20_000;
 
 /// What can go wrong while detecting stops.
@@ -337,7 +337,7 @@ where
     Detector::new(thresholds).run(detections)
 }
 
-/// What a person entered on a stop (SPEC §3.1 stop shape).
+/// What a person entered on a stop (docs/api.md#shapes stop shape).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Justification {
     /// The reason (`failure.failure_id`).
@@ -860,7 +860,7 @@ mod tests {
             ]
         }
 
-        /// Reference: the rule of SPEC §6 applied to consecutive pairs.
+        /// Reference: the rule of docs/downtime.md#downtime applied to consecutive pairs.
         fn reference(d: &[Detection], t: Thresholds) -> Vec<Event> {
             d.windows(2)
                 .filter_map(|w| {

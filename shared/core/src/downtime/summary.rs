@@ -2,7 +2,7 @@
 //! Pareto of downtime by reason and by shift. Pure: the caller reads the stops
 //! (already filtered) and the shift calendar.
 //!
-//! Stops are clipped to the window (SPEC §6: windows clip stops, never
+//! Stops are clipped to the window (docs/downtime.md#downtime: windows clip stops, never
 //! re-classify them): a stop that began before the window counts once, with
 //! the part of it inside the window.
 //!

@@ -47,7 +47,7 @@ impl Stop {
 }
 
 /// The gap after the line's newest output detection, not yet a stored stop
-/// (SPEC §6): once longer than the threshold it is downtime "since" then.
+/// (docs/downtime.md#downtime): once longer than the threshold it is downtime "since" then.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OpenStop {
     pub last_detection: DateTime<Utc>,
@@ -95,7 +95,7 @@ pub struct TimeModel {
 }
 
 impl TimeModel {
-    /// Computes planned time, downtime and run time (SPEC §7). A stop that began
+    /// Computes planned time, downtime and run time (docs/oee.md#oee). A stop that began
     /// before a shift counts only from the shift start, because every stop is
     /// intersected with planned time.
     pub fn build(inputs: &LineInputs<'_>) -> TimeModel {

@@ -1,4 +1,4 @@
-//! Golden cases worked out by hand (SPEC §7). All in Europe/Madrid:
+//! Golden cases worked out by hand (docs/oee.md#oee). All in Europe/Madrid:
 //! CET = UTC+1 in winter, CEST = UTC+2 in summer; 2026-03-29 02:00 CET jumps
 //! to 03:00 CEST (01:00Z), 2026-10-25 03:00 CEST falls back to 02:00 CET (01:00Z).
 
@@ -556,7 +556,7 @@ fn degenerate_ratios() {
     );
 }
 
-/// The JSON shape of SPEC §3.1, buckets included.
+/// The JSON shape of docs/api.md#shapes, buckets included.
 #[test]
 fn result_json_shape() {
     let cal = PlantCalendar::midnight(Madrid);

@@ -1,5 +1,5 @@
 //! Sets of half-open `[start, end)` instants: the algebra every OEE quantity
-//! is built from (SPEC §7), at millisecond precision like `DATETIME(3)`.
+//! is built from (docs/oee.md#oee), at millisecond precision like `DATETIME(3)`.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;

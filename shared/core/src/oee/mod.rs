@@ -1,4 +1,4 @@
-//! The one OEE engine (SPEC §7). Every endpoint and widget goes through it so a
+//! The one OEE engine (docs/oee.md#oee). Every endpoint and widget goes through it so a
 //! KPI card, a shift report and a comparison chart agree for the same window.
 //!
 //! Use in two steps, because counting detections is the data layer's job:

@@ -1,4 +1,4 @@
-//! Shift calendars: when shifts occur and how much of them is planned (SPEC §4.2 `shift`,
+//! Shift calendars: when shifts occur and how much of them is planned (docs/client-database.md#client-database-contract `shift`,
 //! `shift_break`; §7 planned time).
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc};

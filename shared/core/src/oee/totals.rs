@@ -1,5 +1,5 @@
-//! Summable OEE totals and the result shape of SPEC §3.1. Ratios are computed
-//! only from summed times and counts, never by averaging ratios (SPEC §7).
+//! Summable OEE totals and the result shape of docs/api.md#shapes. Ratios are computed
+//! only from summed times and counts, never by averaging ratios (docs/oee.md#oee).
 
 use std::collections::BTreeMap;
 use std::iter::Sum;
@@ -282,7 +282,7 @@ impl Totals {
         out
     }
 
-    /// The SPEC §3.1 result for these totals over `window`, times formatted in
+    /// The docs/api.md#shapes result for these totals over `window`, times formatted in
     /// the plant's offset.
     pub fn to_result(&self, line_ids: &[i64], window: &Window, tz: Tz) -> OeeResult {
         OeeResult {
@@ -374,7 +374,7 @@ pub struct ReasonLoss {
     pub seconds: f64,
 }
 
-/// The loss breakdown of SPEC §7, in seconds.
+/// The loss breakdown of docs/oee.md#oee, in seconds.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Losses {
     pub downtime_by_reason: Vec<ReasonLoss>,
@@ -394,7 +394,7 @@ pub struct Warning {
     pub products: Option<Vec<i64>>,
 }
 
-/// An OEE result (SPEC §3.1). Buckets carry the same fields plus `label`.
+/// An OEE result (docs/api.md#shapes). Buckets carry the same fields plus `label`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct OeeResult {
     pub line_ids: Vec<i64>,

@@ -1,4 +1,4 @@
-//! Splitting a window into chart/report buckets in the plant calendar (SPEC §7).
+//! Splitting a window into chart/report buckets in the plant calendar (docs/oee.md#oee).
 
 use std::fmt::{self, Write as _};
 use std::str::FromStr;

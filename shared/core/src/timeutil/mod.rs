@@ -1,5 +1,5 @@
 //! Plant-calendar arithmetic: every window, bucket and "today" is decided in the
-//! plant's IANA timezone (SPEC §5, §7), while every computation runs on UTC
+//! plant's IANA timezone (docs/operations.md#configuration, §7), while every computation runs on UTC
 //! instants so DST days really last 23 or 25 hours.
 //!
 //! Rules shared by everything here:
@@ -20,7 +20,7 @@ use chrono_tz::Tz;
 use serde::Serialize;
 
 /// A refused window or time parameter. The field is the request parameter to
-/// blame so the HTTP layer can answer `{"error": {"field": ...}}` (SPEC §12).
+/// blame so the HTTP layer can answer `{"error": {"field": ...}}` (docs/api.md#errors).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct WindowError {
@@ -91,7 +91,7 @@ impl Window {
         self.end <= self.start
     }
 
-    /// `start <= t < end`, the membership rule of SPEC §7.
+    /// `start <= t < end`, the membership rule of docs/oee.md#oee.
     pub fn contains(&self, t: DateTime<Utc>) -> bool {
         self.start <= t && t < self.end
     }
@@ -202,7 +202,7 @@ pub(crate) fn offset_seconds(tz: Tz, t: DateTime<Utc>) -> i64 {
 }
 
 /// ISO 8601 with the zone's offset and milliseconds, e.g.
-/// `2026-04-01T06:00:00.000+02:00` — the shape every API time uses (SPEC §3.1).
+/// `2026-04-01T06:00:00.000+02:00` — the shape every API time uses (docs/api.md#shapes).
 ///
 /// Written field by field: this runs twice per row of every bucketed answer
 /// (720 rows for a month by hour), and `chrono`'s `format` parses its pattern

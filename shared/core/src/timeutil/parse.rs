@@ -1,4 +1,4 @@
-//! Request parameters → instants and windows (SPEC §3.1).
+//! Request parameters → instants and windows (docs/api.md#shapes).
 
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;

@@ -7,7 +7,7 @@
 //! records only the output and reject sensors (≈ 0.8 M detections over 90 days,
 //! loaded in seconds); [`DemoSize::Large`] runs them at real speed (≈ 1 unit / 2 s,
 //! 1 / 3 s, 1 / 8 s) with input and process sensors too (≥ 10 M detections over
-//! 90 days) — the benchmark data set of SPEC §14.
+//! 90 days) — the benchmark data set of docs/operations.md#performance-targets.
 //!
 //! Rows are streamed from a generator thread to the server with
 //! `LOAD DATA LOCAL INFILE` (falling back to 10,000-row INSERTs when the server

@@ -1,4 +1,4 @@
-//! The database-backed downtime engine (SPEC §6): per line, the output-area
+//! The database-backed downtime engine (docs/downtime.md#downtime): per line, the output-area
 //! detections streamed through the [`Detector`] in keyset pages, each page's
 //! stops written together with the watermark in one transaction, under a
 //! per-line advisory lock so two runs never overlap.
@@ -84,7 +84,7 @@ impl LineSpec {
 }
 
 /// The line's thresholds: its own columns, else `system_config`, else the
-/// defaults of SPEC §5 (120 s and 20 s). A micro-stop limit above the stop
+/// defaults of docs/operations.md#configuration (120 s and 20 s). A micro-stop limit above the stop
 /// threshold is capped at it.
 pub fn thresholds_for(meta: &TenantMetadata, line: &Line) -> AppResult<Thresholds> {
     let system = |key: &str, default_ms: i64| {
@@ -540,7 +540,7 @@ pub struct OpenStop {
 }
 
 /// `Some` when the gap after the newest output detection exceeds the line's
-/// threshold at `now` (SPEC §6); never stored.
+/// threshold at `now` (docs/downtime.md#downtime); never stored.
 pub async fn open_stop(
     conn: &mut Conn,
     db_name: &str,

@@ -1,4 +1,4 @@
-//! Downtime engine (SPEC §6): stops and micro-stops found from gaps between the
+//! Downtime engine (docs/downtime.md#downtime): stops and micro-stops found from gaps between the
 //! detections of a line's output areas.
 //!
 //! [`detector`] is the pure, streaming core: no I/O, constant memory, fed one

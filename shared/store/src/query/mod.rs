@@ -1,4 +1,4 @@
-//! The query builder over a client's detection tables (SPEC §4.2): one line's
+//! The query builder over a client's detection tables (docs/client-database.md#client-database-contract): one line's
 //! `detection_line_<code>` read by time range (so the server prunes the monthly
 //! partitions), by areas, products and shift occurrences.
 //!
@@ -1203,7 +1203,7 @@ pub async fn trace_user_query(
     });
 }
 
-/// Writes one `user_query` row in the global database (SPEC §4.1): who asked
+/// Writes one `user_query` row in the global database (docs/client-database.md#global-database): who asked
 /// what, how long it took and how many rows it answered. Best effort: a
 /// failure is logged, never turned into an error for the caller.
 pub async fn log_user_query(

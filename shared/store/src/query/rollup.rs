@@ -1,5 +1,5 @@
 //! An exact pre-aggregation of detections: counts per stored minute, area and
-//! product, so long windows never count raw rows (SPEC §14: a year-long OEE
+//! product, so long windows never count raw rows (docs/operations.md#performance-targets: a year-long OEE
 //! under a second, 30 days under 300 ms).
 //!
 //! # Where it lives

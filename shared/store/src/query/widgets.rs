@@ -1,7 +1,7 @@
 //! Production counts for the dashboard widgets (`kpi_production`,
 //! `production_over_time`, `product_distribution`, `production_by_area`,
 //! `hourly_heatmap`), counted the way the `data` routes count them: every
-//! detection of the window, planned or not (SPEC §7), at the selected areas
+//! detection of the window, planned or not (docs/oee.md#oee), at the selected areas
 //! and products of each selected line, inside the selected shift's
 //! occurrences — through [`super::count_in_windows`] (one pass per line over
 //! the minute rollup or the raw rows), so a widget and

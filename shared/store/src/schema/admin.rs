@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use super::{is_server_error, quote_ident, Result, SchemaError};
 use crate::tenancy::{Tenant, TenantConfig};
 
-/// The roles of SPEC §9, highest first.
+/// The roles of docs/roles.md#roles, highest first.
 pub const ROLES: &[&str] = &["superadmin", "admin", "manager", "operator", "viewer"];
 
 const ER_DUP_ENTRY: u16 = 1062;
@@ -98,7 +98,7 @@ fn check_name(what: &str, value: &str, max: usize) -> Result<()> {
     Ok(())
 }
 
-/// Registers a tenant (SPEC §5 `config_tenant`) and creates its client database
+/// Registers a tenant (docs/operations.md#configuration `config_tenant`) and creates its client database
 /// if it does not exist, on the server of `client_server_url` (`CLIENT_DB_URL`)
 /// or on `db_host`/`db_port` when given. `global` must use the global database.
 pub async fn register_tenant(
@@ -353,7 +353,7 @@ pub struct CreatedUser {
     pub created: bool,
 }
 
-/// Creates a user with an argon2id password hash (SPEC §10).
+/// Creates a user with an argon2id password hash (docs/roles.md#security).
 pub async fn create_user(conn: &mut Conn, u: &NewUser) -> Result<CreatedUser> {
     let username = u.username.trim();
     if username.len() < 3 || username.len() > 100 {

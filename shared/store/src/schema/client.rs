@@ -1,4 +1,4 @@
-//! The client database contract (SPEC §4.2): checking a client's database
+//! The client database contract (docs/client-database.md#client-database-contract): checking a client's database
 //! ([`verify_client`]) and creating the app-owned tables — and, for the demo and
 //! tests only, the whole reference schema ([`provision_client`]).
 
@@ -364,7 +364,7 @@ pub async fn client_lines(conn: &mut Conn, db_name: &str) -> Result<Vec<ClientLi
         .collect())
 }
 
-/// Checks every table and column of SPEC §4.2 in `db_name` (through
+/// Checks every table and column of docs/client-database.md#client-database-contract in `db_name` (through
 /// `information_schema`; `conn` may use any default database), including
 /// `detection_line_<code>` and `downtime_events_<code>` of every active line.
 pub async fn verify_client(conn: &mut Conn, db_name: &str) -> Result<Report> {
@@ -528,7 +528,7 @@ async fn detection_warnings(
     let parts = super::list_partitions(conn, db_name, table).await?;
     if parts.is_empty() {
         warnings.push(format!(
-            "{table} is not partitioned: queries over a time range read the whole table (SPEC §4.2 wants monthly RANGE partitions on detected_at)"
+            "{table} is not partitioned: queries over a time range read the whole table (docs/client-database.md#client-database-contract wants monthly RANGE partitions on detected_at)"
         ));
     } else {
         if !parts.iter().any(|p| p.is_maxvalue) {

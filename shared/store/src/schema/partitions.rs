@@ -1,4 +1,4 @@
-//! Monthly partitions of the detection tables (SPEC §4.2): one partition per
+//! Monthly partitions of the detection tables (docs/client-database.md#client-database-contract): one partition per
 //! month (`pYYYYMM`, holding that month) plus `pmax VALUES LESS THAN (MAXVALUE)`.
 //! New months are added by splitting `pmax` with `REORGANIZE PARTITION`, which
 //! moves rows and never drops any; running it again changes nothing.
