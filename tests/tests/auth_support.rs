@@ -318,7 +318,7 @@ impl World {
         permissions: Option<&str>,
     ) -> i64 {
         let tenant_id = tenant.map(|t| self.db.tenant(t).tenant_id);
-        let phc = shared::auth::password::hash(PASSWORD).expect("hash");
+        let phc = dash_store::password::hash(PASSWORD).expect("hash");
         let mut g = self.global().await;
         g.exec_drop(
             "INSERT INTO `user` (tenant_id, username, email, password, role, permissions, is_active) \

@@ -31,11 +31,11 @@ fn login_req(username: &str) -> TestRequest {
 
 /// The probe saw a logged-out token answered with 200 by another FastCGI
 /// process for 31 s. Each process caches a session for
-/// [`shared::cache::ACCOUNT_TTL`]; that bound, at most 5 s, is what the other
+/// [`dash_store::cache::ACCOUNT_TTL`]; that bound, at most 5 s, is what the other
 /// process must keep.
 #[tokio::test]
 async fn a_logout_reaches_another_fastcgi_process_within_the_account_ttl() {
-    let ttl = shared::cache::ACCOUNT_TTL;
+    let ttl = dash_store::cache::ACCOUNT_TTL;
     assert!(
         ttl <= Duration::from_secs(5),
         "sessions may be trusted for {ttl:?}; issue 12 bounds it to 5 s"

@@ -1,5 +1,5 @@
 //! Reading and checking the fields of a JSON body so that every refusal names
-//! its field (SPEC §12): empty values, oversized values, bytes that are not
+//! its field (docs/api.md#errors): empty values, oversized values, bytes that are not
 //! UTF-8, wrong types, unknown and repeated keys are all told apart.
 
 use std::cell::RefCell;

@@ -171,7 +171,7 @@ pub async fn load_tenant(store: &Store, tenant_id: i64) -> AppResult<Option<Tena
     )
 }
 
-/// The tenant from the warm cache (refreshed every 30 s), or `NotFound`.
+/// The tenant from the warm cache (refreshed every `ACCOUNT_TTL`, 5 s), or `NotFound`.
 pub async fn tenant(store: &Store, tenant_id: i64) -> AppResult<std::sync::Arc<Tenant>> {
     store
         .cache()
