@@ -131,8 +131,7 @@ async function iconFont() {
   };
   scan(path.join(root, 'templates'), ['.hbs']);
   scan(path.join(src, 'js'), ['.js']);
-  scan(path.join(root, 'shared', 'src', 'render'), ['.rs']);
-  scan(path.join(root, 'shared', 'src', 'api'), ['dashboard.rs']);
+  scan(path.join(root, 'functions', 'dashboard', 'src'), ['.rs']);
   const words = new Set();
   for (const text of sources) for (const m of text.matchAll(/[a-z][a-z0-9_]{1,40}/g)) words.add(m[0]);
   const keep = [];
