@@ -12,7 +12,7 @@
 #      bench_data_client), loaded with `dashctl demo-data --size large --days 90`
 #      (≥ 10 M detections; skipped when already loaded unless BENCH_RELOAD=1), its stops
 #      computed and its minute rollup brought up to date with `jobs downtime` (what cron runs);
-#   3. tests/tests/data_bench.rs (an #[ignore]d test) prints the table of figures: each call
+#   3. tests/tests/integration/data_bench.rs (an #[ignore]d test) prints the table of figures: each call
 #      next to the bare SQL it runs (its statements on a pooled connection taken the same way,
 #      plus the rate-limit and user_query writes of an HTTP call), timed in turn run by run.
 # Environment: DATABASE_URL, BENCH_GLOBAL_DB, BENCH_CLIENT_DB, BENCH_LINE (default 1),
@@ -57,4 +57,4 @@ env -i PATH="$PATH" DASHBOARD_ENV_FILE=/dev/null DATABASE_URL="$DATABASE_URL" DB
 log "measuring"
 BENCH_DATABASE_URL="$DATABASE_URL" BENCH_GLOBAL_DB="$GLOBAL" BENCH_TENANT="$TENANT" \
 BENCH_LINE="${BENCH_LINE:-1}" BENCH_RUNS="${BENCH_RUNS:-15}" DASHBOARD_BIN_DIR="$BIN" \
-    cargo test --release -p integration-tests --test data_bench -- --ignored --nocapture
+    cargo test --release -p integration-tests --test integration -- data_bench:: --ignored --nocapture

@@ -8,7 +8,7 @@
 #
 # The package: --package FILE, else $DASHBOARD_CPANEL_BUNDLE (make test sets it to the
 # glibc-2.17 bundle of make cpanel-bundle), else target/release packaged now (no rebuild).
-# tests/tests/cpanel.rs goes further with the same bundle (sign-in and an OEE reading under
+# tests/tests/integration/cpanel.rs goes further with the same bundle (sign-in and an OEE reading under
 # both handlers); this script checks install.sh and the routing. The site's bin/.env gets
 # DATABASE_URL from $DATABASE_URL or scripts/db.sh url. Work dir: .run/cpanel-smoke/.
 # As root the site belongs to www-data (suEXEC runs programs as the site's owner).

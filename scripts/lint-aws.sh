@@ -6,7 +6,7 @@
 #   openapi-spec-validator infra/openapi/openapi.json   (the document is valid OpenAPI 3.1)
 #
 # That the template's routes, the cargo-lambda routers and the OpenAPI document list the
-# same routes as the code is checked by tests/tests/openapi.rs.
+# same routes as the code is checked by tests/tests/integration/openapi.rs.
 #
 # Tools come from .run/pytools (a Python venv), else from PATH; what is missing from both
 # is installed into .run/pytools with pip (cfn-lint, aws-sam-cli, openapi-spec-validator:

@@ -31,7 +31,7 @@ export TEST_DATABASE_URL
 step fmt cargo fmt --all -- --check
 step clippy cargo clippy --release --workspace --all-targets -- -D warnings
 step unit cargo test --release --workspace --lib
-step api cargo test --release -p integration-tests --test bad_input --test openapi
+step api cargo test --release -p integration-tests --test integration -- bad_input:: openapi::
 if [ "${#failed[@]}" -gt 0 ]; then
     printf '\nFAILED: %s\n' "${failed[*]}"
     exit 1

@@ -10,7 +10,7 @@
 #   BASE_URL=http://127.0.0.1:8080 scripts/schemathesis.sh   # against a running demo
 #
 # The document is the committed infra/openapi/openapi.json, the one the server serves at
-# /api/v1/openapi.json (tests/tests/openapi.rs checks they are the same), so a fix to it is
+# /api/v1/openapi.json (tests/tests/integration/openapi.rs checks they are the same), so a fix to it is
 # tested without rebuilding the binaries.
 #
 # The server. Without BASE_URL: scripts/demo.sh (dependencies, database, demo tenants; the

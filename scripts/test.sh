@@ -19,7 +19,7 @@
 #            fails on a newer glibc symbol; exports DASHBOARD_CPANEL_BUNDLE for the next steps
 #   tests    cargo nextest run --release --workspace --no-fail-fast
 #            (cargo test --release --workspace without nextest), with
-#            DASHBOARD_BIN_DIR=<target dir>/release (tests/tests/cpanel.rs runs the bundle
+#            DASHBOARD_BIN_DIR=<target dir>/release (tests/tests/integration/cpanel.rs runs the bundle
 #            in a cPanel-like Apache, as CGI and as FastCGI)
 #   cpanel   scripts/cpanel-smoke.sh: the bundle through install.sh and .htaccess in a
 #            plain Apache (mod_fcgid, then mod_cgid)

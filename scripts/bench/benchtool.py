@@ -590,7 +590,7 @@ def parse_time(txt):
 
 
 def parse_data_bench(txt):
-    """Rows of tests/tests/data_bench.rs: `name   call_ms   sql_ms   ratio` and references."""
+    """Rows of tests/tests/integration/data_bench.rs: `name   call_ms   sql_ms   ratio` and references."""
     rows = {}
     if not txt:
         return rows
@@ -723,7 +723,7 @@ def cmd_report(a):
     _, sql_oee = find_row(db, "metrics/oee 30 d (warm")
     _, sql_year = find_row(db, "metrics/oee 365 d", "warm")
     sql_how = ("the bare SQL the call runs, timed from a client of the same server "
-               "(tests/tests/data_bench.rs, run by scripts/bench-data.sh)")
+               "(tests/tests/integration/data_bench.rs, run by scripts/bench-data.sh)")
     for fname, label, sqlrow, target, limit, how2 in (
         ("api_summary.json", "GET /data/production/summary, 30 d", sql_prod, "<= 1.2x SQL, < 300 ms", 300,
          sql_how),

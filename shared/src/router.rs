@@ -3,7 +3,7 @@
 //! Unknown paths are 404, known paths with another method 405, and a query
 //! parameter an API route does not take is 422 naming it (docs/api.md, "Bad
 //! input"): the route's list of parameters is declared here, beside the route,
-//! and tests/tests/openapi.rs holds every list equal to the OpenAPI document's.
+//! and tests/tests/integration/openapi.rs holds every list equal to the OpenAPI document's.
 
 use std::future::Future;
 use std::pin::Pin;

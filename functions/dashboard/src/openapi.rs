@@ -2,7 +2,7 @@
 //! maintained by hand and embedded at build time), served by the dashboard
 //! function at `GET /api/v1/openapi.json` and rendered by the `/docs` page.
 //!
-//! `tests/tests/openapi.rs` compares the document with the routers of the six
+//! `tests/tests/integration/openapi.rs` compares the document with the routers of the six
 //! HTTP functions: a route added, removed or renamed on either side fails it.
 //! Each operation names the binary that serves it in `x-function`.
 

@@ -3,8 +3,7 @@
 //! limit, the idle timeout (injected clock), logout, password change, CSRF,
 //! lockout, deactivated tenants and users, housekeeping.
 
-#[path = "auth_support.rs"]
-mod support;
+use crate::auth_support as support;
 
 use integration_tests::hosts::{bin, write_env_file, FcgiApp, TempDir, TestRequest};
 use mysql_async::prelude::Queryable;

@@ -7,8 +7,7 @@
 //!   rows — for random windows cut anywhere, before and after late
 //!   detections arrive, and after the rollup folds them in.
 
-#[path = "metrics_support.rs"]
-mod support;
+use crate::metrics_support as support;
 
 use chrono::{DateTime, Duration, Utc};
 use dash_core::oee::Totals;

@@ -1,6 +1,5 @@
-//! Shared fixtures of the auth, production and tenancy tests (included by them
-//! with `#[path = "auth_support.rs"] mod support;`; as a test target of its own
-//! it holds no tests).
+//! Shared fixtures of the auth, production and tenancy tests (used by them
+//! as `use crate::auth_support as support;`).
 //!
 //! Two plants: "Demo Plant" (the demo data set: lines 1–3, areas 1–12,
 //! products 1–6) and "Second Plant" (its own small plant with lines 101–102,

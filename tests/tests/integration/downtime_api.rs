@@ -3,8 +3,7 @@
 //! reasons, comment size, stale updates, audit); recomputation of a window;
 //! the summary with MTBF, MTTR and the Paretos.
 
-#[path = "auth_support.rs"]
-mod support;
+use crate::auth_support as support;
 
 use std::collections::HashSet;
 use std::process::Command;

@@ -4,8 +4,7 @@
 //!
 //! Build first: `cargo build --release -p auth -p metrics`.
 
-#[path = "metrics_support.rs"]
-mod support;
+use crate::metrics_support as support;
 
 use serde_json::Value;
 use support::*;

@@ -8,8 +8,7 @@
 //! * a viewer (and an operator, a manager) gets 403 on every write of the auth
 //!   function, and each role gets exactly what docs/roles.md#roles gives it.
 
-#[path = "auth_support.rs"]
-mod support;
+use crate::auth_support as support;
 
 use integration_tests::hosts::{RawResponse, TestRequest};
 use serde_json::json;

@@ -1,8 +1,7 @@
 //! Rate limits shared through the database: every request below is a separate
 //! CGI process, so nothing can be remembered in memory.
 
-#[path = "auth_support.rs"]
-mod support;
+use crate::auth_support as support;
 
 use integration_tests::hosts::{bin, run_cgi, TestRequest};
 use serde_json::json;

@@ -77,7 +77,7 @@ async fn the_demo_apache_serves_only_the_built_front_end() {
     assert_only_the_build_is_public(|uri| apache.request(&TestRequest::get(uri)), "demo");
 }
 
-/// An Apache shaped like a cPanel server (as tests/tests/cpanel.rs builds it),
+/// An Apache shaped like a cPanel server (as tests/tests/integration/cpanel.rs builds it),
 /// serving a site that holds only the bundle's `.htaccess` and `static/`: no
 /// binary is involved in serving files.
 struct CpanelSite {

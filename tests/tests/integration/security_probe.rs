@@ -3,10 +3,9 @@
 //! honoured only after 30 s, a header byte that is not UTF-8 cutting a
 //! FastCGI request short, and duplicate JSON keys taken silently. (The open
 //! redirect after sign-in is covered by tests/browser/; the static files by
-//! tests/tests/static_files.rs.)
+//! tests/tests/integration/static_files.rs.)
 
-#[path = "auth_support.rs"]
-mod support;
+use crate::auth_support as support;
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;

@@ -1,8 +1,7 @@
 //! The `production` function through the real binary: every route, its
 //! shapes, line scope, unknown ids, and who may call it.
 
-#[path = "auth_support.rs"]
-mod support;
+use crate::auth_support as support;
 
 use integration_tests::hosts::{RawResponse, TestRequest};
 use serde_json::Value;

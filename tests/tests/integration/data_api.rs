@@ -7,8 +7,7 @@
 //! D1 (2026-03-10, CET) of line A holds 567 detections: 523 outputs (500 in
 //! planned time + 23 outside), 14 rejects, 30 inputs, all product 1.
 
-#[path = "metrics_support.rs"]
-mod support;
+use crate::metrics_support as support;
 
 use std::collections::HashSet;
 

@@ -4,8 +4,7 @@
 //!
 //! Build first: `cargo build --release -p auth -p data -p metrics`.
 
-#[path = "metrics_support.rs"]
-mod support;
+use crate::metrics_support as support;
 
 use integration_tests::hosts::{bin, run_cgi, TestRequest};
 use serde_json::json;

@@ -3,8 +3,7 @@
 //! user, logout by nothing; refused attempts do not count, and `Retry-After`
 //! is the real wait.
 
-#[path = "auth_support.rs"]
-mod support;
+use crate::auth_support as support;
 
 use std::time::Duration;
 

@@ -2,8 +2,7 @@
 //! whether a user name exists, by status, body or time, even once the account
 //! is locked; a taken user name answers the same whichever plant holds it.
 
-#[path = "auth_support.rs"]
-mod support;
+use crate::auth_support as support;
 
 use std::time::{Duration, Instant};
 

@@ -2,8 +2,7 @@
 //! tampered tokens are 401 on every function; plus the measured cost of a
 //! login and of verifying a token.
 
-#[path = "auth_support.rs"]
-mod support;
+use crate::auth_support as support;
 
 use std::time::{Duration, Instant};
 

@@ -11,8 +11,7 @@
 //!
 //! Build first: `cargo build --release -p auth -p data -p dashboard -p jobs`.
 
-#[path = "auth_support.rs"]
-mod support;
+use crate::auth_support as support;
 
 use std::process::Command;
 

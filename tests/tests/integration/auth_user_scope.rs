@@ -4,8 +4,7 @@
 //! own, and cannot give a role above its own or lines it cannot see. Refusals
 //! are 403 and change nothing.
 
-#[path = "auth_support.rs"]
-mod support;
+use crate::auth_support as support;
 
 use integration_tests::hosts::{RawResponse, TestRequest};
 use mysql_async::prelude::Queryable;

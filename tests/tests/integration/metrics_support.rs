@@ -1,6 +1,5 @@
-//! The hand-built "golden" plant of the data and metrics tests (included with
-//! `#[path = "metrics_support.rs"] mod support;`; as a test target of its own
-//! it holds no tests).
+//! The hand-built "golden" plant of the data and metrics tests (used as
+//! `use crate::metrics_support as support;`).
 //!
 //! Plant zone Europe/Madrid, DATETIMEs stored in UTC. Every figure the tests
 //! expect is worked out below from these rows.

@@ -3,8 +3,7 @@
 //! 4xx naming the field, or the value is stored exactly as sent (and is
 //! harmless); never a 500, never markup stored.
 
-#[path = "auth_support.rs"]
-mod support;
+use crate::auth_support as support;
 
 use integration_tests::hosts::{RawResponse, TestRequest};
 use serde_json::{json, Value};

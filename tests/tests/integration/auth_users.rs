@@ -2,8 +2,7 @@
 //! filters and keyset pagination, update, soft delete, permissions refinement,
 //! tenant registration, activation, and the audit trail of each change.
 
-#[path = "auth_support.rs"]
-mod support;
+use crate::auth_support as support;
 
 use integration_tests::hosts::TestRequest;
 use serde_json::{json, Value};

@@ -3,8 +3,7 @@
 //! builder sends, with their bound parameters, on the golden plant's
 //! detection table (partitions p202601 … pmax).
 
-#[path = "metrics_support.rs"]
-mod support;
+use crate::metrics_support as support;
 
 use dash_store::metadata::Line;
 use dash_store::query::{self, Cursor, DetectionTable, ListRequest, Order};
