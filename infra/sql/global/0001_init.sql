@@ -1,4 +1,4 @@
--- Dashboard SaaS Industrial — global database, version 1 (docs/client-database.md#global-database).
+-- Dashboard SaaS Industrial — global database, version 1 (SPEC §4.1).
 --
 -- Applied by `dashctl migrate` (embedded in the binary; the runner records each
 -- file in `schema_migrations` with its SHA-256 and refuses a changed file).
@@ -119,7 +119,7 @@ CREATE TABLE IF NOT EXISTS user_query (
     CONSTRAINT chk_user_query_parameters_json CHECK (parameters IS NULL OR JSON_VALID(parameters))
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
--- docs/widgets.md#widgets: seeded by `dashctl seed-widget-catalog`. required_params is the JSON
+-- SPEC §8: seeded by `dashctl seed-widget-catalog`. required_params is the JSON
 -- Schema the params of a widget of this type must satisfy.
 CREATE TABLE IF NOT EXISTS widget_catalog (
     widget_id        INT          NOT NULL AUTO_INCREMENT,
@@ -155,7 +155,7 @@ CREATE TABLE IF NOT EXISTS dashboard_template (
     CONSTRAINT chk_dashboard_template_layout_json CHECK (JSON_VALID(layout_config))
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
--- Fixed-window counters shared by every process (docs/roles.md#security). bucket is e.g.
+-- Fixed-window counters shared by every process (SPEC §10). bucket is e.g.
 -- 'user:42' or 'auth-ip:203.0.113.7'; window_start is the UTC minute.
 CREATE TABLE IF NOT EXISTS rate_limit (
     bucket        VARCHAR(191)  NOT NULL,

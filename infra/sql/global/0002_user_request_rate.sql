@@ -1,4 +1,4 @@
--- Per-user request counters (docs/roles.md#security: 100 requests a minute per user, shared by every
+-- Per-user request counters (SPEC §10: 100 requests a minute per user, shared by every
 -- process): one row per user with the count of its current calendar minute.
 --
 -- ENGINE=MEMORY because every authenticated request counts itself here: on InnoDB each count

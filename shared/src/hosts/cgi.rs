@@ -65,9 +65,10 @@ pub fn parse_request(
 
     let content_length = match vars.get("CONTENT_LENGTH").map(|v| v.trim()) {
         None | Some("") => 0,
-        Some(v) => v
-            .parse::<usize>()
-            .map_err(|_| AppError::bad_request("Content-Length is not a whole number"))?,
+        Some(v) => v.parse::<usize>().map_err(|_| AppError::BadRequest {
+            message: "Content-Length is not a whole number".into(),
+            field: Some("Content-Length".into()),
+        })?,
     };
     if content_length > MAX_BODY_BYTES {
         return Err(AppError::PayloadTooLarge {
