@@ -105,16 +105,7 @@ MODULE_DIR=/usr/lib/apache2/modules
 module_file="$MODULE_DIR/mod_$MODE.so"; [ "$MODE" = cgi ] && module_file="$MODULE_DIR/mod_cgid.so"
 [ -f "$module_file" ] || die "$module_file is missing (apt-get install libapache2-mod-fcgid / apache2)"
 
-running_pid() {
-    local pid
-    [ -f "$PID_FILE" ] || return 1
-    pid="$(cat "$PID_FILE" 2>/dev/null)"
-    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
-    case "$(cat "/proc/$pid/comm" 2>/dev/null)" in
-        apache2|httpd) printf '%s\n' "$pid" ;;
-        *) return 1 ;;
-    esac
-}
+running_pid() { live_pid "$PID_FILE" apache2 httpd; }
 
 # Replace @KEY@ placeholders line by line without sed, so paths may hold any character.
 render() {
@@ -221,14 +212,7 @@ stop_apache() {
     else
         kill -TERM "$pid" 2>/dev/null || true
     fi
-    for _ in $(seq 1 150); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        warn "apache $pid still running after 15 s; sending SIGKILL"
-        kill -KILL "$pid" 2>/dev/null || true
-    fi
+    await_exit "$pid" 15 apache
     rm -f "$PID_FILE"
 }
 

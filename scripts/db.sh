@@ -43,17 +43,7 @@ socket_path() {
 }
 SOCK="$(socket_path)"
 
-private_pid() {
-    local pid
-    [ -f "$PID_FILE" ] || return 1
-    pid="$(cat "$PID_FILE" 2>/dev/null)"
-    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
-    # The pid must still be a mariadbd (pids get reused after a reboot).
-    case "$(cat "/proc/$pid/comm" 2>/dev/null)" in
-        mariadbd|mysqld) printf '%s\n' "$pid" ;;
-        *) return 1 ;;
-    esac
-}
+private_pid() { live_pid "$PID_FILE" mariadbd mysqld; }
 
 private_url() {
     local port
@@ -193,14 +183,7 @@ stop_private() {
     else
         kill -TERM "$pid" 2>/dev/null || true
     fi
-    for i in $(seq 1 300); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        warn "mariadbd $pid still running after 30 s; sending SIGKILL"
-        kill -KILL "$pid" 2>/dev/null || true
-    fi
+    await_exit "$pid" 30 mariadbd
     rm -f "$PID_FILE"
     log "private MariaDB stopped"
 }

@@ -131,6 +131,32 @@ mysql_answers() {
 }
 
 # now_ms — milliseconds since the epoch.
+# The pid recorded in a pid file when that process still runs one of the named
+# programs (pids are reused after a crash or reboot): live_pid FILE NAME...
+live_pid() {
+    local file="$1" pid comm name
+    shift
+    [ -f "$file" ] || return 1
+    pid="$(cat "$file" 2>/dev/null)"
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
+    comm="$(cat "/proc/$pid/comm" 2>/dev/null)"
+    for name in "$@"; do
+        [ "$comm" = "$name" ] && { printf '%s\n' "$pid"; return 0; }
+    done
+    return 1
+}
+
+# Waits up to SECONDS for a process to end, then kills it: await_exit PID SECONDS WHAT
+await_exit() {
+    local pid="$1" seconds="$2" what="$3" i
+    for ((i = 0; i < seconds * 10; i++)); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    warn "$what $pid still running after $seconds s; sending SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+}
+
 now_ms() { date +%s%3N; }
 
 # fmt_ms MILLISECONDS — "1m 02.3s" / "4.1s".

@@ -8,6 +8,7 @@
 pub mod app;
 pub mod auth;
 pub mod config;
+pub mod extract;
 pub mod health;
 pub mod hosts;
 pub mod http;

@@ -1,82 +1,24 @@
-//! The request side of the data and metrics routes: their parameters
-//! (docs/api.md#shapes) read the same way from a query string or a JSON body, the lines,
-//! areas, products and shift they select (checked against the user's line
-//! scope), and [`serve`], the wrapper every such route runs in —
-//! authentication, the tenant's metadata, the `user_query` trace, and errors
-//! that name the field at fault (docs/api.md#errors): 400 for a value that does not
-//! parse, 422 for one refused by a rule, 404 for an id that does not exist
-//! here (or that the user may not see — the same answer, so nothing leaks).
+//! The one parameter parser: names and values read the same way from a query
+//! string or a JSON body (docs/api.md#shapes), and the lines, areas, products
+//! and shift they select, checked against the caller's line scope. Errors
+//! name the parameter at fault (docs/api.md, "Bad input"): 422 for a value
+//! that is not valid here, 404 for an id that does not exist here or that
+//! the caller may not see — the same answer, so nothing leaks.
 
 use std::collections::BTreeMap;
-use std::future::Future;
-use std::sync::Arc;
-use std::time::Instant;
 
-use ::http::StatusCode;
 use chrono_tz::Tz;
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use crate::auth::{self, Permission, TenantContext};
-use crate::http::{self, Request, Response};
-use crate::state::AppState;
-use dash_core::timeutil::{parse_timezone, Interval, WindowError, WindowQuery};
+use crate::auth::TenantContext;
+use crate::http::Request;
+use dash_core::timeutil::{parse_timezone, Interval, WindowQuery};
 use dash_store::error::{AppError, AppResult};
-use dash_store::metadata::{self, TenantMetadata};
+use dash_store::metadata::TenantMetadata;
 use dash_store::query::Selection;
-use dash_store::tenancy::Tenant;
 
 /// Most ids one list parameter may hold.
 pub const MAX_IDS: usize = 100;
-
-/// An error of a data or metrics route: an [`AppError`], or an id that does
-/// not exist for this user — a 404 that still names the parameter.
-#[derive(Debug)]
-pub enum ApiError {
-    App(AppError),
-    Unknown { field: String, message: String },
-}
-
-pub type ApiResult<T> = Result<T, ApiError>;
-
-impl From<AppError> for ApiError {
-    fn from(e: AppError) -> Self {
-        ApiError::App(e)
-    }
-}
-
-impl From<WindowError> for ApiError {
-    fn from(e: WindowError) -> Self {
-        ApiError::App(AppError::from(e))
-    }
-}
-
-impl ApiError {
-    pub fn unknown(field: &str, message: impl Into<String>) -> Self {
-        ApiError::Unknown {
-            field: field.to_string(),
-            message: message.into(),
-        }
-    }
-
-    /// The response (or the error the app layer renders).
-    pub fn into_response(self) -> AppResult<Response> {
-        match self {
-            ApiError::App(e) => Err(e),
-            ApiError::Unknown { field, message } => Ok(http::json(
-                StatusCode::NOT_FOUND,
-                &json!({ "error": { "code": "not_found", "message": message, "field": field } }),
-            )),
-        }
-    }
-
-    /// As a plain [`AppError`] (the field is lost for 404s).
-    pub fn into_app_error(self) -> AppError {
-        match self {
-            ApiError::App(e) => e,
-            ApiError::Unknown { .. } => AppError::NotFound,
-        }
-    }
-}
 
 /// Request parameters by name: the query string (last value wins, empty =
 /// absent) or a JSON body's top-level fields (numbers and lists of numbers
@@ -368,7 +310,7 @@ pub fn select(
     ctx: &TenantContext,
     meta: &TenantMetadata,
     one_line: bool,
-) -> ApiResult<Selection> {
+) -> AppResult<Selection> {
     let lines = params.one_or_many("line_id", "line_ids")?;
     let (line_ids, line_field) = match lines {
         Some((ids, field)) => {
@@ -376,13 +318,12 @@ pub fn select(
                 return Err(AppError::validation(
                     field,
                     "this route reads one line at a time: give line_id",
-                )
-                .into());
+                ));
             }
             let mut out = Vec::with_capacity(ids.len());
             for id in ids {
                 let line = ctx.line(meta, id).map_err(|_| {
-                    ApiError::unknown(
+                    AppError::unknown_id(
                         field,
                         format!("line {id} does not exist or is not visible to you"),
                     )
@@ -394,7 +335,7 @@ pub fn select(
             (out, field)
         }
         None if one_line => {
-            return Err(AppError::validation("line_id", "line_id is required").into());
+            return Err(AppError::validation("line_id", "line_id is required"));
         }
         None => (ctx.visible_line_ids(meta), "line_id"),
     };
@@ -406,7 +347,7 @@ pub fn select(
                     .area(*id)
                     .is_some_and(|a| line_ids.contains(&a.line_id) && ctx.can_see_line(a.line_id));
                 if !ok {
-                    return Err(ApiError::unknown(
+                    return Err(AppError::unknown_id(
                         field,
                         format!("area {id} does not exist on the selected lines"),
                     ));
@@ -420,7 +361,7 @@ pub fn select(
         Some((ids, field)) => {
             for id in &ids {
                 if meta.product(*id).is_none() {
-                    return Err(ApiError::unknown(
+                    return Err(AppError::unknown_id(
                         field,
                         format!("product {id} does not exist"),
                     ));
@@ -433,7 +374,7 @@ pub fn select(
         None => None,
         Some(id) => {
             if meta.shift(id).is_none() {
-                return Err(ApiError::unknown(
+                return Err(AppError::unknown_id(
                     "shift_id",
                     format!("shift {id} does not exist"),
                 ));
@@ -450,90 +391,10 @@ pub fn select(
     })
 }
 
-/// Everything a data or metrics handler works with.
-pub struct Call {
-    pub req: Request,
-    pub state: AppState,
-    pub ctx: TenantContext,
-    pub tenant: Arc<Tenant>,
-    pub meta: Arc<TenantMetadata>,
-    pub params: Params,
-}
-
-/// Where a route reads its parameters.
-#[derive(Debug, Clone, Copy)]
-pub enum Input {
-    Query,
-    /// A JSON object body with these fields.
-    Body(&'static [&'static str]),
-}
-
-/// Runs a data or metrics route: authenticates (`data.read`), loads the
-/// tenant and its metadata, reads the parameters, calls `f` — which answers
-/// the response and how many rows it holds — and writes the `user_query`
-/// trace (also for refused requests, with 0 rows).
-pub async fn serve<F, Fut>(
-    req: Request,
-    state: AppState,
-    endpoint: &'static str,
-    input: Input,
-    f: F,
-) -> AppResult<Response>
-where
-    F: FnOnce(Call) -> Fut,
-    Fut: Future<Output = ApiResult<(Response, u64)>>,
-{
-    let ctx = auth::require(&req, &state, Permission::DataRead).await?;
-    let tenant = ctx.tenant()?;
-    let started = Instant::now();
-    let user_id = ctx.user_id;
-    let tenant_id = ctx.tenant_id;
-    let params = match input {
-        Input::Query => Ok(Params::from_query(&req)),
-        Input::Body(allowed) => Params::from_body(&req, allowed),
-    };
-    let (logged, outcome) = match params {
-        Err(e) => (Value::Null, Err(ApiError::App(e))),
-        Ok(params) => {
-            let logged = params.to_json();
-            let outcome = match metadata::for_tenant(&state, &tenant).await {
-                Err(e) => Err(ApiError::App(e)),
-                Ok(meta) => {
-                    f(Call {
-                        req,
-                        state: state.clone(),
-                        ctx,
-                        tenant,
-                        meta,
-                        params,
-                    })
-                    .await
-                }
-            };
-            (logged, outcome)
-        }
-    };
-    let (result, rows) = match outcome {
-        Ok((resp, rows)) => (Ok(resp), rows),
-        Err(e) => (e.into_response(), 0),
-    };
-    dash_store::query::trace_user_query(
-        &state,
-        user_id,
-        tenant_id,
-        endpoint,
-        logged,
-        started.elapsed(),
-        rows,
-    )
-    .await;
-    result
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ::http::Method;
+    use ::http::{Method, StatusCode};
 
     fn query(q: &str) -> Params {
         let mut r = Request::new(Method::GET, "/x");
@@ -596,16 +457,5 @@ mod tests {
             Params::from_body(&r, &["line_ids"]).unwrap_err().field(),
             Some("line_ids")
         );
-    }
-
-    #[test]
-    fn unknown_ids_are_404_with_the_field() {
-        let resp = ApiError::unknown("line_id", "line 9 does not exist")
-            .into_response()
-            .unwrap();
-        assert_eq!(resp.status(), StatusCode::NOT_FOUND);
-        let body: Value = serde_json::from_slice(resp.body()).unwrap();
-        assert_eq!(body["error"]["field"], "line_id");
-        assert_eq!(body["error"]["code"], "not_found");
     }
 }

@@ -21,6 +21,21 @@ pub type Handler = Arc<dyn Fn(Request, AppState) -> HandlerFuture + Send + Sync>
 /// browsers; groups with pages (the dashboard) set one for their themed pages.
 pub type HtmlErrorRenderer = fn(&Request, &AppState, &AppError) -> Response;
 
+/// An async function of a request and the runtime: what a route runs.
+pub trait IntoHandler {
+    fn into_handler(self) -> Handler;
+}
+
+impl<F, Fut> IntoHandler for F
+where
+    F: Fn(Request, AppState) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = AppResult<Response>> + Send + 'static,
+{
+    fn into_handler(self) -> Handler {
+        Arc::new(move |req, state| Box::pin(self(req, state)))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Segment {
     Literal(&'static str),
@@ -109,12 +124,13 @@ impl Router {
         router.route(Method::GET, pattern, crate::health::health)
     }
 
-    pub fn route<F, Fut>(mut self, method: Method, pattern: &'static str, handler: F) -> Self
-    where
-        F: Fn(Request, AppState) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = AppResult<Response>> + Send + 'static,
-    {
-        let handler: Handler = Arc::new(move |req, state| Box::pin(handler(req, state)));
+    pub fn route(
+        mut self,
+        method: Method,
+        pattern: &'static str,
+        handler: impl IntoHandler,
+    ) -> Self {
+        let handler = handler.into_handler();
         let query = if pattern.starts_with("/api/") {
             QueryRule::Only(&[])
         } else {
@@ -146,35 +162,19 @@ impl Router {
         self
     }
 
-    pub fn get<F, Fut>(self, pattern: &'static str, handler: F) -> Self
-    where
-        F: Fn(Request, AppState) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = AppResult<Response>> + Send + 'static,
-    {
+    pub fn get(self, pattern: &'static str, handler: impl IntoHandler) -> Self {
         self.route(Method::GET, pattern, handler)
     }
 
-    pub fn post<F, Fut>(self, pattern: &'static str, handler: F) -> Self
-    where
-        F: Fn(Request, AppState) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = AppResult<Response>> + Send + 'static,
-    {
+    pub fn post(self, pattern: &'static str, handler: impl IntoHandler) -> Self {
         self.route(Method::POST, pattern, handler)
     }
 
-    pub fn put<F, Fut>(self, pattern: &'static str, handler: F) -> Self
-    where
-        F: Fn(Request, AppState) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = AppResult<Response>> + Send + 'static,
-    {
+    pub fn put(self, pattern: &'static str, handler: impl IntoHandler) -> Self {
         self.route(Method::PUT, pattern, handler)
     }
 
-    pub fn delete<F, Fut>(self, pattern: &'static str, handler: F) -> Self
-    where
-        F: Fn(Request, AppState) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = AppResult<Response>> + Send + 'static,
-    {
+    pub fn delete(self, pattern: &'static str, handler: impl IntoHandler) -> Self {
         self.route(Method::DELETE, pattern, handler)
     }
 

@@ -34,6 +34,19 @@ impl Answer {
     }
 }
 
+/// The routers of the six HTTP functions, in the order of
+/// [`crate::hosts::HTTP_GROUPS`].
+pub fn http_routers() -> Vec<Router> {
+    vec![
+        auth::router(),
+        production::router(),
+        data::router(),
+        downtime::router(),
+        metrics::router(),
+        dashboard::router(),
+    ]
+}
+
 pub struct TestApp {
     pub db: TestDb,
     pub state: AppState,

@@ -3,5 +3,6 @@
 //! release binaries run under.
 
 pub mod app;
+pub mod cpanel_apache;
 pub mod hosts;
 pub mod testdb;

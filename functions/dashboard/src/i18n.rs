@@ -228,6 +228,9 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
     ("downtime.none", "No hay paradas en este periodo.", "No stops in this period."),
     ("downtime.include_micro", "Incluir microparadas", "Include micro-stops"),
     ("downtime.only_unjustified", "Solo sin justificar", "Only unjustified"),
+    // The Pareto rows of a downtime summary without a reason / outside every shift.
+    ("downtime.not_justified", "Sin justificar", "Not justified"),
+    ("downtime.outside_shifts", "Fuera de turno", "Outside shifts"),
     ("downtime.justify", "Justificar", "Justify"),
     ("downtime.justify_title", "Justificar parada", "Justify stop"),
     ("downtime.justify_pending", "Justificar paradas pendientes", "Justify pending stops"),

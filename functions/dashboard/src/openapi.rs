@@ -31,24 +31,41 @@ struct Served {
 
 static SERVED: OnceCell<Served> = OnceCell::new();
 
+/// Where a scan of JSON text stands with respect to its strings.
+#[derive(Default)]
+struct Strings {
+    inside: bool,
+    escaped: bool,
+}
+
+impl Strings {
+    /// Takes the next character; true when it belongs to a string (its
+    /// quotes included), where nothing is a token.
+    fn step(&mut self, c: char) -> bool {
+        if self.inside {
+            if self.escaped {
+                self.escaped = false;
+            } else if c == '\\' {
+                self.escaped = true;
+            } else if c == '"' {
+                self.inside = false;
+            }
+            true
+        } else if c == '"' {
+            self.inside = true;
+            true
+        } else {
+            false
+        }
+    }
+}
+
 /// Drops the whitespace between JSON tokens (never inside strings).
 fn minify(json: &str) -> String {
     let mut out = String::with_capacity(json.len());
-    let (mut in_string, mut escaped) = (false, false);
+    let mut strings = Strings::default();
     for c in json.chars() {
-        if in_string {
-            out.push(c);
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == '"' {
-                in_string = false;
-            }
-        } else if c == '"' {
-            in_string = true;
-            out.push(c);
-        } else if !c.is_ascii_whitespace() {
+        if strings.step(c) || !c.is_ascii_whitespace() {
             out.push(c);
         }
     }
@@ -63,20 +80,12 @@ fn with_servers(min: &str, servers: &str) -> AppResult<String> {
         .ok_or_else(|| AppError::internal("openapi.json has no servers"))?
         + KEY.len()
         - 1;
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    let (mut depth, mut strings) = (0usize, Strings::default());
     for (i, c) in min[start..].char_indices() {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == '"' {
-                in_string = false;
-            }
+        if strings.step(c) {
             continue;
         }
         match c {
-            '"' => in_string = true,
             '[' | '{' => depth += 1,
             ']' | '}' => {
                 depth -= 1;

@@ -30,14 +30,32 @@ use dash_store::metrics::{Plant, NO_PRODUCT};
 use dash_store::query::Selection;
 use dash_store::query::{self, Cursor, DetectionRow, DetectionTable, ListRequest, Order};
 use shared::auth::Permission;
-use shared::http::{self, Request, Response};
-use shared::params::{select, serve, ApiResult, Call, Input};
+use shared::extract::{traced, Call, Input};
+use shared::http::{self, Response};
+use shared::params::select;
 use shared::router::Router;
-use shared::state::AppState;
+
+/// The parameters of the three production routes.
+const PRODUCTION_PARAMS: &[&str] = &[
+    "line_id",
+    "line_ids",
+    "area_id",
+    "area_ids",
+    "product_id",
+    "product_ids",
+    "shift_id",
+    "start_date",
+    "end_date",
+    "range",
+    "timezone",
+];
 
 pub fn router() -> Router {
     Router::new("data")
-        .get("/api/v1/data/detections", detections)
+        .get(
+            "/api/v1/data/detections",
+            traced("GET /api/v1/data/detections", Input::Query, list),
+        )
         .query(&[
             "line_id",
             "start_date",
@@ -54,49 +72,33 @@ pub fn router() -> Router {
             "limit",
             "cursor",
         ])
-        .post("/api/v1/data/detections/aggregate", aggregate)
-        .get("/api/v1/data/production/summary", summary)
-        .query(&[
-            "line_id",
-            "line_ids",
-            "area_id",
-            "area_ids",
-            "product_id",
-            "product_ids",
-            "shift_id",
-            "start_date",
-            "end_date",
-            "range",
-            "timezone",
-        ])
-        .get("/api/v1/data/production/by-product", by_product)
-        .query(&[
-            "line_id",
-            "line_ids",
-            "area_id",
-            "area_ids",
-            "product_id",
-            "product_ids",
-            "shift_id",
-            "start_date",
-            "end_date",
-            "range",
-            "timezone",
-        ])
-        .get("/api/v1/data/production/by-area", by_area)
-        .query(&[
-            "line_id",
-            "line_ids",
-            "area_id",
-            "area_ids",
-            "product_id",
-            "product_ids",
-            "shift_id",
-            "start_date",
-            "end_date",
-            "range",
-            "timezone",
-        ])
+        .post(
+            "/api/v1/data/detections/aggregate",
+            traced(
+                "POST /api/v1/data/detections/aggregate",
+                Input::Body(AGGREGATE_FIELDS),
+                aggregate,
+            ),
+        )
+        .get(
+            "/api/v1/data/production/summary",
+            traced("GET /api/v1/data/production/summary", Input::Query, summary),
+        )
+        .query(PRODUCTION_PARAMS)
+        .get(
+            "/api/v1/data/production/by-product",
+            traced(
+                "GET /api/v1/data/production/by-product",
+                Input::Query,
+                by_product,
+            ),
+        )
+        .query(PRODUCTION_PARAMS)
+        .get(
+            "/api/v1/data/production/by-area",
+            traced("GET /api/v1/data/production/by-area", Input::Query, by_area),
+        )
+        .query(PRODUCTION_PARAMS)
 }
 
 /// Default and largest JSON page.
@@ -106,63 +108,8 @@ const CSV_MAX_ROWS: usize = 100_000;
 /// Rows read from the database per keyset page while writing CSV.
 const CSV_PAGE: usize = 5_000;
 
-async fn detections(req: Request, state: AppState) -> AppResult<Response> {
-    serve(
-        req,
-        state,
-        "GET /api/v1/data/detections",
-        Input::Query,
-        list,
-    )
-    .await
-}
-
-async fn aggregate(req: Request, state: AppState) -> AppResult<Response> {
-    serve(
-        req,
-        state,
-        "POST /api/v1/data/detections/aggregate",
-        Input::Body(AGGREGATE_FIELDS),
-        aggregate_inner,
-    )
-    .await
-}
-
-async fn summary(req: Request, state: AppState) -> AppResult<Response> {
-    serve(
-        req,
-        state,
-        "GET /api/v1/data/production/summary",
-        Input::Query,
-        summary_inner,
-    )
-    .await
-}
-
-async fn by_product(req: Request, state: AppState) -> AppResult<Response> {
-    serve(
-        req,
-        state,
-        "GET /api/v1/data/production/by-product",
-        Input::Query,
-        by_product_inner,
-    )
-    .await
-}
-
-async fn by_area(req: Request, state: AppState) -> AppResult<Response> {
-    serve(
-        req,
-        state,
-        "GET /api/v1/data/production/by-area",
-        Input::Query,
-        by_area_inner,
-    )
-    .await
-}
-
 /// The window and display zone of a request.
-fn window_of(call: &Call, plant: &Plant<'_>) -> ApiResult<(Window, Tz)> {
+fn window_of(call: &Call, plant: &Plant<'_>) -> AppResult<(Window, Tz)> {
     let tz_in = call.params.timezone()?;
     let window = plant.resolve_window(&call.params.window(), tz_in)?;
     Ok((window, tz_in.unwrap_or(plant.tz())))
@@ -172,7 +119,7 @@ fn window_of(call: &Call, plant: &Plant<'_>) -> ApiResult<(Window, Tz)> {
 // GET /data/detections
 // ---------------------------------------------------------------------------
 
-async fn list(call: Call) -> ApiResult<(Response, u64)> {
+async fn list(call: Call) -> AppResult<(Response, u64)> {
     let p = &call.params;
     let csv = call.req.wants_csv() || p.choice("format", &["json", "csv"])? == Some("csv");
     if csv {
@@ -423,7 +370,7 @@ fn area_type(meta: &TenantMetadata, area_id: i64) -> Option<&str> {
 }
 
 /// Selection, plant, window and display zone shared by the production routes.
-fn production_scope(call: &Call) -> ApiResult<(Selection, Window, Tz)> {
+fn production_scope(call: &Call) -> AppResult<(Selection, Window, Tz)> {
     let sel = select(&call.params, &call.ctx, &call.meta, false)?;
     let plant = Plant::new(&call.tenant, &call.meta, call.state.now());
     let (window, tz) = window_of(call, &plant)?;
@@ -434,7 +381,7 @@ fn production_scope(call: &Call) -> ApiResult<(Selection, Window, Tz)> {
 // GET /data/production/summary | by-product | by-area
 // ---------------------------------------------------------------------------
 
-async fn summary_inner(call: Call) -> ApiResult<(Response, u64)> {
+async fn summary(call: Call) -> AppResult<(Response, u64)> {
     let (sel, window, tz) = production_scope(&call)?;
     let plant = Plant::new(&call.tenant, &call.meta, call.state.now());
     let mut conn = query::read_conn(&call.state, &call.tenant).await?;
@@ -470,7 +417,7 @@ async fn summary_inner(call: Call) -> ApiResult<(Response, u64)> {
     Ok((http::data(&Value::Object(data)), counted.len() as u64))
 }
 
-async fn by_product_inner(call: Call) -> ApiResult<(Response, u64)> {
+async fn by_product(call: Call) -> AppResult<(Response, u64)> {
     let (sel, window, tz) = production_scope(&call)?;
     let plant = Plant::new(&call.tenant, &call.meta, call.state.now());
     let mut conn = query::read_conn(&call.state, &call.tenant).await?;
@@ -488,27 +435,14 @@ async fn by_product_inner(call: Call) -> ApiResult<(Response, u64)> {
         .into_iter()
         .map(|(pid, t)| {
             let product = call.meta.product(pid);
-            let mut m = Map::new();
-            m.insert(
-                "product_id".into(),
-                if pid == NO_PRODUCT {
-                    Value::Null
-                } else {
-                    json!(pid)
-                },
-            );
-            m.insert(
-                "product_name".into(),
-                json!(product.map(|p| p.product_name.as_str())),
-            );
-            m.insert(
-                "product_code".into(),
-                json!(product.map(|p| p.product_code.as_str())),
-            );
-            m.insert(
-                "ideal_cycle_time_seconds".into(),
-                json!(product.and_then(|p| p.ideal_cycle_time_seconds)),
-            );
+            let Value::Object(mut m) = json!({
+                "product_id": (pid != NO_PRODUCT).then_some(pid),
+                "product_name": product.map(|p| p.product_name.as_str()),
+                "product_code": product.map(|p| p.product_code.as_str()),
+                "ideal_cycle_time_seconds": product.and_then(|p| p.ideal_cycle_time_seconds),
+            }) else {
+                unreachable!("json! of an object literal is an object")
+            };
             m.extend(t.json());
             m.insert("start".into(), json!(format_instant(window.start, tz)));
             m.insert("end".into(), json!(format_instant(window.end, tz)));
@@ -521,7 +455,7 @@ async fn by_product_inner(call: Call) -> ApiResult<(Response, u64)> {
     Ok((http::list(&items, None), n))
 }
 
-async fn by_area_inner(call: Call) -> ApiResult<(Response, u64)> {
+async fn by_area(call: Call) -> AppResult<(Response, u64)> {
     let (sel, window, tz) = production_scope(&call)?;
     let plant = Plant::new(&call.tenant, &call.meta, call.state.now());
     let mut conn = query::read_conn(&call.state, &call.tenant).await?;
@@ -646,7 +580,7 @@ struct AggregateRow<'a> {
     start: String,
 }
 
-async fn aggregate_inner(call: Call) -> ApiResult<(Response, u64)> {
+async fn aggregate(call: Call) -> AppResult<(Response, u64)> {
     let g = grouping(&call)?;
     let sel = select(&call.params, &call.ctx, &call.meta, false)?;
     let plant = Plant::new(&call.tenant, &call.meta, call.state.now());

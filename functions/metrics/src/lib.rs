@@ -12,6 +12,7 @@
 //! (default: the previous period of the same plant-local length).
 
 use chrono_tz::Tz;
+use once_cell::sync::Lazy;
 use serde_json::{json, Map, Value};
 
 use dash_core::oee::OeeResult;
@@ -21,67 +22,70 @@ use dash_store::metadata::TenantMetadata;
 use dash_store::metrics::{compute, previous_window, Computed, Plant};
 use dash_store::query::CountSource;
 use dash_store::query::Selection;
-use shared::http::{self, Request, Response};
-use shared::params::{select, serve, ApiResult, Call, Input};
+use shared::extract::{traced, Call, Input};
+use shared::http::{self, Response};
+use shared::params::select;
 use shared::router::Router;
-use shared::state::AppState;
 
-pub fn router() -> Router {
-    Router::new("metrics")
-        .get("/api/v1/metrics/oee", oee)
-        .query(&[
-            "line_id",
-            "line_ids",
-            "start_date",
-            "end_date",
-            "range",
-            "timezone",
-            "interval",
-        ])
-        .get("/api/v1/metrics/availability", availability)
-        .query(&[
-            "line_id",
-            "line_ids",
-            "start_date",
-            "end_date",
-            "range",
-            "timezone",
-            "interval",
-        ])
-        .get("/api/v1/metrics/performance", performance)
-        .query(&[
-            "line_id",
-            "line_ids",
-            "start_date",
-            "end_date",
-            "range",
-            "timezone",
-            "interval",
-        ])
-        .get("/api/v1/metrics/quality", quality)
-        .query(&[
-            "line_id",
-            "line_ids",
-            "start_date",
-            "end_date",
-            "range",
-            "timezone",
-            "interval",
-        ])
-        .get("/api/v1/metrics/comparison", comparison)
-        .query(&[
-            "line_id",
-            "line_ids",
-            "start_date",
-            "end_date",
-            "range",
-            "timezone",
-            "interval",
+/// The parameters of the four KPI routes.
+const KPI_PARAMS: &[&str] = &[
+    "line_id",
+    "line_ids",
+    "start_date",
+    "end_date",
+    "range",
+    "timezone",
+    "interval",
+];
+
+/// The four KPI routes: path, the name its requests are traced under, and
+/// the figure it answers.
+const KPI_ROUTES: [(&str, &str, Kind); 4] = [
+    ("/api/v1/metrics/oee", "GET /api/v1/metrics/oee", Kind::Oee),
+    (
+        "/api/v1/metrics/availability",
+        "GET /api/v1/metrics/availability",
+        Kind::Availability,
+    ),
+    (
+        "/api/v1/metrics/performance",
+        "GET /api/v1/metrics/performance",
+        Kind::Performance,
+    ),
+    (
+        "/api/v1/metrics/quality",
+        "GET /api/v1/metrics/quality",
+        Kind::Quality,
+    ),
+];
+
+/// The comparison's parameters: a KPI route's, and what to compare with.
+static COMPARISON_PARAMS: Lazy<Vec<&str>> = Lazy::new(|| {
+    [
+        KPI_PARAMS,
+        &[
             "by",
             "compare_start_date",
             "compare_end_date",
             "compare_range",
-        ])
+        ],
+    ]
+    .concat()
+});
+
+pub fn router() -> Router {
+    let mut router = Router::new("metrics");
+    for (path, endpoint, kind) in KPI_ROUTES {
+        router = router
+            .get(path, traced(endpoint, Input::Query, move |c| kpi(c, kind)))
+            .query(KPI_PARAMS);
+    }
+    router
+        .get(
+            "/api/v1/metrics/comparison",
+            traced("GET /api/v1/metrics/comparison", Input::Query, compare),
+        )
+        .query(&COMPARISON_PARAMS)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,59 +96,8 @@ enum Kind {
     Quality,
 }
 
-async fn oee(req: Request, state: AppState) -> AppResult<Response> {
-    serve(req, state, "GET /api/v1/metrics/oee", Input::Query, |c| {
-        kpi(c, Kind::Oee)
-    })
-    .await
-}
-
-async fn availability(req: Request, state: AppState) -> AppResult<Response> {
-    serve(
-        req,
-        state,
-        "GET /api/v1/metrics/availability",
-        Input::Query,
-        |c| kpi(c, Kind::Availability),
-    )
-    .await
-}
-
-async fn performance(req: Request, state: AppState) -> AppResult<Response> {
-    serve(
-        req,
-        state,
-        "GET /api/v1/metrics/performance",
-        Input::Query,
-        |c| kpi(c, Kind::Performance),
-    )
-    .await
-}
-
-async fn quality(req: Request, state: AppState) -> AppResult<Response> {
-    serve(
-        req,
-        state,
-        "GET /api/v1/metrics/quality",
-        Input::Query,
-        |c| kpi(c, Kind::Quality),
-    )
-    .await
-}
-
-async fn comparison(req: Request, state: AppState) -> AppResult<Response> {
-    serve(
-        req,
-        state,
-        "GET /api/v1/metrics/comparison",
-        Input::Query,
-        compare,
-    )
-    .await
-}
-
 /// OEE is a property of whole lines: the filters of the data routes are refused.
-fn whole_lines(call: &Call) -> ApiResult<Selection> {
+fn whole_lines(call: &Call) -> AppResult<Selection> {
     for field in [
         "area_id",
         "area_ids",
@@ -156,8 +109,7 @@ fn whole_lines(call: &Call) -> ApiResult<Selection> {
             return Err(AppError::validation(
                 field,
                 format!("{field} is not supported here: OEE is computed for whole lines (use interval=shift for shifts)"),
-            )
-            .into());
+            ));
         }
     }
     select(&call.params, &call.ctx, &call.meta, false)
@@ -172,7 +124,7 @@ struct Scope<'a> {
     buckets: Vec<Bucket>,
 }
 
-fn scope(call: &Call) -> ApiResult<Scope<'_>> {
+fn scope(call: &Call) -> AppResult<Scope<'_>> {
     let sel = whole_lines(call)?;
     let plant = Plant::new(&call.tenant, &call.meta, call.state.now());
     let interval = call.params.interval("interval")?;
@@ -210,7 +162,7 @@ async fn run(
     .await
 }
 
-async fn kpi(call: Call, kind: Kind) -> ApiResult<(Response, u64)> {
+async fn kpi(call: Call, kind: Kind) -> AppResult<(Response, u64)> {
     let s = scope(&call)?;
     let computed = run(&call, &s, &s.window, &s.buckets).await?;
     let result = computed.to_result(s.tz, s.interval.is_some());
@@ -219,7 +171,7 @@ async fn kpi(call: Call, kind: Kind) -> ApiResult<(Response, u64)> {
     Ok((http::data(&value), rows))
 }
 
-async fn compare(call: Call) -> ApiResult<(Response, u64)> {
+async fn compare(call: Call) -> AppResult<(Response, u64)> {
     let explicit = ["compare_start_date", "compare_end_date", "compare_range"]
         .iter()
         .any(|f| call.params.get(f).is_some());
@@ -230,7 +182,10 @@ async fn compare(call: Call) -> ApiResult<(Response, u64)> {
     let s = scope(&call)?;
     if by == "lines" {
         if explicit {
-            return Err(AppError::validation("by", "compare_* parameters need by=periods").into());
+            return Err(AppError::validation(
+                "by",
+                "compare_* parameters need by=periods",
+            ));
         }
         let computed = run(&call, &s, &s.window, &s.buckets).await?;
         let with_buckets = s.interval.is_some();
@@ -302,7 +257,7 @@ async fn compare(call: Call) -> ApiResult<(Response, u64)> {
 }
 
 /// The period a comparison sets against the main window.
-fn other_window(call: &Call, s: &Scope<'_>) -> ApiResult<Window> {
+fn other_window(call: &Call, s: &Scope<'_>) -> AppResult<Window> {
     let p = &call.params;
     let q = WindowQuery {
         start_date: p.get("compare_start_date"),
@@ -310,9 +265,8 @@ fn other_window(call: &Call, s: &Scope<'_>) -> ApiResult<Window> {
         range: p.get("compare_range"),
     };
     if q.start_date.is_none() && q.end_date.is_none() && q.range.is_none() {
-        return previous_window(&s.plant, &s.window).ok_or_else(|| {
-            AppError::validation("range", "this window has no previous period").into()
-        });
+        return previous_window(&s.plant, &s.window)
+            .ok_or_else(|| AppError::validation("range", "this window has no previous period"));
     }
     let tz_in = p.timezone()?;
     s.plant.resolve_window(&q, tz_in).map_err(|e| {
@@ -321,7 +275,7 @@ fn other_window(call: &Call, s: &Scope<'_>) -> ApiResult<Window> {
             "end_date" => "compare_end_date",
             _ => "compare_range",
         };
-        AppError::validation(field, e.message()).into()
+        AppError::validation(field, e.message())
     })
 }
 

@@ -13,17 +13,17 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
-use mysql_async::prelude::Queryable;
-use mysql_async::{Conn, Row};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use mysql_async::Conn;
 
 use crate::auth::rbac::{self, Permission, PermissionSet, Role, UserPermissions};
-use crate::auth::{ratelimit, tokens};
+use crate::auth::{ratelimit, sessions, tokens};
 use crate::http::Request;
 use crate::state::AppState;
 use dash_store::error::{AppError, AppResult};
 use dash_store::metadata::{Area, Line, TenantMetadata};
-use dash_store::tenancy::{Tenant, TenantConfig};
+use dash_store::tenancy::Tenant;
+use dash_store::user_login::{self, SessionRow};
 
 /// Cookie holding the access token (HttpOnly).
 pub const ACCESS_COOKIE: &str = "dash_access";
@@ -243,69 +243,23 @@ pub struct SessionState {
     pub csrf_hash: Option<String>,
 }
 
-fn take<T: mysql_async::prelude::FromValue>(row: &mut Row, i: usize) -> AppResult<T> {
-    row.take_opt::<T, usize>(i)
-        .ok_or_else(|| AppError::internal(format!("session row lacks column {i}")))?
-        .map_err(|e| AppError::internal(format!("session row column {i}: {e}")))
-}
-
-/// Reads the live row of a session family with its user and tenant.
-pub async fn load_session(conn: &mut Conn, family: &str) -> AppResult<Option<SessionState>> {
-    let row: Option<Row> = conn
-        .exec_first(
-            "SELECT s.session_id, s.user_id, s.last_activity_at, s.expires_at, s.csrf_token_hash, \
-                    u.username, u.tenant_id, CAST(u.role AS CHAR), CAST(u.permissions AS CHAR), \
-                    (u.is_active = 1 AND u.deleted_at IS NULL), \
-                    t.company_name, t.is_active, CAST(t.config_tenant AS CHAR) \
-             FROM user_login s \
-             JOIN `user` u ON u.user_id = s.user_id \
-             LEFT JOIN tenant t ON t.tenant_id = u.tenant_id \
-             WHERE s.family_id = ? AND s.success = 1 AND s.revoked_at IS NULL \
-             ORDER BY s.session_id DESC LIMIT 1",
-            (family,),
-        )
-        .await?;
-    let Some(mut row) = row else {
-        return Ok(None);
-    };
-    let row_id: i64 = take(&mut row, 0)?;
-    let user_id: i64 = take(&mut row, 1)?;
-    let last_activity_at: Option<NaiveDateTime> = take(&mut row, 2)?;
-    let expires_at: Option<NaiveDateTime> = take(&mut row, 3)?;
-    let csrf_hash: Option<String> = take(&mut row, 4)?;
-    let username: String = take(&mut row, 5)?;
-    let tenant_id: Option<i64> = take(&mut row, 6)?;
-    let role: String = take(&mut row, 7)?;
-    let permissions: Option<String> = take(&mut row, 8)?;
-    let user_active: bool = take(&mut row, 9)?;
-    let company_name: Option<String> = take(&mut row, 10)?;
-    let tenant_active: Option<bool> = take(&mut row, 11)?;
-    let config: Option<String> = take(&mut row, 12)?;
-    let tenant = match (tenant_id, company_name) {
-        (Some(tid), Some(company_name)) => Some(Arc::new(Tenant {
-            tenant_id: tid,
-            company_name,
-            is_active: tenant_active.unwrap_or(false),
-            config: config
-                .and_then(|c| serde_json::from_str::<TenantConfig>(&c).ok())
-                .unwrap_or_default(),
-        })),
-        _ => None,
-    };
-    Ok(Some(SessionState {
-        row_id,
-        family: family.to_string(),
-        user_id,
-        username,
-        tenant_id,
-        role: Role::parse(&role),
-        permissions: UserPermissions::from_stored(permissions.as_deref()),
-        user_active,
-        tenant,
-        last_activity_at: last_activity_at.unwrap_or(NaiveDateTime::MIN),
-        expires_at: expires_at.unwrap_or(NaiveDateTime::MIN),
-        csrf_hash,
-    }))
+impl SessionState {
+    fn of(family: &str, row: SessionRow) -> Self {
+        SessionState {
+            row_id: row.session_id,
+            family: family.to_string(),
+            user_id: row.user_id,
+            username: row.username,
+            tenant_id: row.tenant_id,
+            role: Role::parse(&row.role),
+            permissions: UserPermissions::from_stored(row.permissions.as_deref()),
+            user_active: row.user_active,
+            tenant: row.tenant.map(Arc::new),
+            last_activity_at: row.last_activity_at,
+            expires_at: row.expires_at,
+            csrf_hash: row.csrf_token_hash,
+        }
+    }
 }
 
 fn session_ended() -> AppError {
@@ -323,26 +277,22 @@ async fn session(
     if let Some(s) = state.sessions().get(&family.to_string()) {
         return Ok(s);
     }
-    let mut s = load_session(conn, family)
+    let row = user_login::find_live_session(conn, family)
         .await?
         .ok_or_else(session_ended)?;
+    let mut s = SessionState::of(family, row);
     let now_naive = now.naive_utc();
-    let idle = TimeDelta::from_std(state.config().idle_timeout).unwrap_or(TimeDelta::minutes(30));
     if s.expires_at <= now_naive {
         return Err(session_ended());
     }
-    if s.last_activity_at + idle <= now_naive {
-        crate::auth::sessions::revoke_family(conn, family, "idle_timeout", now).await?;
+    if s.last_activity_at + sessions::idle_timeout(state) <= now_naive {
+        sessions::end_session(state, conn, family, "idle_timeout", now).await?;
         return Err(AppError::unauthorized(
             "your session ended after a period of inactivity; sign in again",
         ));
     }
     if (now_naive - s.last_activity_at).num_seconds() >= TOUCH_EVERY_SECONDS {
-        conn.exec_drop(
-            "UPDATE user_login SET last_activity_at = ? WHERE session_id = ? AND revoked_at IS NULL",
-            (now_naive, s.row_id),
-        )
-        .await?;
+        user_login::touch(conn, s.row_id, now_naive).await?;
         s.last_activity_at = now_naive;
     }
     let s = Arc::new(s);

@@ -5,7 +5,8 @@
 //! window start, the last successful sign-in and the end of the previous
 //! lockout — the account is locked for `Config::lockout_duration` (15 min);
 //! the password is not even checked while locked. Sign-in and password change
-//! count towards the same lockout ([`record_wrong_password`]).
+//! count towards the same lockout (`record_wrong_password`, the one path of a
+//! wrong password, which also audits the lockout).
 //!
 //! A failed sign-in answers the same whatever failed — unknown user name,
 //! wrong password, locked account (even with the right password) — 401 with
@@ -21,10 +22,9 @@
 
 use std::sync::Arc;
 
-use chrono::{NaiveDateTime, TimeDelta};
-use mysql_async::prelude::Queryable;
+use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use mysql_async::Conn;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::auth::account::{self, Me, TenantSummary};
 use crate::auth::audit::{self, action, AuditEntry};
@@ -37,6 +37,9 @@ use crate::http::Request;
 use crate::state::AppState;
 use dash_store::error::{AppError, AppResult};
 use dash_store::password;
+use dash_store::tenancy;
+use dash_store::user_login::{self, Origin};
+use dash_store::users::{self, SignInUser};
 
 /// A valid Argon2id hash (m=65536, t=2, p=1) of a random secret nobody knows:
 /// unknown user names and locked accounts are verified against it so they
@@ -65,69 +68,23 @@ pub struct LoginOutcome {
     pub me: Me,
 }
 
-struct Candidate {
-    user_id: i64,
-    tenant_id: Option<i64>,
-    phc: String,
-    role: String,
-    user_active: bool,
-    deleted: bool,
-    locked_until: Option<NaiveDateTime>,
-    last_login_at: Option<NaiveDateTime>,
-    tenant_active: bool,
+/// When the account's lockout ends, while it lasts.
+fn lock_ends(user: &SignInUser, now: NaiveDateTime) -> Option<NaiveDateTime> {
+    user.locked_until.filter(|until| *until > now)
 }
 
-impl Candidate {
-    /// When the account's lockout ends, while it lasts.
-    fn lock_ends(&self, now: NaiveDateTime) -> Option<NaiveDateTime> {
-        self.locked_until.filter(|until| *until > now)
-    }
-}
-
-async fn find_candidate(conn: &mut Conn, username: &str) -> AppResult<Option<Candidate>> {
-    type R = (
-        i64,
-        Option<i64>,
-        String,
-        String,
-        bool,
-        bool,
-        Option<NaiveDateTime>,
-        Option<NaiveDateTime>,
-        bool,
-    );
-    let row: Option<R> = conn
-        .exec_first(
-            "SELECT u.user_id, u.tenant_id, u.password, CAST(u.role AS CHAR), u.is_active = 1, \
-                    u.deleted_at IS NOT NULL, u.locked_until, u.last_login_at, \
-                    COALESCE(t.is_active = 1, u.tenant_id IS NULL) \
-             FROM `user` u LEFT JOIN tenant t ON t.tenant_id = u.tenant_id WHERE u.username = ?",
-            (username,),
-        )
-        .await?;
-    Ok(row.map(
-        |(
-            user_id,
-            tenant_id,
-            phc,
-            role,
-            user_active,
-            deleted,
-            locked_until,
-            last_login_at,
-            tenant_active,
-        )| Candidate {
-            user_id,
-            tenant_id,
-            phc,
-            role,
-            user_active,
-            deleted,
-            locked_until,
-            last_login_at,
-            tenant_active,
-        },
-    ))
+/// An audit entry about the account `user` (sign-in, failed sign-in), from `ip`.
+fn account_entry<'a>(
+    action: &'a str,
+    user: &SignInUser,
+    ip: &'a str,
+    details: Value,
+) -> AuditEntry<'a> {
+    AuditEntry::new(action)
+        .by_user(user.user_id, user.tenant_id)
+        .entity("user", user.user_id)
+        .details(details)
+        .ip(ip)
 }
 
 fn minutes_text(seconds: i64) -> String {
@@ -165,29 +122,40 @@ fn lockout_duration(state: &AppState) -> TimeDelta {
     TimeDelta::from_std(state.config().lockout_duration).unwrap_or(TimeDelta::minutes(15))
 }
 
-/// How many wrong passwords (the one just recorded included) count towards
-/// the lockout now.
-async fn failures_counting(state: &AppState, conn: &mut Conn, c: &Candidate) -> AppResult<i64> {
+/// Where the wrong passwords that count towards the lockout start: the
+/// lockout window back from now, or later, the last successful sign-in or the
+/// end of the previous lockout.
+fn failures_count_from(state: &AppState, user: &SignInUser) -> NaiveDateTime {
     let now = state.now().naive_utc();
     let window =
         TimeDelta::from_std(state.config().lockout_window).unwrap_or(TimeDelta::minutes(15));
-    let mut since = now - window;
-    for anchor in [c.last_login_at, c.locked_until.filter(|l| *l <= now)]
+    [user.last_login_at, user.locked_until.filter(|l| *l <= now)]
         .into_iter()
         .flatten()
-    {
-        if anchor > since {
-            since = anchor;
-        }
-    }
-    let n: Option<i64> = conn
-        .exec_first(
-            "SELECT COUNT(*) FROM user_login WHERE user_id = ? AND success = 0 \
-             AND failure_reason = 'bad_password' AND login_at > ?",
-            (c.user_id, since),
-        )
-        .await?;
-    Ok(n.unwrap_or(0))
+        .fold(now - window, Ord::max)
+}
+
+/// Records a refused sign-in attempt: a `user_login` failure row with its
+/// reason, and the audit entry.
+async fn record_refused_attempt(
+    conn: &mut Conn,
+    now: DateTime<Utc>,
+    user: Option<&SignInUser>,
+    origin: &Origin,
+    reason: &str,
+    entry: &AuditEntry<'_>,
+) -> AppResult<()> {
+    user_login::record_failed_sign_in(
+        conn,
+        now,
+        user.map(|u| u.user_id),
+        user.and_then(|u| u.tenant_id),
+        origin,
+        reason,
+    )
+    .await?;
+    audit::record(conn, now, entry).await?;
+    Ok(())
 }
 
 /// What a wrong password did to the account.
@@ -197,29 +165,29 @@ enum WrongPassword {
     LockedNow(TimeDelta),
 }
 
-/// Records a wrong password for an existing account (a `user_login` failure
-/// row and the audit entry `failure`), and locks the account when the
-/// failures reach `Config::lockout_max_failures` (audited as `auth.lockout`).
-/// Sign-in and password change both come here, so both feed one lockout.
+/// The one path of a wrong password for an existing account, from sign-in
+/// and password change alike, so both feed one lockout: records the attempt
+/// (audited as `failure`) and locks the account when the failures reach
+/// `Config::lockout_max_failures`, audited as `auth.lockout`.
 async fn record_wrong_password(
     state: &AppState,
     conn: &mut Conn,
-    c: &Candidate,
-    req: &Request,
+    user: &SignInUser,
+    origin: &Origin,
     failure: AuditEntry<'_>,
 ) -> AppResult<WrongPassword> {
     let now = state.now();
-    sessions::record_failure(conn, now, Some(c.user_id), c.tenant_id, req, "bad_password").await?;
-    let failures = failures_counting(state, conn, c).await?;
-    audit::record(conn, now, &failure).await?;
+    record_refused_attempt(conn, now, Some(user), origin, "bad_password", &failure).await?;
+    let failures = user_login::count_wrong_passwords_since(
+        conn,
+        user.user_id,
+        failures_count_from(state, user),
+    )
+    .await?;
     let max = i64::from(state.config().lockout_max_failures);
     if max > 0 && failures >= max {
         let duration = lockout_duration(state);
-        conn.exec_drop(
-            "UPDATE `user` SET failed_logins = ?, locked_until = ? WHERE user_id = ?",
-            (failures, now.naive_utc() + duration, c.user_id),
-        )
-        .await?;
+        users::lock_account(conn, user.user_id, failures, now.naive_utc() + duration).await?;
         let lockout = AuditEntry {
             action: action::LOCKOUT,
             details: json!({ "failures": failures, "locked_seconds": duration.num_seconds() }),
@@ -228,11 +196,7 @@ async fn record_wrong_password(
         audit::record(conn, now, &lockout).await?;
         return Ok(WrongPassword::LockedNow(duration));
     }
-    conn.exec_drop(
-        "UPDATE `user` SET failed_logins = ? WHERE user_id = ?",
-        (failures, c.user_id),
-    )
-    .await?;
+    users::set_failed_logins(conn, user.user_id, failures).await?;
     Ok(WrongPassword::Counted)
 }
 
@@ -245,14 +209,14 @@ pub async fn login(
 ) -> AppResult<LoginOutcome> {
     validate_credentials(username, password)?;
     let now = state.now();
-    let ip = sessions::client_of(req).0;
+    let origin = sessions::origin_of(req);
     let mut conn = state.db().global().await?;
-    let candidate = find_candidate(&mut conn, username)
+    let candidate = users::find_sign_in_user(&mut conn, username)
         .await?
         .filter(|c| !c.deleted);
     let locked = candidate
         .as_ref()
-        .is_some_and(|c| c.lock_ends(now.naive_utc()).is_some());
+        .is_some_and(|c| lock_ends(c, now.naive_utc()).is_some());
 
     // Argon2 runs on the blocking pool; no connection is needed meanwhile.
     drop(conn);
@@ -260,7 +224,7 @@ pub async fn login(
     // no password to check (unknown name, locked account): the same time
     // either way, and a locked account never tells whether the password was right.
     let password_ok = match candidate.as_ref().filter(|_| !locked) {
-        Some(c) => password::verify_blocking(password.to_string(), c.phc.clone()).await,
+        Some(c) => password::verify_blocking(password.to_string(), c.password_hash.clone()).await,
         None => {
             password::verify_blocking(password.to_string(), DUMMY_PHC.to_string()).await;
             false
@@ -269,30 +233,34 @@ pub async fn login(
     let mut conn = state.db().global().await?;
 
     let Some(c) = candidate else {
-        sessions::record_failure(&mut conn, now, None, None, req, "unknown_user").await?;
         let entry = AuditEntry::new(action::LOGIN_FAILED)
             .details(json!({ "username": username, "reason": "unknown_user" }))
-            .ip(&ip);
-        audit::record(&mut conn, now, &entry).await?;
+            .ip(&origin.ip);
+        record_refused_attempt(&mut conn, now, None, &origin, "unknown_user", &entry).await?;
         return Err(sign_in_refused(state.config()));
     };
-    let audit_failure = |reason: &'static str| AuditEntry {
-        user_id: Some(c.user_id),
-        tenant_id: c.tenant_id,
-        action: action::LOGIN_FAILED,
-        entity: Some("user"),
-        entity_id: Some(c.user_id.to_string()),
-        details: json!({ "username": username, "reason": reason }),
-        ip: Some(&ip),
+    let failure = |reason: &'static str| {
+        account_entry(
+            action::LOGIN_FAILED,
+            &c,
+            &origin.ip,
+            json!({ "username": username, "reason": reason }),
+        )
     };
     if locked {
-        sessions::record_failure(&mut conn, now, Some(c.user_id), c.tenant_id, req, "locked")
-            .await?;
-        audit::record(&mut conn, now, &audit_failure("locked")).await?;
+        record_refused_attempt(
+            &mut conn,
+            now,
+            Some(&c),
+            &origin,
+            "locked",
+            &failure("locked"),
+        )
+        .await?;
         return Err(sign_in_refused(state.config()));
     }
     if !password_ok {
-        record_wrong_password(state, &mut conn, &c, req, audit_failure("bad_password")).await?;
+        record_wrong_password(state, &mut conn, &c, &origin, failure("bad_password")).await?;
         return Err(sign_in_refused(state.config()));
     }
 
@@ -310,63 +278,42 @@ pub async fn login(
         None
     };
     if let Some((reason, message)) = inactive {
-        sessions::record_failure(&mut conn, now, Some(c.user_id), c.tenant_id, req, reason).await?;
-        audit::record(&mut conn, now, &audit_failure(reason)).await?;
+        record_refused_attempt(&mut conn, now, Some(&c), &origin, reason, &failure(reason)).await?;
         return Err(AppError::forbidden(message));
     }
     let role = Role::parse(&c.role)
         .ok_or_else(|| AppError::forbidden("this account has an unknown role"))?;
 
-    conn.exec_drop(
-        "UPDATE `user` SET failed_logins = 0, locked_until = NULL, last_login_at = ? WHERE user_id = ?",
-        (now.naive_utc(), c.user_id),
-    )
-    .await?;
-    let session = sessions::start(state, &mut conn, c.user_id, c.tenant_id, role, req).await?;
-    let entry = AuditEntry {
-        user_id: Some(c.user_id),
-        tenant_id: c.tenant_id,
-        action: action::LOGIN,
-        entity: Some("user"),
-        entity_id: Some(c.user_id.to_string()),
-        details: json!({ "username": username, "session": session.family.get(..8).unwrap_or("") }),
-        ip: Some(&ip),
-    };
+    users::record_sign_in(&mut conn, c.user_id, now).await?;
+    let session = sessions::start(state, &mut conn, c.user_id, c.tenant_id, role, &origin).await?;
+    let entry = account_entry(
+        action::LOGIN,
+        &c,
+        &origin.ip,
+        json!({ "username": username, "session": session.family.get(..8).unwrap_or("") }),
+    );
     audit::record(&mut conn, now, &entry).await?;
-    let me = me_of(state, &mut conn, c.user_id).await?;
+    let me = me_of(&mut conn, c.user_id).await?;
     Ok(LoginOutcome { session, me })
 }
 
 /// The `Me` view of a user (user row plus a tenant summary).
-pub async fn me_of(_state: &AppState, conn: &mut Conn, user_id: i64) -> AppResult<Me> {
+pub async fn me_of(conn: &mut Conn, user_id: i64) -> AppResult<Me> {
     let user = account::load_user(conn, user_id)
         .await?
-        .ok_or_else(|| AppError::unauthorized("this account no longer exists"))?;
+        .ok_or_else(no_longer_exists)?;
     // On this connection: a CGI process has only one (a second would wait for it).
-    let tenant = match user.tenant_id {
-        Some(tid) => {
-            let row: Option<(i64, String, bool, Option<String>)> = conn
-                .exec_first(
-                    "SELECT tenant_id, company_name, is_active, CAST(config_tenant AS CHAR) \
-                     FROM tenant WHERE tenant_id = ?",
-                    (tid,),
-                )
-                .await?;
-            row.map(|(tenant_id, company_name, is_active, config)| {
-                let t = dash_store::tenancy::Tenant {
-                    tenant_id,
-                    company_name,
-                    is_active,
-                    config: config
-                        .and_then(|c| serde_json::from_str(&c).ok())
-                        .unwrap_or_default(),
-                };
-                TenantSummary::of(&t)
-            })
-        }
+    let tenant = match user.account.tenant_id {
+        Some(tid) => tenancy::find_tenant(conn, tid)
+            .await?
+            .map(|t| TenantSummary::of(&t)),
         None => None,
     };
     Ok(Me { user, tenant })
+}
+
+fn no_longer_exists() -> AppError {
+    AppError::unauthorized("this account no longer exists")
 }
 
 /// The `Me` view for an authenticated context (tenant from the context).
@@ -374,7 +321,7 @@ pub async fn me_for(state: &AppState, ctx: &TenantContext) -> AppResult<Me> {
     let mut conn = state.db().global().await?;
     let user = account::load_user(&mut conn, ctx.user_id)
         .await?
-        .ok_or_else(|| AppError::unauthorized("this account no longer exists"))?;
+        .ok_or_else(no_longer_exists)?;
     Ok(Me {
         user,
         tenant: ctx.tenant_opt().map(|t: &Arc<_>| TenantSummary::of(t)),
@@ -412,26 +359,25 @@ pub async fn change_password(
         ));
     }
     let now = state.now();
-    let ip = sessions::client_of(req).0;
+    let origin = sessions::origin_of(req);
     let mut conn = state.db().global().await?;
-    let c = find_candidate(&mut conn, &ctx.username)
+    let user = users::find_sign_in_user(&mut conn, &ctx.username)
         .await?
-        .filter(|c| c.user_id == ctx.user_id && !c.deleted)
-        .ok_or_else(|| AppError::unauthorized("this account no longer exists"))?;
-    if let Some(until) = c.lock_ends(now.naive_utc()) {
+        .filter(|u| u.user_id == ctx.user_id && !u.deleted)
+        .ok_or_else(no_longer_exists)?;
+    if let Some(until) = lock_ends(&user, now.naive_utc()) {
         return Err(locked_error((until - now.naive_utc()).num_seconds()));
     }
     drop(conn);
-    let ok = password::verify_blocking(current.to_string(), c.phc.clone()).await;
+    let ok = password::verify_blocking(current.to_string(), user.password_hash.clone()).await;
     let mut conn = state.db().global().await?;
     if !ok {
-        let failure = AuditEntry::new(action::LOGIN_FAILED)
-            .by(ctx)
+        let failure = audit::by(ctx, action::LOGIN_FAILED)
             .entity("user", ctx.user_id)
             .details(json!({ "reason": "bad_password", "during": "change_password" }))
-            .ip(&ip);
+            .ip(&origin.ip);
         return Err(
-            match record_wrong_password(state, &mut conn, &c, req, failure).await? {
+            match record_wrong_password(state, &mut conn, &user, &origin, failure).await? {
                 WrongPassword::LockedNow(duration) => locked_error(duration.num_seconds()),
                 WrongPassword::Counted => {
                     AppError::validation("current_password", "the current password is not correct")
@@ -442,11 +388,7 @@ pub async fn change_password(
     drop(conn);
     let phc = password::hash_blocking(new.to_string()).await?;
     let mut conn = state.db().global().await?;
-    conn.exec_drop(
-        "UPDATE `user` SET password = ?, failed_logins = 0, locked_until = NULL, updated_at = ? WHERE user_id = ?",
-        (phc, now.naive_utc(), ctx.user_id),
-    )
-    .await?;
+    users::set_password(&mut conn, ctx.user_id, &phc, now).await?;
     let revoked = sessions::revoke_user_sessions(
         state,
         &mut conn,
@@ -455,11 +397,10 @@ pub async fn change_password(
         "password_change",
     )
     .await?;
-    let entry = AuditEntry::new(action::PASSWORD_CHANGE)
-        .by(ctx)
+    let entry = audit::by(ctx, action::PASSWORD_CHANGE)
         .entity("user", ctx.user_id)
         .details(json!({ "other_sessions_revoked": revoked.len() }))
-        .ip(&ip);
+        .ip(&origin.ip);
     audit::record(&mut conn, now, &entry).await?;
     Ok(revoked.len())
 }

@@ -1,10 +1,9 @@
-//! Rate limits shared by every process through the global database (docs/roles.md#security:
-//! CGI and Lambda processes keep no memory between requests).
+//! Rate limits (docs/roles.md#security): what each limit guards and how much
+//! it allows. The counters are [`dash_store::rate_limit`]'s, shared by every
+//! process through the global database.
 //!
 //! * Per user, on every authenticated request (`Config::rate_limit_user_per_min`,
-//!   default 100): a calendar-minute window, one statement per request on a
-//!   MEMORY table (no durable commit per request; see
-//!   `infra/sql/global/0002_user_request_rate.sql`).
+//!   default 100): a calendar-minute window.
 //! * On the auth routes (`Config::rate_limit_auth_ip_per_min`, default 20 a
 //!   minute), each by what it guards: sign-in per client IP (password
 //!   guessing), refresh per session (refresh-token family), password change
@@ -14,17 +13,16 @@
 //!   window made of one-second buckets, so the 21st attempt within any minute
 //!   is refused however the attempts fall around a minute boundary.
 //!
-//! A refused attempt is not counted in the sliding windows: hammering a full
-//! bucket never keeps it full, and `Retry-After` is the time until the next
-//! attempt is accepted. A limit of 0 disables the check. Old rows are deleted
-//! by [`crate::auth::housekeeping`].
+//! A refused attempt is not counted in the sliding windows, and `Retry-After`
+//! is the time until the next attempt is accepted. A limit of 0 disables the
+//! check.
 
-use chrono::{DateTime, DurationRound, NaiveDateTime, TimeDelta, Utc};
-use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
 
 use crate::state::AppState;
-use dash_store::error::{AppError, AppResult};
+use dash_store::error::AppResult;
+use dash_store::rate_limit::hit_sliding_minute;
+pub use dash_store::rate_limit::hit_user_minute;
 
 /// The sign-in bucket of an address.
 pub fn auth_ip_bucket(ip: &str) -> String {
@@ -41,130 +39,6 @@ pub fn refresh_bucket(family: &str) -> String {
 /// The password-change bucket of a user.
 pub fn password_change_bucket(user_id: i64) -> String {
     format!("password-change:{user_id}")
-}
-
-fn truncate_to(now: DateTime<Utc>, unit: TimeDelta) -> NaiveDateTime {
-    now.duration_trunc(unit).unwrap_or(now).naive_utc()
-}
-
-/// MySQL's "table is full": a MEMORY table reached `max_heap_table_size`.
-const ER_RECORD_FILE_FULL: u16 = 1114;
-
-/// Counts one request of `user_id` in its calendar minute (`user_request_rate`,
-/// one row per user); refuses above `limit`.
-///
-/// A full counter table lets the request through, logged: this limit shares
-/// capacity fairly between users, and refusing every user whose first request
-/// finds the table full would be an outage (the per-IP limit of the auth
-/// routes, which guards passwords, lives in an InnoDB table).
-pub async fn hit_user_minute(
-    conn: &mut Conn,
-    user_id: i64,
-    now: DateTime<Utc>,
-    limit: u32,
-) -> AppResult<()> {
-    if limit == 0 {
-        return Ok(());
-    }
-    let window = truncate_to(now, TimeDelta::minutes(1));
-    // A later minute starts the count again; a process whose clock is behind
-    // counts into the newer minute. LAST_INSERT_ID(expr) hands the new count
-    // back in the OK packet: one round trip.
-    let counted = conn
-        .exec_drop(
-            "INSERT INTO user_request_rate (user_id, window_start, hits) VALUES (?, ?, 1) \
-             ON DUPLICATE KEY UPDATE hits = LAST_INSERT_ID(IF(? > window_start, 1, hits + 1)), \
-             window_start = GREATEST(window_start, ?)",
-            (user_id, window, window, window),
-        )
-        .await;
-    match counted {
-        Ok(()) => {}
-        Err(mysql_async::Error::Server(e)) if e.code == ER_RECORD_FILE_FULL => {
-            tracing::error!(
-                user_id,
-                "user_request_rate is full (max_heap_table_size): request not counted"
-            );
-            return Ok(());
-        }
-        Err(e) => return Err(e.into()),
-    }
-    let hits = if conn.affected_rows() == 1 {
-        1
-    } else {
-        conn.last_insert_id().unwrap_or(1)
-    };
-    if hits > u64::from(limit) {
-        let elapsed = (now.naive_utc() - window).num_seconds().clamp(0, 59);
-        return Err(AppError::RateLimited {
-            retry_after: (60 - elapsed) as u64,
-        });
-    }
-    Ok(())
-}
-
-/// Counts one attempt in `bucket` (one-second buckets) unless the last 60
-/// seconds already hold `limit` accepted attempts; a refused attempt is not
-/// counted.
-pub async fn hit_sliding_minute(
-    conn: &mut Conn,
-    bucket: &str,
-    now: DateTime<Utc>,
-    limit: u32,
-) -> AppResult<()> {
-    if limit == 0 {
-        return Ok(());
-    }
-    let second = truncate_to(now, TimeDelta::seconds(1));
-    // Counted first and taken back when over the limit, so that concurrent
-    // attempts can never all slip under it (at worst they are all refused).
-    conn.exec_drop(
-        "INSERT INTO rate_limit (bucket, window_start, hits) VALUES (?, ?, 1) \
-         ON DUPLICATE KEY UPDATE hits = hits + 1",
-        (bucket, second),
-    )
-    .await?;
-    let since = second - TimeDelta::seconds(60);
-    let mut buckets: Vec<(NaiveDateTime, i64)> = conn
-        .exec(
-            "SELECT window_start, CAST(hits AS SIGNED) FROM rate_limit \
-             WHERE bucket = ? AND window_start > ? AND hits > 0 ORDER BY window_start",
-            (bucket, since),
-        )
-        .await?;
-    let hits: i64 = buckets.iter().map(|(_, h)| h).sum();
-    if hits <= i64::from(limit) {
-        return Ok(());
-    }
-    conn.exec_drop(
-        "UPDATE rate_limit SET hits = hits - 1 WHERE bucket = ? AND window_start = ? AND hits > 0",
-        (bucket, second),
-    )
-    .await?;
-    if let Some(ours) = buckets.iter_mut().find(|(start, _)| *start == second) {
-        ours.1 -= 1;
-    }
-    Err(AppError::RateLimited {
-        retry_after: seconds_until_accepted(&buckets, limit, now),
-    })
-}
-
-/// Whole seconds from `now` until a sliding 60-second window of one-second
-/// `buckets` (oldest first, accepted attempts only) holds fewer than `limit`
-/// attempts, so the next one is accepted: a bucket leaves the window 60
-/// seconds after its second began.
-fn seconds_until_accepted(buckets: &[(NaiveDateTime, i64)], limit: u32, now: DateTime<Utc>) -> u64 {
-    let hits: i64 = buckets.iter().map(|(_, h)| h).sum();
-    let mut must_leave = hits - i64::from(limit) + 1;
-    for (start, bucket_hits) in buckets {
-        must_leave -= bucket_hits;
-        if must_leave <= 0 {
-            let wait_ms = (*start + TimeDelta::seconds(60) - now.naive_utc()).num_milliseconds();
-            // Rounded up: after the advertised wait the attempt is accepted.
-            return (wait_ms + 999).div_euclid(1000).clamp(1, 60) as u64;
-        }
-    }
-    1
 }
 
 /// The per-user limit, on a connection the caller already holds.
@@ -216,63 +90,5 @@ mod tests {
         assert!(auth_ip_bucket(&"x".repeat(500)).len() <= 72);
         assert!(refresh_bucket(&"f".repeat(500)).len() <= 72);
         assert_eq!(password_change_bucket(42), "password-change:42");
-    }
-
-    fn at(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text)
-            .unwrap()
-            .with_timezone(&Utc)
-    }
-
-    #[test]
-    fn the_wait_ends_when_enough_attempts_leave_the_window() {
-        let second = |s: u32| at("2026-04-01T06:00:00Z").naive_utc() + TimeDelta::seconds(s.into());
-        // Three attempts in one second, limit 3: all leave together 60 s later.
-        let full = [(second(0), 3)];
-        assert_eq!(
-            seconds_until_accepted(&full, 3, at("2026-04-01T06:00:40.300Z")),
-            20
-        );
-        assert_eq!(
-            seconds_until_accepted(&full, 3, at("2026-04-01T06:00:40Z")),
-            20
-        );
-        assert_eq!(
-            seconds_until_accepted(&full, 3, at("2026-04-01T06:00:59.999Z")),
-            1
-        );
-        // Spread out: only as many as needed must leave.
-        let spread = [(second(0), 2), (second(10), 2), (second(30), 1)];
-        assert_eq!(
-            seconds_until_accepted(&spread, 5, at("2026-04-01T06:00:45Z")),
-            15
-        );
-        assert_eq!(
-            seconds_until_accepted(&spread, 4, at("2026-04-01T06:00:45Z")),
-            15
-        );
-        assert_eq!(
-            seconds_until_accepted(&spread, 3, at("2026-04-01T06:00:45Z")),
-            25
-        );
-        assert_eq!(
-            seconds_until_accepted(&spread, 1, at("2026-04-01T06:00:45Z")),
-            45
-        );
-    }
-
-    #[test]
-    fn windows_truncate() {
-        let t = DateTime::parse_from_rfc3339("2026-04-01T06:07:08.900Z")
-            .unwrap()
-            .with_timezone(&Utc);
-        assert_eq!(
-            truncate_to(t, TimeDelta::minutes(1)).to_string(),
-            "2026-04-01 06:07:00"
-        );
-        assert_eq!(
-            truncate_to(t, TimeDelta::seconds(1)).to_string(),
-            "2026-04-01 06:07:08"
-        );
     }
 }

@@ -67,32 +67,25 @@ impl Role {
     /// What the role may do before any per-user refinement.
     pub fn default_permissions(self) -> PermissionSet {
         use Permission::*;
-        let list: &[Permission] = match self {
-            Role::Superadmin => &Permission::ALL,
-            Role::Admin => &[
+        match self {
+            Role::Superadmin => PermissionSet::from_slice(&Permission::ALL),
+            // Everything within the plant: registering and managing plants
+            // is the service operator's alone.
+            Role::Admin => {
+                let mut set = Role::Superadmin.default_permissions();
+                set.remove(TenantsManage);
+                set
+            }
+            Role::Manager => PermissionSet::from_slice(&[
                 DataRead,
                 DataExport,
                 DowntimeJustify,
                 DowntimeCalculate,
                 LayoutEditOwn,
-                LayoutManage,
-                ConfigManage,
-                UsersRead,
-                UsersManage,
-                SystemStats,
-                AuditRead,
-            ],
-            Role::Manager => &[
-                DataRead,
-                DataExport,
-                DowntimeJustify,
-                DowntimeCalculate,
-                LayoutEditOwn,
-            ],
-            Role::Operator => &[DataRead, DataExport, DowntimeJustify],
-            Role::Viewer => &[DataRead, DataExport],
-        };
-        PermissionSet::from_slice(list)
+            ]),
+            Role::Operator => PermissionSet::from_slice(&[DataRead, DataExport, DowntimeJustify]),
+            Role::Viewer => PermissionSet::from_slice(&[DataRead, DataExport]),
+        }
     }
 }
 
@@ -469,6 +462,11 @@ mod tests {
         assert!(admin.contains(Permission::UsersManage));
         assert!(admin.contains(Permission::ConfigManage));
         assert!(!admin.contains(Permission::TenantsManage));
+        assert_eq!(
+            admin.iter().count(),
+            Permission::ALL.len() - 1,
+            "an admin holds every permission but tenants.manage"
+        );
         assert!(Role::Superadmin
             .default_permissions()
             .contains(Permission::TenantsManage));

@@ -10,11 +10,12 @@
 //! timeout. At most `Config::max_sessions_per_user` families are live per user;
 //! a further login revokes the oldest. Failed login attempts are rows with
 //! `success = 0`. Refreshes are rate-limited per family
-//! ([`ratelimit::check_refresh_on`]).
+//! ([`ratelimit::check_refresh_on`]). The rows are read and written by
+//! [`dash_store::user_login`]; this module holds the rules and this process's
+//! session cache.
 
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
-use mysql_async::prelude::Queryable;
-use mysql_async::{Conn, Row, TxOpts};
+use mysql_async::{Conn, TxOpts};
 use serde::Serialize;
 
 use crate::auth::audit::{self, action, AuditEntry};
@@ -25,6 +26,8 @@ use crate::config::CookieSecure;
 use crate::http::Request;
 use crate::state::AppState;
 use dash_store::error::{AppError, AppResult};
+use dash_store::user_login::{self, NewSessionRow, Origin};
+use dash_store::users;
 
 /// What a client receives when a session starts or rotates.
 #[derive(Debug, Clone)]
@@ -39,7 +42,8 @@ pub struct IssuedSession {
     pub tenant_id: Option<i64>,
 }
 
-fn idle(state: &AppState) -> TimeDelta {
+/// How long a session may go unused before it ends.
+pub(crate) fn idle_timeout(state: &AppState) -> TimeDelta {
     TimeDelta::from_std(state.config().idle_timeout).unwrap_or(TimeDelta::minutes(30))
 }
 
@@ -47,35 +51,12 @@ fn refresh_ttl(state: &AppState) -> TimeDelta {
     TimeDelta::from_std(state.config().refresh_token_ttl).unwrap_or(TimeDelta::days(7))
 }
 
-fn clip(s: &str, max: usize) -> String {
-    s.chars().take(max).collect()
-}
-
-/// The client address and user agent as stored in `user_login`.
-pub fn client_of(req: &Request) -> (String, Option<String>) {
-    (
-        clip(&req.client_ip(), 45),
-        req.header("user-agent").map(|ua| clip(ua, 255)),
-    )
-}
-
-/// Records a failed sign-in attempt (`success = 0`).
-pub async fn record_failure(
-    conn: &mut Conn,
-    now: DateTime<Utc>,
-    user_id: Option<i64>,
-    tenant_id: Option<i64>,
-    req: &Request,
-    reason: &str,
-) -> AppResult<()> {
-    let (ip, ua) = client_of(req);
-    conn.exec_drop(
-        "INSERT INTO user_login (user_id, tenant_id, login_at, ip, user_agent, success, failure_reason) \
-         VALUES (?, ?, ?, ?, ?, 0, ?)",
-        (user_id, tenant_id, now.naive_utc(), ip, ua, clip(reason, 64)),
-    )
-    .await?;
-    Ok(())
+/// Where a request comes from, as `user_login` records it.
+pub fn origin_of(req: &Request) -> Origin {
+    Origin {
+        ip: req.client_ip(),
+        user_agent: req.header("user-agent").map(str::to_string),
+    }
 }
 
 /// Starts a session for a user whose credentials were just checked: enforces
@@ -87,11 +68,10 @@ pub async fn start(
     user_id: i64,
     tenant_id: Option<i64>,
     role: Role,
-    req: &Request,
+    origin: &Origin,
 ) -> AppResult<IssuedSession> {
     let now = state.now();
     let now_naive = now.naive_utc();
-    let (ip, ua) = client_of(req);
     let refresh = tokens::new_refresh_token();
     let csrf = tokens::new_csrf_token();
     let family = tokens::new_family_id();
@@ -99,59 +79,33 @@ pub async fn start(
 
     let mut tx = conn.start_transaction(TxOpts::default()).await?;
     // Serialises concurrent logins of one user so the limit holds.
-    let _: Option<i64> = tx
-        .exec_first(
-            "SELECT user_id FROM `user` WHERE user_id = ? FOR UPDATE",
-            (user_id,),
-        )
-        .await?;
-    let live: Vec<String> = tx
-        .exec(
-            "SELECT family_id FROM user_login \
-             WHERE user_id = ? AND success = 1 AND revoked_at IS NULL AND family_id IS NOT NULL \
-               AND expires_at > ? AND last_activity_at > ? \
-             ORDER BY login_at, session_id",
-            (user_id, now_naive, now_naive - idle(state)),
-        )
-        .await?;
+    users::lock_row(&mut tx, user_id).await?;
+    let live =
+        user_login::live_sessions(&mut tx, user_id, now_naive, now_naive - idle_timeout(state))
+            .await?;
     let excess = (live.len() + 1).saturating_sub(max);
-    let revoked: Vec<String> = live.into_iter().take(excess).collect();
+    let revoked: Vec<String> = live.into_iter().take(excess).map(|s| s.family).collect();
     for fam in &revoked {
-        tx.exec_drop(
-            "UPDATE user_login SET revoked_at = ?, revoked_reason = 'session_limit' \
-             WHERE family_id = ? AND revoked_at IS NULL",
-            (now_naive, fam),
-        )
-        .await?;
+        user_login::revoke_family(&mut tx, fam, "session_limit", now).await?;
     }
-    tx.exec_drop(
-        "INSERT INTO user_login (user_id, tenant_id, login_at, ip, user_agent, success, \
-            refresh_token_hash, family_id, csrf_token_hash, last_activity_at, expires_at) \
-         VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)",
-        (
-            user_id,
-            tenant_id,
-            now_naive,
-            &ip,
-            &ua,
-            tokens::sha256_hex(&refresh),
-            &family,
-            tokens::sha256_hex(&csrf),
-            now_naive,
-            now_naive + refresh_ttl(state),
-        ),
-    )
-    .await?;
+    let session = NewSessionRow {
+        user_id,
+        tenant_id,
+        login_at: now_naive,
+        origin,
+        refresh_token_hash: &tokens::sha256_hex(&refresh),
+        family: &family,
+        csrf_token_hash: Some(&tokens::sha256_hex(&csrf)),
+        last_activity_at: now_naive,
+        expires_at: now_naive + refresh_ttl(state),
+    };
+    user_login::insert_session(&mut tx, &session).await?;
     if !revoked.is_empty() {
-        let entry = AuditEntry {
-            user_id: Some(user_id),
-            tenant_id,
-            action: action::SESSION_LIMIT,
-            entity: Some("user"),
-            entity_id: Some(user_id.to_string()),
-            details: serde_json::json!({ "revoked_sessions": revoked.len(), "max_sessions": max }),
-            ip: Some(&ip),
-        };
+        let entry = AuditEntry::new(action::SESSION_LIMIT)
+            .by_user(user_id, tenant_id)
+            .entity("user", user_id)
+            .details(serde_json::json!({ "revoked_sessions": revoked.len(), "max_sessions": max }))
+            .ip(&origin.ip);
         audit::record(&mut tx, now, &entry).await?;
     }
     tx.commit().await?;
@@ -177,23 +131,23 @@ pub async fn start(
     })
 }
 
-/// Revokes every live row of a family; returns how many rows changed.
-pub async fn revoke_family(
+/// Ends a session: revokes every live row of its family and drops it from
+/// this process's cache (others see it within the cache's TTL). Returns how
+/// many rows changed.
+pub async fn end_session(
+    state: &AppState,
     conn: &mut Conn,
     family: &str,
     reason: &str,
     now: DateTime<Utc>,
 ) -> AppResult<u64> {
-    conn.exec_drop(
-        "UPDATE user_login SET revoked_at = ?, revoked_reason = ? WHERE family_id = ? AND revoked_at IS NULL",
-        (now.naive_utc(), clip(reason, 64), family),
-    )
-    .await?;
-    Ok(conn.affected_rows())
+    let revoked = user_login::revoke_family(conn, family, reason, now).await?;
+    state.sessions().invalidate(&family.to_string());
+    Ok(revoked)
 }
 
-/// Revokes every live session of a user except `keep`; returns the families
-/// revoked (already removed from this process's cache).
+/// Ends every unrevoked session of a user except `keep`; returns the
+/// families ended.
 pub async fn revoke_user_sessions(
     state: &AppState,
     conn: &mut Conn,
@@ -201,88 +155,35 @@ pub async fn revoke_user_sessions(
     keep: Option<&str>,
     reason: &str,
 ) -> AppResult<Vec<String>> {
-    let now = state.now().naive_utc();
-    let families: Vec<String> = conn
-        .exec(
-            "SELECT DISTINCT family_id FROM user_login \
-             WHERE user_id = ? AND success = 1 AND revoked_at IS NULL AND family_id IS NOT NULL",
-            (user_id,),
-        )
-        .await?;
-    let families: Vec<String> = families
+    let now = state.now();
+    let families: Vec<String> = user_login::unrevoked_families(conn, user_id)
+        .await?
         .into_iter()
         .filter(|f| Some(f.as_str()) != keep)
         .collect();
     for fam in &families {
-        conn.exec_drop(
-            "UPDATE user_login SET revoked_at = ?, revoked_reason = ? WHERE family_id = ? AND revoked_at IS NULL",
-            (now, clip(reason, 64), fam),
-        )
-        .await?;
-        state.sessions().invalidate(fam);
+        end_session(state, conn, fam, reason, now).await?;
     }
     Ok(families)
+}
+
+/// Drops a user's sessions from this process's cache, so that a change of
+/// its role, permissions or state applies here at once (in other processes
+/// within the cache's TTL).
+pub async fn forget_cached_sessions(
+    state: &AppState,
+    conn: &mut Conn,
+    user_id: i64,
+) -> AppResult<()> {
+    for family in user_login::unrevoked_families(conn, user_id).await? {
+        state.sessions().invalidate(&family);
+    }
+    Ok(())
 }
 
 /// Why a refresh failed, for the audit trail.
 fn refresh_refused(message: &str) -> AppError {
     AppError::unauthorized(message.to_string())
-}
-
-/// A presented refresh token found in `user_login`.
-struct RefreshRow {
-    session_id: i64,
-    user_id: i64,
-    tenant_id: Option<i64>,
-    family: String,
-    login_at: NaiveDateTime,
-    revoked: bool,
-    revoked_reason: Option<String>,
-    last_activity_at: NaiveDateTime,
-    expires_at: NaiveDateTime,
-    csrf_hash: Option<String>,
-    role: String,
-    user_active: bool,
-    tenant_active: bool,
-}
-
-fn col<T: mysql_async::prelude::FromValue>(row: &mut Row, i: usize) -> AppResult<T> {
-    row.take_opt::<T, usize>(i)
-        .ok_or_else(|| AppError::internal(format!("refresh row lacks column {i}")))?
-        .map_err(|e| AppError::internal(format!("refresh row column {i}: {e}")))
-}
-
-async fn find_refresh(conn: &mut Conn, hash: &str) -> AppResult<Option<RefreshRow>> {
-    let row: Option<Row> = conn
-        .exec_first(
-            "SELECT s.session_id, s.user_id, s.tenant_id, s.family_id, s.login_at, s.revoked_at IS NOT NULL, \
-                    s.revoked_reason, s.last_activity_at, s.expires_at, s.csrf_token_hash, \
-                    CAST(u.role AS CHAR), (u.is_active = 1 AND u.deleted_at IS NULL), \
-                    COALESCE(t.is_active, u.tenant_id IS NULL) \
-             FROM user_login s JOIN `user` u ON u.user_id = s.user_id \
-             LEFT JOIN tenant t ON t.tenant_id = u.tenant_id \
-             WHERE s.refresh_token_hash = ? AND s.success = 1",
-            (hash,),
-        )
-        .await?;
-    let Some(mut row) = row else {
-        return Ok(None);
-    };
-    Ok(Some(RefreshRow {
-        session_id: col(&mut row, 0)?,
-        user_id: col(&mut row, 1)?,
-        tenant_id: col(&mut row, 2)?,
-        family: col::<Option<String>>(&mut row, 3)?.unwrap_or_default(),
-        login_at: col(&mut row, 4)?,
-        revoked: col(&mut row, 5)?,
-        revoked_reason: col(&mut row, 6)?,
-        last_activity_at: col::<Option<NaiveDateTime>>(&mut row, 7)?.unwrap_or(NaiveDateTime::MIN),
-        expires_at: col::<Option<NaiveDateTime>>(&mut row, 8)?.unwrap_or(NaiveDateTime::MIN),
-        csrf_hash: col(&mut row, 9)?,
-        role: col(&mut row, 10)?,
-        user_active: col(&mut row, 11)?,
-        tenant_active: col(&mut row, 12)?,
-    }))
 }
 
 /// Where the refresh token of a request is: the JSON body (API clients) or
@@ -312,23 +213,18 @@ pub async fn rotate(
     }
     let hash = tokens::sha256_hex(token);
     let mut conn = state.db().global().await?;
-    let Some(row) = find_refresh(&mut conn, &hash).await? else {
+    let Some(row) = user_login::find_by_refresh_hash(&mut conn, &hash).await? else {
         return Err(refresh_refused("invalid refresh token; sign in again"));
     };
-    let (ip, ua) = client_of(req);
+    let origin = origin_of(req);
     if row.revoked {
         if row.revoked_reason.as_deref() == Some("rotated") {
-            let revoked = revoke_family(&mut conn, &row.family, "refresh_reuse", now).await?;
-            state.sessions().invalidate(&row.family);
-            let entry = AuditEntry {
-                user_id: Some(row.user_id),
-                tenant_id: row.tenant_id,
-                action: action::REFRESH_REUSE,
-                entity: Some("session"),
-                entity_id: Some(row.session_id.to_string()),
-                details: serde_json::json!({ "family_rows_revoked": revoked }),
-                ip: Some(&ip),
-            };
+            let revoked = end_session(state, &mut conn, &row.family, "refresh_reuse", now).await?;
+            let entry = AuditEntry::new(action::REFRESH_REUSE)
+                .by_user(row.user_id, row.tenant_id)
+                .entity("session", row.session_id)
+                .details(serde_json::json!({ "family_rows_revoked": revoked }))
+                .ip(&origin.ip);
             audit::record(&mut conn, now, &entry).await?;
             tracing::warn!(
                 user_id = row.user_id,
@@ -345,14 +241,13 @@ pub async fn rotate(
     // before the rotation, so a refused refresh leaves the token usable.
     ratelimit::check_refresh_on(&mut conn, state, &row.family).await?;
     if method == AuthMethod::Cookie {
-        context::check_csrf(req, row.csrf_hash.as_deref())?;
+        context::check_csrf(req, row.csrf_token_hash.as_deref())?;
     }
     if row.expires_at <= now_naive {
         return Err(refresh_refused("your session has expired; sign in again"));
     }
-    if row.last_activity_at + idle(state) <= now_naive {
-        revoke_family(&mut conn, &row.family, "idle_timeout", now).await?;
-        state.sessions().invalidate(&row.family);
+    if row.last_activity_at + idle_timeout(state) <= now_naive {
+        end_session(state, &mut conn, &row.family, "idle_timeout", now).await?;
         return Err(refresh_refused(
             "your session ended after a period of inactivity; sign in again",
         ));
@@ -368,37 +263,25 @@ pub async fn rotate(
 
     let refresh = tokens::new_refresh_token();
     let mut tx = conn.start_transaction(TxOpts::default()).await?;
-    tx.exec_drop(
-        "UPDATE user_login SET revoked_at = ?, revoked_reason = 'rotated' \
-         WHERE session_id = ? AND revoked_at IS NULL",
-        (now_naive, row.session_id),
-    )
-    .await?;
-    if tx.affected_rows() != 1 {
+    if !user_login::mark_rotated(&mut tx, row.session_id, now).await? {
         // Another request rotated it between our read and this write.
         drop(tx);
         return Err(refresh_refused(
             "this refresh token was just used; use the newest one",
         ));
     }
-    tx.exec_drop(
-        "INSERT INTO user_login (user_id, tenant_id, login_at, ip, user_agent, success, \
-            refresh_token_hash, family_id, csrf_token_hash, last_activity_at, expires_at) \
-         VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)",
-        (
-            row.user_id,
-            row.tenant_id,
-            row.login_at,
-            &ip,
-            &ua,
-            tokens::sha256_hex(&refresh),
-            &row.family,
-            &row.csrf_hash,
-            now_naive,
-            now_naive + refresh_ttl(state),
-        ),
-    )
-    .await?;
+    let next = NewSessionRow {
+        user_id: row.user_id,
+        tenant_id: row.tenant_id,
+        login_at: row.login_at,
+        origin: &origin,
+        refresh_token_hash: &tokens::sha256_hex(&refresh),
+        family: &row.family,
+        csrf_token_hash: row.csrf_token_hash.as_deref(),
+        last_activity_at: now_naive,
+        expires_at: now_naive + refresh_ttl(state),
+    };
+    user_login::insert_session(&mut tx, &next).await?;
     tx.commit().await?;
     state.sessions().invalidate(&row.family);
     let (access_token, expires_in) = tokens::issue_access(
@@ -438,18 +321,12 @@ pub async fn revoke_by_refresh(
         return Ok(None);
     }
     let mut conn = state.db().global().await?;
-    let row: Option<(Option<String>, i64, Option<i64>)> = conn
-        .exec_first(
-            "SELECT family_id, user_id, tenant_id FROM user_login \
-             WHERE refresh_token_hash = ? AND success = 1 AND revoked_at IS NULL",
-            (tokens::sha256_hex(token),),
-        )
-        .await?;
-    let Some((Some(family), user_id, tenant_id)) = row else {
+    let found =
+        user_login::live_family_by_refresh_hash(&mut conn, &tokens::sha256_hex(token)).await?;
+    let Some((family, user_id, tenant_id)) = found else {
         return Ok(None);
     };
-    revoke_family(&mut conn, &family, reason, state.now()).await?;
-    state.sessions().invalidate(&family);
+    end_session(state, &mut conn, &family, reason, state.now()).await?;
     Ok(Some((family, user_id, tenant_id)))
 }
 
@@ -529,36 +406,19 @@ pub async fn active_sessions(
 ) -> AppResult<Vec<SessionInfo>> {
     let now = state.now().naive_utc();
     let mut conn = state.db().global().await?;
-    type R = (
-        Option<String>,
-        NaiveDateTime,
-        Option<NaiveDateTime>,
-        Option<NaiveDateTime>,
-        Option<String>,
-        Option<String>,
-    );
-    let rows: Vec<R> = conn
-        .exec(
-            "SELECT family_id, login_at, last_activity_at, expires_at, ip, user_agent FROM user_login \
-             WHERE user_id = ? AND success = 1 AND revoked_at IS NULL AND family_id IS NOT NULL \
-               AND expires_at > ? AND last_activity_at > ? \
-             ORDER BY login_at DESC, session_id DESC",
-            (user_id, now, now - idle(state)),
-        )
-        .await?;
-    Ok(rows
+    let live =
+        user_login::live_sessions(&mut conn, user_id, now, now - idle_timeout(state)).await?;
+    Ok(live
         .into_iter()
-        .filter_map(|(family, login, last, exp, ip, ua)| {
-            let family = family?;
-            Some(SessionInfo {
-                current: family == current_family,
-                session_id: family,
-                login_at: iso(login),
-                last_activity_at: last.map(iso),
-                expires_at: exp.map(iso),
-                ip,
-                user_agent: ua,
-            })
+        .rev()
+        .map(|s| SessionInfo {
+            current: s.family == current_family,
+            session_id: s.family,
+            login_at: iso(s.login_at),
+            last_activity_at: s.last_activity_at.map(iso),
+            expires_at: s.expires_at.map(iso),
+            ip: s.ip,
+            user_agent: s.user_agent,
         })
         .collect())
 }
@@ -570,13 +430,7 @@ pub async fn revoke_own_session(state: &AppState, user_id: i64, family: &str) ->
         return Err(AppError::NotFound);
     }
     let mut conn = state.db().global().await?;
-    conn.exec_drop(
-        "UPDATE user_login SET revoked_at = ?, revoked_reason = 'revoked_by_user' \
-         WHERE family_id = ? AND user_id = ? AND revoked_at IS NULL",
-        (state.now().naive_utc(), family, user_id),
-    )
-    .await?;
-    if conn.affected_rows() == 0 {
+    if user_login::revoke_family_of_user(&mut conn, family, user_id, state.now()).await? == 0 {
         return Err(AppError::NotFound);
     }
     state.sessions().invalidate(&family.to_string());

@@ -1,7 +1,7 @@
 //! Access tokens (JWT, HS256 pinned) and the opaque secrets around a session:
 //! refresh tokens and CSRF tokens, stored only as SHA-256 hashes.
 //!
-//! Expiry is checked against [`crate::state::AppState::now`] (the injectable
+//! Expiry is checked against [`dash_store::Store::now`] (the injectable
 //! clock), not inside `jsonwebtoken`, so tests can move time forward.
 
 use base64::Engine;

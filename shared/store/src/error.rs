@@ -26,6 +26,11 @@ pub enum AppError {
     Forbidden { message: String },
     #[error("not found")]
     NotFound,
+    /// An id named by a parameter that does not exist here — or that the
+    /// caller may not see: the same answer, so nothing leaks. A 404 that
+    /// names the parameter.
+    #[error("{message}")]
+    UnknownId { field: String, message: String },
     #[error("method not allowed")]
     MethodNotAllowed { allowed: Vec<::http::Method> },
     #[error("{message}")]
@@ -77,6 +82,13 @@ impl AppError {
         }
     }
 
+    pub fn unknown_id(field: impl Into<String>, message: impl Into<String>) -> Self {
+        AppError::UnknownId {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
     pub fn conflict(message: impl Into<String>) -> Self {
         AppError::Conflict {
             message: message.into(),
@@ -89,7 +101,7 @@ impl AppError {
             AppError::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             AppError::Forbidden { .. } => StatusCode::FORBIDDEN,
-            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::NotFound | AppError::UnknownId { .. } => StatusCode::NOT_FOUND,
             AppError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             AppError::Conflict { .. } => StatusCode::CONFLICT,
             AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -108,7 +120,7 @@ impl AppError {
             AppError::Validation { .. } => "validation_failed",
             AppError::Unauthorized { .. } => "unauthorized",
             AppError::Forbidden { .. } => "forbidden",
-            AppError::NotFound => "not_found",
+            AppError::NotFound | AppError::UnknownId { .. } => "not_found",
             AppError::MethodNotAllowed { .. } => "method_not_allowed",
             AppError::Conflict { .. } => "conflict",
             AppError::PayloadTooLarge { .. } => "payload_too_large",
@@ -149,7 +161,7 @@ impl AppError {
     pub fn field(&self) -> Option<&str> {
         match self {
             AppError::BadRequest { field, .. } => field.as_deref(),
-            AppError::Validation { field, .. } => Some(field),
+            AppError::Validation { field, .. } | AppError::UnknownId { field, .. } => Some(field),
             _ => None,
         }
     }
@@ -211,6 +223,16 @@ mod tests {
         let e = AppError::validation("end_date", "end_date must be after start_date");
         assert_eq!(e.status(), StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(e.to_json()["error"]["field"], "end_date");
+    }
+
+    #[test]
+    fn an_unknown_id_is_404_naming_its_parameter() {
+        let e = AppError::unknown_id("line_id", "line 9 does not exist");
+        assert_eq!(e.status(), StatusCode::NOT_FOUND);
+        let body = e.to_json();
+        assert_eq!(body["error"]["code"], "not_found");
+        assert_eq!(body["error"]["field"], "line_id");
+        assert_eq!(body["error"]["message"], "line 9 does not exist");
     }
 
     #[test]

@@ -36,17 +36,17 @@
 //! DST days), shift occurrences, production days from `production_day_start`,
 //! ISO weeks, months.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
 
-use crate::downtime::store::DataClock;
+use crate::downtime::clock::DataClock;
+use crate::downtime::events::EventsTable;
+use crate::downtime::window::{self, EventFilter, Order};
 use crate::downtime::LineSpec;
 use crate::error::{AppError, AppResult};
 use crate::metadata::TenantMetadata;
 use crate::query::{self, CountSource, DetectionTable, KeyCounts};
-use crate::schema;
 use crate::store::Store;
 use crate::tenancy::Tenant;
 use dash_core::oee::{
@@ -409,53 +409,54 @@ pub async fn line_totals(
     })
 }
 
-/// The statement reading a line's stops overlapping `window` (its
-/// downtime table checked against `information_schema`).
+/// The statement [`load_stops`] runs for a line (the benchmarks run it bare).
 pub async fn stops_sql(
     conn: &mut Conn,
     plant: &Plant<'_>,
     line_code: &str,
     window: &Window,
 ) -> AppResult<(String, Vec<mysql_async::Value>)> {
-    let db_name = plant.db_name();
-    let name = schema::downtime_table(line_code).map_err(query::schema_err)?;
-    query::verify_table(conn, &db_name, &name).await?;
-    let db = schema::quote_ident(&db_name).map_err(query::schema_err)?;
-    let data_tz = plant.tenant.data_timezone();
-    Ok((
-        format!(
-            "SELECT start_time, end_time, is_micro, failure_id FROM {db}.`{name}` \
-             WHERE start_time < ? AND end_time >= ?"
-        ),
-        vec![
-            query::naive_bound(window.end, data_tz).into(),
-            query::naive_bound(window.start, data_tz).into(),
-        ],
+    let table = EventsTable::open(conn, &plant.db_name(), line_code).await?;
+    Ok(window::statement(
+        &table,
+        window,
+        plant.tenant.data_timezone(),
+        &EventFilter::default(),
+        &Order::Any,
     ))
 }
 
-/// Stops of a line overlapping `window` (micro-stops included), with their
-/// reasons' categories.
+/// Stops of a line overlapping `window` (micro-stops included), read by the
+/// one reader ([`window::in_window`]), with their reasons' categories.
 pub async fn load_stops(
     conn: &mut Conn,
     plant: &Plant<'_>,
     line_code: &str,
     window: &Window,
 ) -> AppResult<Vec<Stop>> {
-    let (sql, params) = stops_sql(conn, plant, line_code, window).await?;
-    let rows: Vec<(NaiveDateTime, NaiveDateTime, bool, Option<i64>)> =
-        conn.exec(sql, params).await?;
-    let mut clock = DataClock::new(plant.tenant.data_timezone());
+    let data_tz = plant.tenant.data_timezone();
+    let table = EventsTable::open(conn, &plant.db_name(), line_code).await?;
+    let rows = window::in_window(
+        conn,
+        &table,
+        window,
+        data_tz,
+        &EventFilter::default(),
+        &Order::Any,
+    )
+    .await?;
+    let mut clock = DataClock::new(data_tz);
     Ok(rows
         .into_iter()
-        .map(|(start, end, is_micro, failure_id)| Stop {
-            start: clock.to_utc(&start),
-            end: clock.to_utc(&end),
-            is_micro,
-            reason_category: failure_id
+        .map(|r| Stop {
+            start: clock.to_utc(&r.start),
+            end: clock.to_utc(&r.end),
+            is_micro: r.is_micro,
+            reason_category: r
+                .failure_id
                 .and_then(|id| plant.meta.failure(id))
                 .and_then(|f| ReasonCategory::parse(&f.failure_category)),
-            failure_id,
+            failure_id: r.failure_id,
         })
         .collect())
 }

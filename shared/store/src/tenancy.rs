@@ -1,14 +1,18 @@
-//! Tenants: the row in the global database, its `config_tenant` JSON (docs/operations.md#configuration),
-//! and where its client database lives. The tenant a request acts for comes
-//! from its token only (see `auth::context`); nothing here reads a request.
+//! Tenants: the `tenant` table of the global database, its `config_tenant`
+//! JSON (docs/operations.md#configuration), and where its client database
+//! lives. Every read maps the row through [`TENANT_COLUMNS`] and
+//! [`tenant_from_columns`]. The tenant a request acts for comes from its token
+//! only (see `shared::auth::context`); nothing here reads a request.
 
-use chrono::NaiveTime;
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use chrono_tz::Tz;
 use mysql_async::prelude::Queryable;
+use mysql_async::Value;
 use serde::{Deserialize, Serialize};
 
 use crate::db::DbLocation;
 use crate::error::{AppError, AppResult};
+use crate::sql::{contains_pattern, exec_written, Assignments};
 use crate::store::Store;
 
 /// `tenant.config_tenant` as stored; every field optional with the defaults of docs/operations.md#configuration.
@@ -147,28 +151,72 @@ pub fn validate_config(config: &TenantConfig) -> AppResult<()> {
     Ok(())
 }
 
-type TenantRow = (i64, String, bool, Option<String>);
+/// The columns [`tenant_from_columns`] reads, from the table as `tenant t`:
+/// `SELECT {TENANT_COLUMNS} FROM tenant t ...` (or a join on `tenant t`).
+pub const TENANT_COLUMNS: &str =
+    "t.tenant_id, t.company_name, t.is_active, CAST(t.config_tenant AS CHAR)";
+
+/// The values of [`TENANT_COLUMNS`], in order.
+pub type TenantColumns = (i64, String, bool, Option<String>);
+
+/// The one mapping of a tenant row. A `config_tenant` that does not parse
+/// reads as the defaults, so one damaged document never locks a plant out.
+pub fn tenant_from_columns((tenant_id, company_name, is_active, config): TenantColumns) -> Tenant {
+    Tenant {
+        tenant_id,
+        company_name,
+        is_active,
+        config: config
+            .and_then(|c| serde_json::from_str(&c).ok())
+            .unwrap_or_default(),
+    }
+}
+
+/// One tenant by id.
+pub async fn find_tenant(
+    conn: &mut impl Queryable,
+    tenant_id: i64,
+) -> mysql_async::Result<Option<Tenant>> {
+    find_one(conn, "t.tenant_id = ?", tenant_id.into()).await
+}
+
+/// One tenant by its company name (unique).
+pub async fn find_tenant_by_name(
+    conn: &mut impl Queryable,
+    company_name: &str,
+) -> mysql_async::Result<Option<Tenant>> {
+    find_one(conn, "t.company_name = ?", company_name.into()).await
+}
+
+/// The tenant that meets `condition`, which binds `value`.
+async fn find_one(
+    conn: &mut impl Queryable,
+    condition: &str,
+    value: Value,
+) -> mysql_async::Result<Option<Tenant>> {
+    let row: Option<TenantColumns> = conn
+        .exec_first(
+            format!("SELECT {TENANT_COLUMNS} FROM tenant t WHERE {condition}"),
+            (value,),
+        )
+        .await?;
+    Ok(row.map(tenant_from_columns))
+}
+
+/// Every tenant, by id.
+pub async fn list_tenants(conn: &mut impl Queryable) -> mysql_async::Result<Vec<Tenant>> {
+    let rows: Vec<TenantColumns> = conn
+        .query(format!(
+            "SELECT {TENANT_COLUMNS} FROM tenant t ORDER BY t.tenant_id"
+        ))
+        .await?;
+    Ok(rows.into_iter().map(tenant_from_columns).collect())
+}
 
 /// Reads a tenant row from the global database.
 pub async fn load_tenant(store: &Store, tenant_id: i64) -> AppResult<Option<Tenant>> {
     let mut conn = store.db().global().await?;
-    let row: Option<TenantRow> = conn
-        .exec_first(
-            "SELECT tenant_id, company_name, is_active, CAST(config_tenant AS CHAR) \
-             FROM tenant WHERE tenant_id = ?",
-            (tenant_id,),
-        )
-        .await?;
-    Ok(
-        row.map(|(tenant_id, company_name, is_active, config)| Tenant {
-            tenant_id,
-            company_name,
-            is_active,
-            config: config
-                .and_then(|c| serde_json::from_str(&c).ok())
-                .unwrap_or_default(),
-        }),
-    )
+    Ok(find_tenant(&mut conn, tenant_id).await?)
 }
 
 /// The tenant from the warm cache (refreshed every `ACCOUNT_TTL`, 5 s), or `NotFound`.
@@ -183,6 +231,209 @@ pub async fn tenant(store: &Store, tenant_id: i64) -> AppResult<std::sync::Arc<T
                 .ok_or(AppError::NotFound)
         })
         .await
+}
+
+/// A tenant with the dates of its row, as the tenant API shows it.
+#[derive(Debug, Clone)]
+pub struct TenantRecord {
+    pub tenant: Tenant,
+    pub asociated_since: Option<NaiveDate>,
+    pub created_at: Option<NaiveDateTime>,
+    pub updated_at: Option<NaiveDateTime>,
+}
+
+type RecordColumns = (
+    i64,
+    String,
+    bool,
+    Option<String>,
+    Option<NaiveDate>,
+    Option<NaiveDateTime>,
+    Option<NaiveDateTime>,
+);
+
+/// `SELECT` of a [`TenantRecord`] followed by `rest` (the WHERE and ORDER BY).
+fn record_query(rest: &str) -> String {
+    format!(
+        "SELECT {TENANT_COLUMNS}, t.asociated_since, t.created_at, t.updated_at FROM tenant t {rest}"
+    )
+}
+
+fn record_from_columns(
+    (tenant_id, company_name, is_active, config, asociated_since, created_at, updated_at): RecordColumns,
+) -> TenantRecord {
+    TenantRecord {
+        tenant: tenant_from_columns((tenant_id, company_name, is_active, config)),
+        asociated_since,
+        created_at,
+        updated_at,
+    }
+}
+
+/// One tenant with its dates.
+pub async fn find_record(
+    conn: &mut impl Queryable,
+    tenant_id: i64,
+) -> mysql_async::Result<Option<TenantRecord>> {
+    let row: Option<RecordColumns> = conn
+        .exec_first(record_query("WHERE t.tenant_id = ?"), (tenant_id,))
+        .await?;
+    Ok(row.map(record_from_columns))
+}
+
+/// Which tenants a list shows.
+#[derive(Debug, Clone, Default)]
+pub struct TenantFilter<'a> {
+    pub active: Option<bool>,
+    /// Text the company name contains (LIKE wildcards in it match literally).
+    pub name_contains: Option<&'a str>,
+    /// Keyset cursor: only tenants after this id.
+    pub after: Option<i64>,
+}
+
+/// The tenants of `filter` by id: `limit + 1` rows at most, so that a row
+/// beyond `limit` tells the caller another page follows.
+pub async fn list_records(
+    conn: &mut impl Queryable,
+    filter: &TenantFilter<'_>,
+    limit: usize,
+) -> mysql_async::Result<Vec<TenantRecord>> {
+    let mut conditions = String::from("WHERE 1 = 1");
+    let mut params: Vec<Value> = Vec::new();
+    if let Some(a) = filter.active {
+        conditions.push_str(" AND t.is_active = ?");
+        params.push(i64::from(a).into());
+    }
+    if let Some(text) = filter.name_contains {
+        conditions.push_str(" AND t.company_name LIKE ?");
+        params.push(contains_pattern(text).into());
+    }
+    if let Some(c) = filter.after {
+        conditions.push_str(" AND t.tenant_id > ?");
+        params.push(c.into());
+    }
+    conditions.push_str(&format!(" ORDER BY t.tenant_id LIMIT {}", limit + 1));
+    let rows: Vec<RecordColumns> = conn.exec(record_query(&conditions), params).await?;
+    Ok(rows.into_iter().map(record_from_columns).collect())
+}
+
+/// `config_tenant` as stored. A struct of strings and numbers always
+/// serializes; the JSON check of the column refuses the empty text otherwise.
+fn config_json(config: &TenantConfig) -> String {
+    serde_json::to_string(config).unwrap_or_default()
+}
+
+/// A tenant the API registers.
+#[derive(Debug, Clone)]
+pub struct NewTenantRow<'a> {
+    pub company_name: &'a str,
+    pub asociated_since: NaiveDate,
+    pub is_active: bool,
+    pub config: &'a TenantConfig,
+}
+
+/// Inserts a tenant row dated `now`; returns its id.
+pub async fn insert_tenant(
+    conn: &mut impl Queryable,
+    t: &NewTenantRow<'_>,
+    now: DateTime<Utc>,
+) -> mysql_async::Result<i64> {
+    let written = exec_written(
+        conn,
+        "INSERT INTO tenant (company_name, asociated_since, is_active, config_tenant, created_at, updated_at) \
+         VALUES (?, ?, ?, ?, ?, ?)",
+        (
+            t.company_name,
+            t.asociated_since,
+            t.is_active,
+            config_json(t.config),
+            now.naive_utc(),
+            now.naive_utc(),
+        ),
+    )
+    .await?;
+    Ok(written.last_insert_id.unwrap_or(0) as i64)
+}
+
+/// Inserts an active tenant for the operator CLI, associated since today and
+/// dated by the database's clock; returns its id.
+pub async fn insert_registered_tenant(
+    conn: &mut impl Queryable,
+    company_name: &str,
+    config: &TenantConfig,
+) -> mysql_async::Result<i64> {
+    let written = exec_written(
+        conn,
+        "INSERT INTO tenant (company_name, asociated_since, is_active, config_tenant) \
+         VALUES (?, UTC_DATE(), 1, ?)",
+        (company_name, config_json(config)),
+    )
+    .await?;
+    Ok(written.last_insert_id.unwrap_or(0) as i64)
+}
+
+/// Replaces `config_tenant` (and nothing else: the insert that names the
+/// client database after the new id).
+pub async fn set_config(
+    conn: &mut impl Queryable,
+    tenant_id: i64,
+    config: &TenantConfig,
+) -> mysql_async::Result<()> {
+    conn.exec_drop(
+        "UPDATE tenant SET config_tenant = ? WHERE tenant_id = ?",
+        (config_json(config), tenant_id),
+    )
+    .await
+}
+
+/// The fields an update changes; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct TenantChanges<'a> {
+    pub company_name: Option<&'a str>,
+    pub asociated_since: Option<NaiveDate>,
+    pub config: Option<&'a TenantConfig>,
+}
+
+impl TenantChanges<'_> {
+    pub fn is_empty(&self) -> bool {
+        self.company_name.is_none() && self.asociated_since.is_none() && self.config.is_none()
+    }
+}
+
+/// Applies `changes` and sets `updated_at`.
+pub async fn update_tenant(
+    conn: &mut impl Queryable,
+    tenant_id: i64,
+    changes: &TenantChanges<'_>,
+    now: DateTime<Utc>,
+) -> mysql_async::Result<()> {
+    let mut set = Assignments::default();
+    if let Some(name) = changes.company_name {
+        set.bind("company_name", name);
+    }
+    if let Some(since) = changes.asociated_since {
+        set.bind("asociated_since", since);
+    }
+    if let Some(config) = changes.config {
+        set.bind("config_tenant", config_json(config));
+    }
+    set.bind("updated_at", now.naive_utc());
+    set.update(conn, "tenant", "tenant_id = ?", [tenant_id.into()])
+        .await
+}
+
+/// Activates or deactivates a tenant.
+pub async fn set_active(
+    conn: &mut impl Queryable,
+    tenant_id: i64,
+    active: bool,
+    now: DateTime<Utc>,
+) -> mysql_async::Result<()> {
+    conn.exec_drop(
+        "UPDATE tenant SET is_active = ?, updated_at = ? WHERE tenant_id = ?",
+        (active, now.naive_utc(), tenant_id),
+    )
+    .await
 }
 
 #[cfg(test)]

@@ -11,6 +11,34 @@
     return out;
   }
 
+  // The answer to an admin list's form: its error (and the field's, where
+  // the form shows them), or the modal closed, a toast and the list reloaded.
+  function afterSave(self, res) {
+    self.saving = false;
+    if (!res.ok) {
+      if (self.errors) self.errors = fieldErrors(res);
+      self.formError = Dash.errorMessage(res);
+      return;
+    }
+    self.modalOpen = false;
+    Dash.toast(Dash.t('js.saved'), 'success');
+    self.load();
+  }
+
+  // Loads a list route into an admin list: `loading` while it runs, then its
+  // `items`, or the `error` message it answered.
+  function loadList(self, path) {
+    self.loading = true;
+    Dash.api('GET', path).then(function (res) {
+      self.loading = false;
+      if (!res.ok) {
+        self.error = Dash.errorMessage(res);
+        return;
+      }
+      self.items = (res.data && res.data.data) || [];
+    });
+  }
+
   document.addEventListener('alpine:init', function () {
     var Alpine = window.Alpine;
 
@@ -435,18 +463,9 @@
           this.load();
         },
         load: function () {
-          var self = this;
-          self.loading = true;
           var p = new URLSearchParams({ limit: '200' });
-          if (self.q) p.set('q', self.q);
-          Dash.api('GET', '/api/v1/users?' + p.toString()).then(function (res) {
-            self.loading = false;
-            if (!res.ok) {
-              self.error = Dash.errorMessage(res);
-              return;
-            }
-            self.items = (res.data && res.data.data) || [];
-          });
+          if (this.q) p.set('q', this.q);
+          loadList(this, '/api/v1/users?' + p.toString());
         },
         get empty() {
           return !this.loading && !this.error && this.items.length === 0;
@@ -502,15 +521,7 @@
             req = Dash.api('POST', '/api/v1/users', body);
           }
           req.then(function (res) {
-            self.saving = false;
-            if (!res.ok) {
-              self.errors = fieldErrors(res);
-              self.formError = Dash.errorMessage(res);
-              return;
-            }
-            self.modalOpen = false;
-            Dash.toast(Dash.t('js.saved'), 'success');
-            self.load();
+            afterSave(self, res);
           });
         },
         remove: function (u) {
@@ -542,16 +553,7 @@
           this.load();
         },
         load: function () {
-          var self = this;
-          self.loading = true;
-          Dash.api('GET', '/api/v1/tenants?limit=200').then(function (res) {
-            self.loading = false;
-            if (!res.ok) {
-              self.error = Dash.errorMessage(res);
-              return;
-            }
-            self.items = (res.data && res.data.data) || [];
-          });
+          loadList(this, '/api/v1/tenants?limit=200');
         },
         get empty() {
           return !this.loading && !this.error && this.items.length === 0;
@@ -582,17 +584,10 @@
         save: function () {
           var self = this;
           self.saving = true;
-          var body = { company_name: self.form.company_name, config_tenant: { timezone: self.form.timezone, language: self.form.language } };
-          if (self.form.db_name) body.config_tenant.db_name = self.form.db_name;
+          var body = { company_name: self.form.company_name, config: { timezone: self.form.timezone, language: self.form.language } };
+          if (self.form.db_name) body.config.db_name = self.form.db_name;
           Dash.api('POST', '/api/v1/tenants', body).then(function (res) {
-            self.saving = false;
-            if (!res.ok) {
-              self.formError = Dash.errorMessage(res);
-              return;
-            }
-            self.modalOpen = false;
-            Dash.toast(Dash.t('js.saved'), 'success');
-            self.load();
+            afterSave(self, res);
           });
         },
         toggle: function (t) {

@@ -6,27 +6,42 @@
 (function () {
   'use strict';
 
-  var TEXT = {
-    es: {
-      loading: 'Cargando la referencia…', failed: 'No se pudo cargar el documento', search: 'Buscar ruta, método o texto',
-      all: 'Todas', params: 'Parámetros', body: 'Cuerpo de la petición', responses: 'Respuestas', name: 'Nombre',
-      where: 'En', type: 'Tipo', required: 'obligatorio', description: 'Descripción', public: 'sin autenticación',
-      auth: 'requiere sesión', example: 'Ejemplo', served: 'función', none: 'Ninguna ruta coincide.',
-      seeAbove: 'ver arriba', oneOf: 'uno de', operations: 'operaciones', download: 'Descargar openapi.json'
-    },
-    en: {
-      loading: 'Loading the reference…', failed: 'Could not load the document', search: 'Search path, method or text',
-      all: 'All', params: 'Parameters', body: 'Request body', responses: 'Responses', name: 'Name',
-      where: 'In', type: 'Type', required: 'required', description: 'Description', public: 'no authentication',
-      auth: 'needs a session or token', example: 'Example', served: 'function', none: 'No route matches.',
-      seeAbove: 'see above', oneOf: 'one of', operations: 'operations', download: 'Download openapi.json'
-    }
+  // Every string of the page, in Spanish and in English.
+  var STRINGS = {
+    loading: ['Cargando la referencia…', 'Loading the reference…'],
+    failed: ['No se pudo cargar el documento', 'Could not load the document'],
+    search: ['Buscar ruta, método o texto', 'Search path, method or text'],
+    all: ['Todas', 'All'],
+    params: ['Parámetros', 'Parameters'],
+    body: ['Cuerpo de la petición', 'Request body'],
+    responses: ['Respuestas', 'Responses'],
+    name: ['Nombre', 'Name'],
+    where: ['En', 'In'],
+    type: ['Tipo', 'Type'],
+    required: ['obligatorio', 'required'],
+    description: ['Descripción', 'Description'],
+    public: ['sin autenticación', 'no authentication'],
+    auth: ['requiere sesión', 'needs a session or token'],
+    example: ['Ejemplo', 'Example'],
+    served: ['función', 'function'],
+    none: ['Ninguna ruta coincide.', 'No route matches.'],
+    seeAbove: ['ver arriba', 'see above'],
+    oneOf: ['uno de', 'one of'],
+    operations: ['operaciones', 'operations'],
+    download: ['Descargar openapi.json', 'Download openapi.json']
   };
+  // The strings of one language: English for 'en', Spanish otherwise.
+  function textsFor(lang) {
+    var i = lang === 'en' ? 1 : 0;
+    var out = {};
+    Object.keys(STRINGS).forEach(function (k) { out[k] = STRINGS[k][i]; });
+    return out;
+  }
   var METHOD_CLASS = { get: 'badge-info', post: 'badge-success', put: 'badge-warning', delete: 'badge-error', patch: 'badge-warning' };
   var METHODS = ['get', 'post', 'put', 'patch', 'delete', 'head', 'options'];
   var MAX_DEPTH = 6;
 
-  var t = TEXT.es;
+  var t = textsFor('es');
 
   function el(tag, cls, text) {
     var node = document.createElement(tag);
@@ -399,7 +414,7 @@
   function start() {
     var root = document.getElementById('api-docs');
     if (!root) return;
-    t = TEXT[(document.documentElement.lang || 'es').slice(0, 2)] || TEXT.es;
+    t = textsFor((document.documentElement.lang || 'es').slice(0, 2));
     var src = root.getAttribute('data-src') || '/api/v1/openapi.json';
     root.setAttribute('aria-busy', 'true');
     fetch(src, { credentials: 'same-origin', headers: { Accept: 'application/json' } })

@@ -11,7 +11,7 @@
 
 use std::collections::BTreeSet;
 
-use integration_tests::app::{Answer, TestApp};
+use integration_tests::app::{http_routers, Answer, TestApp};
 use integration_tests::testdb::TestDb;
 use serde_json::Value;
 
@@ -115,14 +115,7 @@ async fn every_route_answers_the_same_bad_input_the_same_way() {
     let tenant_id = db.tenant("Bad Input Plant").tenant_id;
     let app = TestApp::new(
         db,
-        vec![
-            auth::router(),
-            production::router(),
-            data::router(),
-            downtime::router(),
-            metrics::router(),
-            dashboard::router(),
-        ],
+        http_routers(),
         // Several hundred calls by one user within a minute.
         &[("RATE_LIMIT_USER_PER_MIN", "100000")],
     )

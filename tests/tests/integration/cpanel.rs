@@ -12,14 +12,11 @@
 //! zigbuild for glibc 2.17 and sets it); without it the release binaries of
 //! `DASHBOARD_BIN_DIR` are packaged the same way by scripts/package-cpanel.sh.
 
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
 
-use integration_tests::hosts::{
-    bin_dir, free_port, http_request, RawResponse, TempDir, TestRequest,
-};
+use integration_tests::cpanel_apache::CpanelApache;
+use integration_tests::hosts::{bin_dir, RawResponse, TempDir, TestRequest};
 use integration_tests::testdb::TestDb;
 use mysql_async::prelude::Queryable;
 use serde_json::{json, Value};
@@ -44,14 +41,6 @@ impl Mode {
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
 }
 
 fn run(cmd: &mut Command) {
@@ -100,123 +89,20 @@ fn bundle(work: &Path) -> PathBuf {
     path
 }
 
-/// A private Apache shaped like a cPanel server (see the module comment).
-struct Apache {
-    conf: PathBuf,
-    run_dir: PathBuf,
-    port: u16,
-}
-
-impl Apache {
-    fn start(site: &Path, work: &Path, mode: Mode) -> Apache {
-        assert!(
-            Path::new("/usr/sbin/apache2").is_file() || which("apache2"),
-            "apache2 is not installed (scripts/deps.sh installs it)"
-        );
-        let run_dir = work.join("apache");
-        let sock_dir = run_dir.join("run");
-        std::fs::create_dir_all(&sock_dir).expect("apache run dir");
-        let port = free_port();
-        let mode_block = match mode {
-            Mode::Fcgid => format!(
-                "LoadModule fcgid_module /usr/lib/apache2/modules/mod_fcgid.so\n\
-                 FcgidIPCDir \"{s}/fcgid\"\nFcgidProcessTableFile \"{s}/fcgid_shm\"\n\
-                 FcgidMaxRequestLen 2097152",
-                s = sock_dir.display()
-            ),
-            Mode::Cgi => format!(
-                "LoadModule cgid_module /usr/lib/apache2/modules/mod_cgid.so\nScriptSock \"{}/cgid.sock\"",
-                sock_dir.display()
-            ),
-        };
-        let user_block = if is_root() {
-            "User www-data\nGroup www-data"
-        } else {
-            ""
-        };
-        let template =
-            std::fs::read_to_string(repo_root().join("infra/apache/cpanel-sim.conf.tmpl"))
-                .expect("infra/apache/cpanel-sim.conf.tmpl");
-        let conf_text = template
-            .replace("@RUN_DIR@", &run_dir.display().to_string())
-            .replace("@SOCK_DIR@", &sock_dir.display().to_string())
-            .replace("@SITE_DIR@", &site.display().to_string())
-            .replace("@PORT@", &port.to_string())
-            .replace("@USER_BLOCK@", user_block)
-            .replace("@MODE_BLOCK@", &mode_block);
-        let conf = run_dir.join("httpd.conf");
-        std::fs::write(&conf, conf_text).expect("httpd.conf");
-        if is_root() {
-            // What suEXEC would do on cPanel: the site's programs run as the account.
-            run(Command::new("chown")
-                .args(["-R", "www-data:www-data"])
-                .arg(site)
-                .arg(&sock_dir));
+/// The configuration that loads the module of `mode` (see
+/// [`CpanelApache::start`]).
+fn modules(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Fcgid => {
+            "LoadModule fcgid_module /usr/lib/apache2/modules/mod_fcgid.so\n\
+             FcgidIPCDir \"{sock_dir}/fcgid\"\nFcgidProcessTableFile \"{sock_dir}/fcgid_shm\"\n\
+             FcgidMaxRequestLen 2097152"
         }
-        let apache = Apache {
-            conf,
-            run_dir,
-            port,
-        };
-        let out = Command::new("apache2")
-            .arg("-f")
-            .arg(&apache.conf)
-            .args(["-k", "start"])
-            .output()
-            .expect("apache2");
-        assert!(
-            out.status.success(),
-            "apache2 did not start: {}{}",
-            String::from_utf8_lossy(&out.stderr),
-            apache.error_log()
-        );
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "apache2 does not listen on {port}: {}",
-                apache.error_log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        apache
-    }
-
-    fn error_log(&self) -> String {
-        let log = std::fs::read_to_string(self.run_dir.join("error.log")).unwrap_or_default();
-        let lines: Vec<&str> = log.lines().filter(|l| !l.contains(":notice]")).collect();
-        lines[lines.len().saturating_sub(20)..].join("\n")
-    }
-
-    fn request(&self, req: &TestRequest) -> RawResponse {
-        http_request(self.port, req)
-    }
-}
-
-impl Drop for Apache {
-    fn drop(&mut self) {
-        let pid_file = self.run_dir.join("httpd.pid");
-        let pid = std::fs::read_to_string(&pid_file).ok();
-        let _ = Command::new("apache2")
-            .arg("-f")
-            .arg(&self.conf)
-            .args(["-k", "stop"])
-            .output();
-        if let Some(pid) = pid.map(|p| p.trim().to_string()) {
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(50));
-            }
+        Mode::Cgi => {
+            "LoadModule cgid_module /usr/lib/apache2/modules/mod_cgid.so\n\
+             ScriptSock \"{sock_dir}/cgid.sock\""
         }
     }
-}
-
-fn which(cmd: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {cmd}")])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
 }
 
 /// A fresh document root with the bundle unpacked and the `bin/.env` a user writes.
@@ -270,7 +156,7 @@ async fn plant() -> TestDb {
     db
 }
 
-fn expect(resp: &RawResponse, status: u16, what: &str, apache: &Apache) {
+fn expect(resp: &RawResponse, status: u16, what: &str, apache: &CpanelApache) {
     assert_eq!(
         resp.status,
         status,
@@ -292,7 +178,7 @@ async fn sign_in_and_read_oee(mode: Mode) {
     let work = TempDir::new(&format!("cpanel-{}", mode.host()));
     let bundle = bundle(work.path());
     let site = docroot(work.path(), &bundle, &db.env());
-    let apache = Apache::start(&site, work.path(), mode);
+    let apache = CpanelApache::start(&site, work.path(), modules(mode));
 
     let health = apache.request(&TestRequest::get("/api/v1/production/health"));
     expect(&health, 200, "GET /api/v1/production/health", &apache);

@@ -17,6 +17,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use dash_store::HostKind;
+use integration_tests::app::http_routers;
+use integration_tests::hosts::HTTP_GROUPS;
 use serde_json::Value;
 use shared::config::Config;
 use shared::http::Request;
@@ -24,15 +26,6 @@ use shared::state::AppState;
 
 /// `(METHOD, path)` → function.
 type RouteTable = BTreeMap<(String, String), String>;
-
-const GROUPS: [&str; 6] = [
-    "auth",
-    "production",
-    "data",
-    "downtime",
-    "metrics",
-    "dashboard",
-];
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -49,14 +42,7 @@ fn document() -> Value {
 }
 
 fn code_routes() -> RouteTable {
-    let routers = [
-        auth::router(),
-        production::router(),
-        data::router(),
-        downtime::router(),
-        metrics::router(),
-        dashboard::router(),
-    ];
+    let routers = http_routers();
     let mut table = RouteTable::new();
     for router in &routers {
         for route in router.routes() {
@@ -141,7 +127,7 @@ fn assert_same_routes(left: &RouteTable, right: &RouteTable, left_name: &str, ri
 #[test]
 fn every_route_is_documented_and_every_documented_route_exists() {
     let code = code_routes();
-    for g in GROUPS {
+    for g in HTTP_GROUPS {
         assert!(
             code.contains_key(&("GET".to_string(), format!("/api/v1/{g}/health"))),
             "{g} has no health route"
@@ -176,14 +162,7 @@ fn documented_query(doc: &Value, path: &str, method: &str) -> BTreeSet<String> {
 fn every_route_takes_exactly_the_query_parameters_it_documents() {
     use shared::router::QueryRule;
     let doc = document();
-    let routers = [
-        auth::router(),
-        production::router(),
-        data::router(),
-        downtime::router(),
-        metrics::router(),
-        dashboard::router(),
-    ];
+    let routers = http_routers();
     let mut wrong = Vec::new();
     for route in routers.iter().flat_map(|r| r.routes()) {
         let method = route.method.as_str();
@@ -454,7 +433,7 @@ fn sam_routes(text: &str) -> (RouteTable, BTreeSet<String>) {
             function = name
                 .strip_suffix("Function")
                 .map(|g| g.to_ascii_lowercase())
-                .filter(|g| GROUPS.contains(&g.as_str()) || g == "jobs");
+                .filter(|g| HTTP_GROUPS.contains(&g.as_str()) || g == "jobs");
         } else if indent == 8 && t.ends_with(':') && !t.starts_with('#') {
             finish_event(
                 in_http_event,
@@ -564,7 +543,7 @@ fn cargo_lambda_watch_serves_every_function_on_its_production_paths() {
         workspace, by_path,
         "[workspace.metadata.lambda.watch.router] in Cargo.toml must map every documented path to its function"
     );
-    for g in GROUPS {
+    for g in HTTP_GROUPS {
         let own = toml_router(
             &read(&format!("functions/{g}/Cargo.toml")),
             "[package.metadata.lambda.watch.router]",

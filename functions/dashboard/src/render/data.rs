@@ -10,19 +10,17 @@
 //! Every line list goes through `TenantContext::resolve_lines` (a line outside
 //! the user's scope is a 404).
 
-use std::collections::BTreeMap;
-
-use chrono::{DateTime, NaiveDateTime, Utc};
-use mysql_async::prelude::Queryable;
 use serde_json::{json, Value};
 
+use dash_core::downtime::summary::{clipped_ms, Labels, Summary};
 use dash_core::timeutil::{self, Interval, Window, WindowQuery};
-use dash_store::downtime::summary::{self, Labels, ReasonInfo, SummaryInput, SummaryStop};
+use dash_store::downtime;
+use dash_store::downtime::clock::DataClock;
+use dash_store::downtime::window::{self, EventFilter, IfMissing, LinesQuery};
 use dash_store::error::{AppError, AppResult};
 use dash_store::metadata::TenantMetadata;
 use dash_store::metrics::{self, Plant};
-use dash_store::query::{self, CountSource};
-use dash_store::schema;
+use dash_store::query::CountSource;
 use shared::auth::TenantContext;
 use shared::state::AppState;
 
@@ -31,6 +29,11 @@ fn ids(params: &Value, key: &str) -> Option<Vec<i64>> {
         .get(key)
         .and_then(Value::as_array)
         .map(|a| a.iter().filter_map(Value::as_i64).collect())
+}
+
+/// A boolean param, false when absent.
+fn flag(params: &Value, key: &str) -> bool {
+    params.get(key).and_then(Value::as_bool).unwrap_or(false)
 }
 
 /// The lines a widget asks for, checked against the user's scope.
@@ -81,68 +84,49 @@ fn window_json(w: &(Window, Option<&'static str>), plant: &Plant<'_>) -> Value {
     })
 }
 
-/// Summary of the stored stops of `line_ids` overlapping `w`.
+/// The stops of `line_ids` overlapping `w` a downtime widget shows: every
+/// stop, micro-stops when `include_micro`; a line without its table is a 503.
+fn widget_stops(line_ids: &[i64], w: &Window, include_micro: bool) -> LinesQuery {
+    LinesQuery {
+        line_ids: line_ids.to_vec(),
+        window: *w,
+        filter: EventFilter::every_stop(include_micro),
+        if_missing: IfMissing::Fail,
+    }
+}
+
+/// The downtime summary of `line_ids` over `w` (built by
+/// [`dash_store::downtime::summary`], its labels in the plant's language) and
+/// the longest stop inside the window, in seconds.
 async fn downtime_summary(
     conn: &mut mysql_async::Conn,
     plant: &Plant<'_>,
     line_ids: &[i64],
     w: &Window,
     include_micro: bool,
-    lang_en: bool,
-) -> AppResult<(summary::Summary, f64)> {
-    let mut stops = Vec::new();
-    let mut longest = 0.0_f64;
-    for &id in line_ids {
-        let line = plant.meta.line(id).ok_or(AppError::NotFound)?;
-        for s in metrics::load_stops(conn, plant, &line.line_code, w).await? {
-            if !s.is_micro {
-                let secs = summary::clipped_ms(s.start, s.end, w) as f64 / 1000.0;
-                longest = longest.max(secs);
-            }
-            stops.push(SummaryStop {
-                line_id: id,
-                start: s.start,
-                end: s.end,
-                is_micro: s.is_micro,
-                failure_id: s.failure_id,
-            });
-        }
-    }
-    let reasons: BTreeMap<i64, ReasonInfo> = plant
-        .meta
-        .failures
-        .iter()
-        .map(|f| {
-            (
-                f.failure_id,
-                ReasonInfo {
-                    code: f.failure_code.clone(),
-                    name: f.failure_name.clone(),
-                    category: f.failure_category.clone(),
-                },
-            )
-        })
-        .collect();
-    let labels = if lang_en {
-        Labels {
-            unjustified: "Not justified",
-            no_shift: "Outside shifts",
-        }
-    } else {
-        Labels::default()
+) -> AppResult<(Summary, f64)> {
+    let lang = crate::i18n::Lang::parse(plant.tenant.language()).unwrap_or(crate::i18n::Lang::Es);
+    let unjustified = crate::i18n::t(lang, "downtime.not_justified");
+    let no_shift = crate::i18n::t(lang, "downtime.outside_shifts");
+    let labels = Labels {
+        unjustified: &unjustified,
+        no_shift: &no_shift,
     };
-    let s = summary::summarize(&SummaryInput {
-        window: *w,
-        now: plant.now,
-        lines: line_ids.len(),
-        stops: &stops,
-        include_micro,
-        reasons: &reasons,
-        shifts: &plant.shifts,
-        tz: plant.tz(),
+    let s = downtime::summary::summarize(
+        conn,
+        plant,
+        &widget_stops(line_ids, w, include_micro),
         labels,
-    });
-    Ok((s, longest))
+    )
+    .await?;
+    let longest_ms = s
+        .stops
+        .iter()
+        .filter(|stop| !stop.is_micro)
+        .map(|stop| clipped_ms(stop.start, stop.end, w))
+        .max()
+        .unwrap_or(0);
+    Ok((s.summary, longest_ms as f64 / 1000.0))
 }
 
 /// The newest stops of the lines in the window, for `downtime_table`.
@@ -154,57 +138,22 @@ async fn stop_rows(
     include_micro: bool,
 ) -> AppResult<Vec<Value>> {
     const LIMIT: usize = 50;
-    let db = schema::quote_ident(&plant.db_name()).map_err(query::schema_err)?;
-    let data_tz = plant.tenant.data_timezone();
+    let query = widget_stops(line_ids, w, include_micro);
+    let rows = window::newest_of_lines(conn, plant, &query, LIMIT, None).await?;
     let tz = plant.tz();
-    let mut rows: Vec<(DateTime<Utc>, Value)> = Vec::new();
-    type Row = (
-        i64,
-        NaiveDateTime,
-        NaiveDateTime,
-        f64,
-        bool,
-        Option<i64>,
-        Option<String>,
-    );
-    for &id in line_ids {
-        let line = plant.meta.line(id).ok_or(AppError::NotFound)?;
-        let name = schema::downtime_table(&line.line_code).map_err(query::schema_err)?;
-        query::verify_table(conn, &plant.db_name(), &name).await?;
-        let micro = if include_micro {
-            ""
-        } else {
-            " AND is_micro = 0"
-        };
-        let found: Vec<Row> = conn
-            .exec(
-                format!(
-                    "SELECT downtime_id, start_time, end_time, CAST(duration_seconds AS DOUBLE), is_micro, failure_id, justification \
-                     FROM {db}.`{name}` WHERE start_time < ? AND end_time > ?{micro} ORDER BY start_time DESC LIMIT {LIMIT}"
-                ),
-                (
-                    query::naive_bound(w.end, data_tz),
-                    query::naive_bound(w.start, data_tz),
-                ),
-            )
-            .await?;
-        for (downtime_id, start, end, duration, is_micro, failure_id, justification) in found {
-            let s = timeutil::data_naive_to_utc(start, data_tz);
-            let e = timeutil::data_naive_to_utc(end, data_tz);
-            rows.push((
-                s,
-                json!({
-                    "downtime_id": downtime_id, "line_id": id,
-                    "start_time": timeutil::format_instant(s, tz), "end_time": timeutil::format_instant(e, tz),
-                    "duration_seconds": duration, "is_micro": is_micro,
-                    "failure_id": failure_id, "justification": justification,
-                }),
-            ));
-        }
-    }
-    rows.sort_by_key(|r| std::cmp::Reverse(r.0));
-    rows.truncate(LIMIT);
-    Ok(rows.into_iter().map(|(_, v)| v).collect())
+    let mut clock = DataClock::new(plant.tenant.data_timezone());
+    let mut at = |n| timeutil::format_instant(clock.to_utc(n), tz);
+    Ok(rows
+        .iter()
+        .map(|(line_id, r)| {
+            json!({
+                "downtime_id": r.downtime_id, "line_id": line_id,
+                "start_time": at(&r.start), "end_time": at(&r.end),
+                "duration_seconds": r.duration_ms as f64 / 1000.0, "is_micro": r.is_micro,
+                "failure_id": r.failure_id, "justification": r.justification,
+            })
+        })
+        .collect())
 }
 
 /// Computes W for `widget_type` (a catalog type) with validated, effective `params`.
@@ -219,7 +168,6 @@ pub async fn compute(
     let plant = Plant::new(&tenant, meta, state.now());
     let tz = plant.tz();
     let line_ids = lines(ctx, meta, params)?;
-    let lang_en = tenant.language() == "en";
     let interval = |default: Interval| -> AppResult<Interval> {
         match params.get("interval").and_then(Value::as_str) {
             Some(s) => Interval::parse(s).map_err(AppError::from),
@@ -303,26 +251,17 @@ pub async fn compute(
         "kpi_downtime" | "downtime_pareto" => {
             let wl = window(&plant, params)?;
             let w = wl.0;
-            let include_micro = params
-                .get("include_micro")
-                .and_then(Value::as_bool)
-                .unwrap_or(false);
+            let include_micro = flag(params, "include_micro");
             let mut conn = state.db().client(&tenant.db_location()).await?;
             let (s, longest) =
-                downtime_summary(&mut conn, &plant, &line_ids, &w, include_micro, lang_en).await?;
+                downtime_summary(&mut conn, &plant, &line_ids, &w, include_micro).await?;
             let mut r = serde_json::to_value(&s).map_err(AppError::internal)?;
             r["longest_seconds"] = json!(longest);
             if widget_type == "kpi_downtime" {
                 if let Some(prev) = metrics::previous_window(&plant, &w) {
-                    let (p, _) = downtime_summary(
-                        &mut conn,
-                        &plant,
-                        &line_ids,
-                        &prev,
-                        include_micro,
-                        lang_en,
-                    )
-                    .await?;
+                    let (p, _) =
+                        downtime_summary(&mut conn, &plant, &line_ids, &prev, include_micro)
+                            .await?;
                     r["previous_total_seconds"] = json!(p.total_seconds);
                 }
             }
@@ -331,10 +270,7 @@ pub async fn compute(
         "downtime_table" => {
             let wl = window(&plant, params)?;
             let w = wl.0;
-            let include_micro = params
-                .get("include_micro")
-                .and_then(Value::as_bool)
-                .unwrap_or(false);
+            let include_micro = flag(params, "include_micro");
             let mut conn = state.db().client(&tenant.db_location()).await?;
             let items = stop_rows(&mut conn, &plant, &line_ids, &w, include_micro).await?;
             (json!({"items": items}), window_json(&wl, &plant))

@@ -35,7 +35,7 @@ use std::sync::{Arc, OnceLock};
 
 use ::http::StatusCode;
 use handlebars::{
-    Context, Handlebars, Helper, HelperResult, Output, RenderContext, RenderError,
+    Context, Handlebars, Helper, HelperDef, HelperResult, Output, RenderContext, RenderError,
     RenderErrorReason,
 };
 use rust_embed::RustEmbed;
@@ -79,65 +79,54 @@ fn param_str(h: &Helper, i: usize) -> String {
     }
 }
 
-fn t_helper(
-    h: &Helper,
-    _: &Handlebars,
-    ctx: &Context,
-    _: &mut RenderContext,
-    out: &mut dyn Output,
-) -> HelperResult {
+/// A helper that writes the text its function makes of the call (the params)
+/// and the page's data: every helper here is one of these.
+struct TextHelper(fn(&Helper, &Context) -> String);
+
+impl HelperDef for TextHelper {
+    fn call<'reg: 'rc, 'rc>(
+        &self,
+        h: &Helper<'rc>,
+        _: &'reg Handlebars<'reg>,
+        ctx: &'rc Context,
+        _: &mut RenderContext<'reg, 'rc>,
+        out: &mut dyn Output,
+    ) -> HelperResult {
+        out.write(&(self.0)(h, ctx))?;
+        Ok(())
+    }
+}
+
+/// `{{t "key" [more…]}}`: the args joined, translated, escaped.
+fn t_text(h: &Helper, ctx: &Context) -> String {
     let key: String = (0..h.params().len()).map(|i| param_str(h, i)).collect();
-    out.write(&handlebars::html_escape(&i18n::t(lang_of(ctx), &key)))?;
-    Ok(())
+    handlebars::html_escape(&i18n::t(lang_of(ctx), &key))
 }
 
-fn asset_helper(
-    h: &Helper,
-    _: &Handlebars,
-    ctx: &Context,
-    _: &mut RenderContext,
-    out: &mut dyn Output,
-) -> HelperResult {
-    let name = param_str(h, 0);
-    let url = assets::url(&base_of(ctx), &name);
-    out.write(&handlebars::html_escape(&url))?;
-    Ok(())
+/// `{{asset "app.css"}}`: the hashed URL, escaped.
+fn asset_text(h: &Helper, ctx: &Context) -> String {
+    handlebars::html_escape(&assets::url(&base_of(ctx), &param_str(h, 0)))
 }
 
-fn url_helper(
-    h: &Helper,
-    _: &Handlebars,
-    ctx: &Context,
-    _: &mut RenderContext,
-    out: &mut dyn Output,
-) -> HelperResult {
-    let path = param_str(h, 0);
-    out.write(&handlebars::html_escape(&format!(
-        "{}{}",
-        base_of(ctx),
-        path
-    )))?;
-    Ok(())
+/// `{{url "/path"}}`: the path under the base path, escaped.
+fn url_text(h: &Helper, ctx: &Context) -> String {
+    handlebars::html_escape(&format!("{}{}", base_of(ctx), param_str(h, 0)))
 }
 
-fn icon_helper(
-    h: &Helper,
-    _: &Handlebars,
-    _: &Context,
-    _: &mut RenderContext,
-    out: &mut dyn Output,
-) -> HelperResult {
+/// `{{icon "name" ["classes"]}}`: a Material Symbols ligature, hidden from
+/// assistive technology.
+fn icon_text(h: &Helper, _: &Context) -> String {
     let name = param_str(h, 0);
     let class = param_str(h, 1);
-    out.write("<span class=\"icon")?;
+    let mut out = String::from("<span class=\"icon");
     if !class.is_empty() {
-        out.write(" ")?;
-        out.write(&handlebars::html_escape(&class))?;
+        out.push(' ');
+        out.push_str(&handlebars::html_escape(&class));
     }
-    out.write("\" aria-hidden=\"true\">")?;
-    out.write(&handlebars::html_escape(&name))?;
-    out.write("</span>")?;
-    Ok(())
+    out.push_str("\" aria-hidden=\"true\">");
+    out.push_str(&handlebars::html_escape(&name));
+    out.push_str("</span>");
+    out
 }
 
 /// JSON safe inside `<script type="application/json">`: no `</script>`, no
@@ -158,27 +147,21 @@ pub fn json_for_script(value: &Value) -> String {
     out
 }
 
-fn json_helper(
-    h: &Helper,
-    _: &Handlebars,
-    _: &Context,
-    _: &mut RenderContext,
-    out: &mut dyn Output,
-) -> HelperResult {
+/// `{{json value}}`: a data island.
+fn json_text(h: &Helper, _: &Context) -> String {
     let value = h.param(0).map(|p| p.value().clone()).unwrap_or(Value::Null);
-    out.write(&json_for_script(&value))?;
-    Ok(())
+    json_for_script(&value)
 }
 
 fn new_registry() -> Handlebars<'static> {
     let mut hb = Handlebars::new();
     hb.set_strict_mode(false);
     hb.set_prevent_indent(true);
-    hb.register_helper("t", Box::new(t_helper));
-    hb.register_helper("asset", Box::new(asset_helper));
-    hb.register_helper("url", Box::new(url_helper));
-    hb.register_helper("icon", Box::new(icon_helper));
-    hb.register_helper("json", Box::new(json_helper));
+    hb.register_helper("t", Box::new(TextHelper(t_text)));
+    hb.register_helper("asset", Box::new(TextHelper(asset_text)));
+    hb.register_helper("url", Box::new(TextHelper(url_text)));
+    hb.register_helper("icon", Box::new(TextHelper(icon_text)));
+    hb.register_helper("json", Box::new(TextHelper(json_text)));
     hb
 }
 

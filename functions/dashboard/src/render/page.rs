@@ -5,15 +5,17 @@
 //! let mut page = PageContext::new(&req, &state, Some(&ctx), Some(&meta), "downtime");
 //! page.title(t(page.lang(), "downtime.title")).crumb("nav.downtime", None);
 //! page.set("heading", ...);
-//! render::page_response(&state, StatusCode::OK, "pages/downtime", &page.into_value())
+//! page.respond(&state, "pages/downtime")
 //! ```
 
+use ::http::StatusCode;
 use serde_json::{json, Map, Value};
 
 use crate::i18n::{self, Lang};
+use dash_store::error::AppResult;
 use dash_store::metadata::TenantMetadata;
 use shared::auth::{Permission, Role, TenantContext};
-use shared::http::Request;
+use shared::http::{Request, Response};
 use shared::state::AppState;
 
 pub struct PageContext {
@@ -130,6 +132,14 @@ impl PageContext {
         self
     }
 
+    /// The translation of `key` as the page's title and its last breadcrumb;
+    /// returned for the heading.
+    pub fn titled(&mut self, key: &str) -> String {
+        let title = self.t(key);
+        self.title(title.clone()).crumb(title.clone(), None);
+        title
+    }
+
     /// Adds a breadcrumb (`href` None for the current page). Labels are plain text.
     pub fn crumb(&mut self, label: impl Into<String>, href: Option<&str>) -> &mut Self {
         let href = href.map(|h| self.url(h));
@@ -159,6 +169,12 @@ impl PageContext {
         self.data
             .insert("breadcrumbs".into(), Value::Array(self.crumbs));
         Value::Object(self.data)
+    }
+
+    /// The page rendered with `template` (`pages/…`), a 200 (see
+    /// [`super::page_response`]).
+    pub fn respond(self, state: &AppState, template: &str) -> AppResult<Response> {
+        super::page_response(state, StatusCode::OK, template, &self.into_value())
     }
 }
 

@@ -79,20 +79,14 @@ pub struct Summary {
     pub by_shift: Vec<ParetoRow>,
 }
 
-/// Labels for the rows without an id.
+/// Labels of the Pareto rows without an id, in the reader's language: each
+/// caller passes its own (the dashboard its translations, the API its words).
 #[derive(Debug, Clone, Copy)]
 pub struct Labels<'a> {
+    /// The `by_reason` row of stops without a reason.
     pub unjustified: &'a str,
+    /// The `by_shift` row of stops outside every shift.
     pub no_shift: &'a str,
-}
-
-impl Default for Labels<'_> {
-    fn default() -> Self {
-        Labels {
-            unjustified: "Sin justificar",
-            no_shift: "Fuera de turno",
-        }
-    }
 }
 
 pub struct SummaryInput<'a> {
@@ -255,6 +249,11 @@ mod tests {
     use super::*;
     use chrono::NaiveTime;
 
+    const LABELS: Labels<'static> = Labels {
+        unjustified: "Sin justificar",
+        no_shift: "Fuera de turno",
+    };
+
     fn utc(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
     }
@@ -328,7 +327,7 @@ mod tests {
             reasons: &reasons,
             shifts: &shifts,
             tz: chrono_tz::UTC,
-            labels: Labels::default(),
+            labels: LABELS,
         });
         assert_eq!(s.count, 3);
         assert_eq!(s.total_seconds, 600.0 + 3600.0 + 1800.0);
@@ -376,7 +375,7 @@ mod tests {
             reasons: &BTreeMap::new(),
             shifts: &[],
             tz: chrono_tz::UTC,
-            labels: Labels::default(),
+            labels: LABELS,
         });
         assert_eq!(s.count, 0);
         assert_eq!(s.mtbf_seconds, None);

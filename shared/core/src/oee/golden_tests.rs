@@ -32,6 +32,11 @@ fn stop(a: &str, b: &str, cat: Option<ReasonCategory>, failure: Option<i64>) -> 
     }
 }
 
+/// A stop with reason (failure) `failure_id` and no reason category.
+fn stop_with_reason(a: &str, b: &str, failure_id: i64) -> Stop {
+    stop(a, b, None, Some(failure_id))
+}
+
 fn micro(a: &str, b: &str) -> Stop {
     Stop {
         is_micro: true,
@@ -60,6 +65,16 @@ fn model(
     })
 }
 
+/// [`model`] of the [`morning`] shift, without breaks.
+fn morning_model(
+    window: Window,
+    now: DateTime<Utc>,
+    stops: &[Stop],
+    open_stop: Option<OpenStop>,
+) -> TimeModel {
+    model(window, now, &morning(), &[], stops, open_stop)
+}
+
 fn cycle(pairs: &[(i64, f64)], default: Option<f64>) -> CycleTimes {
     CycleTimes {
         per_product: pairs.iter().copied().collect(),
@@ -74,6 +89,17 @@ fn close(a: Option<f64>, b: f64) -> bool {
 
 fn morning() -> Vec<Shift> {
     vec![Shift::new(1, "Morning", hm(6, 0), hm(14, 0))]
+}
+
+/// The night shift 22:00–06:00 (id 3) with its 02:00–02:30 break.
+fn night_with_break() -> ([Shift; 1], [ShiftBreak; 1]) {
+    let shifts = [Shift::new(3, "Night", hm(22, 0), hm(6, 0))];
+    let breaks = [ShiftBreak {
+        shift_id: 3,
+        start_time: hm(2, 0),
+        end_time: hm(2, 30),
+    }];
+    (shifts, breaks)
 }
 
 /// Day shift 06:00–14:00 with a 10:00–10:30 break, Wednesday 2026-04-15 (CEST).
@@ -168,17 +194,11 @@ fn day_shift() {
 /// DT = 1.5 h = 5 400 s, A = 21 600/27 000 = 0.8.
 #[test]
 fn night_shift_across_midnight() {
-    let shifts = [Shift::new(3, "Night", hm(22, 0), hm(6, 0))];
-    let breaks = [ShiftBreak {
-        shift_id: 3,
-        start_time: hm(2, 0),
-        end_time: hm(2, 30),
-    }];
-    let stops = [stop(
+    let (shifts, breaks) = night_with_break();
+    let stops = [stop_with_reason(
         "2026-04-14T21:00:00Z",
         "2026-04-14T22:30:00Z",
-        None,
-        Some(4),
+        4,
     )];
     let m = model(
         local_day("2026-04-15"),
@@ -224,11 +244,10 @@ fn dst_spring_forward_day() {
     assert_eq!(m.planned.total_ms(), 82_800_000);
 
     let night = win("2026-03-28T21:00:00Z", "2026-03-29T04:00:00Z");
-    let stops = [stop(
+    let stops = [stop_with_reason(
         "2026-03-29T00:30:00Z",
         "2026-03-29T01:30:00Z",
-        None,
-        Some(2),
+        2,
     )];
     let m = model(night, utc(LATER), &shifts, &[], &stops, None);
     assert_eq!(m.planned.total_ms(), 25_200_000);
@@ -258,12 +277,7 @@ fn dst_spring_forward_day() {
 /// Hour buckets of the day: 25, each 3 600 s, summing to the day's figures.
 #[test]
 fn dst_fall_back_day() {
-    let shifts = [Shift::new(3, "Night", hm(22, 0), hm(6, 0))];
-    let breaks = [ShiftBreak {
-        shift_id: 3,
-        start_time: hm(2, 0),
-        end_time: hm(2, 30),
-    }];
+    let (shifts, breaks) = night_with_break();
     let day = local_day("2026-10-25");
     assert_eq!(day.seconds(), 90_000.0);
     let m = model(day, utc(LATER), &[], &[], &[], None);
@@ -320,14 +334,7 @@ fn planned_stop() {
             Some(3),
         ),
     ];
-    let m = model(
-        local_day("2026-04-15"),
-        utc(LATER),
-        &morning(),
-        &[],
-        &stops,
-        None,
-    );
+    let m = morning_model(local_day("2026-04-15"), utc(LATER), &stops, None);
     assert_eq!(m.planned.total_ms(), 25_200_000);
     assert_eq!(m.downtime.total_ms(), 1_800_000);
     let t = m.totals(&Counts::new(), &CycleTimes::default());
@@ -343,20 +350,12 @@ fn planned_stop() {
 /// DT = 45 min = 2 700 s; A = 26 100/28 800 = 0.90625.
 #[test]
 fn stop_that_began_before_the_shift() {
-    let stops = [stop(
+    let stops = [stop_with_reason(
         "2026-04-15T03:30:00Z",
         "2026-04-15T04:45:00Z",
-        None,
-        Some(2),
+        2,
     )];
-    let m = model(
-        local_day("2026-04-15"),
-        utc(LATER),
-        &morning(),
-        &[],
-        &stops,
-        None,
-    );
+    let m = morning_model(local_day("2026-04-15"), utc(LATER), &stops, None);
     assert_eq!(m.downtime.total_ms(), 2_700_000);
     let t = m.totals(&Counts::new(), &CycleTimes::default());
     assert!(close(t.availability(), 0.90625));
@@ -370,14 +369,7 @@ fn stop_that_began_before_the_shift() {
 /// With default 3 s: P = (2 × 5 000 + 3 × 3 010)/28 800 = 19 030/28 800.
 #[test]
 fn product_without_ideal_cycle_time() {
-    let m = model(
-        local_day("2026-04-15"),
-        utc(LATER),
-        &morning(),
-        &[],
-        &[],
-        None,
-    );
+    let m = morning_model(local_day("2026-04-15"), utc(LATER), &[], None);
     let mut counts = Counts::new();
     counts.add(1, AreaKind::Good, 5_000);
     counts.add(2, AreaKind::Good, 3_000);
@@ -436,14 +428,7 @@ fn open_stop_and_now() {
         threshold_seconds: 120,
     };
     let now = utc("2026-04-15T10:30:00Z");
-    let m = model(
-        local_day("2026-04-15"),
-        now,
-        &morning(),
-        &[],
-        &[],
-        Some(open),
-    );
+    let m = morning_model(local_day("2026-04-15"), now, &[], Some(open));
     assert_eq!(m.planned.total_ms(), 23_400_000);
     assert_eq!(m.downtime.total_ms(), 1_800_000);
     assert_eq!(
@@ -453,37 +438,21 @@ fn open_stop_and_now() {
     assert_eq!(open.since(now), Some(open.last_detection));
 
     let now = utc("2026-04-15T10:01:00Z");
-    let m = model(
-        local_day("2026-04-15"),
-        now,
-        &morning(),
-        &[],
-        &[],
-        Some(open),
-    );
+    let m = morning_model(local_day("2026-04-15"), now, &[], Some(open));
     assert_eq!(m.downtime.total_ms(), 0);
     assert_eq!(open.since(now), None);
 
     // A window that ended before now stops the open stop at its end.
     let now = utc("2026-04-15T15:00:00Z");
-    let m = model(
+    let m = morning_model(
         win("2026-04-15T04:00:00Z", "2026-04-15T11:00:00Z"),
         now,
-        &morning(),
-        &[],
         &[],
         Some(open),
     );
     assert_eq!(m.downtime.total_ms(), 3_600_000);
     // A window wholly in the future has nothing planned yet.
-    let m = model(
-        local_day("2026-04-16"),
-        now,
-        &morning(),
-        &[],
-        &[],
-        Some(open),
-    );
+    let m = morning_model(local_day("2026-04-16"), now, &[], Some(open));
     assert_eq!(m, TimeModel::default());
 }
 
@@ -493,13 +462,12 @@ fn open_stop_and_now() {
 #[test]
 fn aggregation_sums_before_dividing() {
     let day = local_day("2026-04-15");
-    let line1 = model(day, utc(LATER), &morning(), &[], &[], None);
+    let line1 = morning_model(day, utc(LATER), &[], None);
     let short = [Shift::new(2, "Short", hm(6, 0), hm(7, 0))];
-    let stops = [stop(
+    let stops = [stop_with_reason(
         "2026-04-15T03:00:00Z",
         "2026-04-15T06:00:00Z",
-        None,
-        Some(1),
+        1,
     )];
     let line2 = model(day, utc(LATER), &short, &[], &stops, None);
     let mut c1 = Counts::new();
@@ -535,20 +503,13 @@ fn aggregation_sums_before_dividing() {
 /// A window without any planned time: every ratio null.
 #[test]
 fn degenerate_ratios() {
-    let m = model(
-        local_day("2026-04-15"),
-        utc(LATER),
-        &morning(),
-        &[],
-        &[],
-        None,
-    );
+    let m = morning_model(local_day("2026-04-15"), utc(LATER), &[], None);
     let t = m.totals(&Counts::new(), &CycleTimes::default());
     assert_eq!(t.performance(), Some(0.0));
     assert_eq!(t.quality(), None);
     assert_eq!(t.oee(), Some(0.0));
     let night_only = win("2026-04-15T18:00:00Z", "2026-04-15T20:00:00Z");
-    let t = model(night_only, utc(LATER), &morning(), &[], &[], None)
+    let t = morning_model(night_only, utc(LATER), &[], None)
         .totals(&Counts::new(), &CycleTimes::default());
     assert_eq!(
         (t.availability(), t.performance(), t.quality(), t.oee()),

@@ -322,23 +322,15 @@ mod tests {
     fn day_buckets_on_dst_days() {
         let cal = PlantCalendar::midnight(Madrid);
         // Local 2026-03-28 00:00 (+01) → 2026-03-31 00:00 (+02).
-        let b = buckets(
-            &win("2026-03-27T23:00:00Z", "2026-03-30T22:00:00Z"),
-            Interval::Day,
-            &cal,
-            &[],
-        );
+        let window = win("2026-03-27T23:00:00Z", "2026-03-30T22:00:00Z");
+        let b = buckets(&window, Interval::Day, &cal, &[]);
         assert_eq!(labels(&b), ["2026-03-28", "2026-03-29", "2026-03-30"]);
         assert_eq!(
             b.iter().map(|b| b.seconds).collect::<Vec<_>>(),
             [86_400.0, 82_800.0, 86_400.0]
         );
-        let b = buckets(
-            &win("2026-10-24T22:00:00Z", "2026-10-25T23:00:00Z"),
-            Interval::Day,
-            &cal,
-            &[],
-        );
+        let window = win("2026-10-24T22:00:00Z", "2026-10-25T23:00:00Z");
+        let b = buckets(&window, Interval::Day, &cal, &[]);
         assert_eq!(labels(&b), ["2026-10-25"]);
         assert_eq!(b[0].seconds, 90_000.0);
     }
@@ -347,12 +339,8 @@ mod tests {
     fn day_buckets_start_at_production_day_start_and_clip() {
         let cal = PlantCalendar::new(Madrid, hm(6, 0));
         // Local 2026-04-01 12:00 → 2026-04-03 08:00.
-        let b = buckets(
-            &win("2026-04-01T10:00:00Z", "2026-04-03T06:00:00Z"),
-            Interval::Day,
-            &cal,
-            &[],
-        );
+        let window = win("2026-04-01T10:00:00Z", "2026-04-03T06:00:00Z");
+        let b = buckets(&window, Interval::Day, &cal, &[]);
         assert_eq!(labels(&b), ["2026-04-01", "2026-04-02", "2026-04-03"]);
         assert_eq!(b[0].start, utc("2026-04-01T10:00:00Z"));
         assert_eq!(b[0].end, utc("2026-04-02T04:00:00Z"));
@@ -360,12 +348,8 @@ mod tests {
         assert_eq!(b[1].seconds, 86_400.0);
         assert_eq!(b[2].seconds, 2.0 * 3600.0);
         // Local 05:00 belongs to the previous production day.
-        let b = buckets(
-            &win("2026-04-02T03:00:00Z", "2026-04-02T05:00:00Z"),
-            Interval::Day,
-            &cal,
-            &[],
-        );
+        let window = win("2026-04-02T03:00:00Z", "2026-04-02T05:00:00Z");
+        let b = buckets(&window, Interval::Day, &cal, &[]);
         assert_eq!(labels(&b), ["2026-04-01", "2026-04-02"]);
     }
 
@@ -373,52 +357,32 @@ mod tests {
     fn week_and_month_buckets() {
         let cal = PlantCalendar::midnight(Madrid);
         // Local Sat 2026-03-28 → Wed 2026-04-08.
-        let b = buckets(
-            &win("2026-03-27T23:00:00Z", "2026-04-07T22:00:00Z"),
-            Interval::Week,
-            &cal,
-            &[],
-        );
+        let window = win("2026-03-27T23:00:00Z", "2026-04-07T22:00:00Z");
+        let b = buckets(&window, Interval::Week, &cal, &[]);
         assert_eq!(labels(&b), ["2026-W13", "2026-W14", "2026-W15"]);
         // W13 part: Sat+Sun (the Sunday has 23 h) = 47 h.
         assert_eq!(b[0].seconds, 47.0 * 3600.0);
         assert_eq!(b[1].seconds, 7.0 * 86_400.0);
         assert_eq!(b[2].seconds, 2.0 * 86_400.0);
         // ISO week-year differs from the calendar year at New Year.
-        let b = buckets(
-            &win("2026-12-30T23:00:00Z", "2027-01-04T23:00:00Z"),
-            Interval::Week,
-            &cal,
-            &[],
-        );
+        let window = win("2026-12-30T23:00:00Z", "2027-01-04T23:00:00Z");
+        let b = buckets(&window, Interval::Week, &cal, &[]);
         assert_eq!(labels(&b), ["2026-W53", "2027-W01"]);
-        let b = buckets(
-            &win("2026-02-14T23:00:00Z", "2026-04-30T22:00:00Z"),
-            Interval::Month,
-            &cal,
-            &[],
-        );
+        let window = win("2026-02-14T23:00:00Z", "2026-04-30T22:00:00Z");
+        let b = buckets(&window, Interval::Month, &cal, &[]);
         assert_eq!(labels(&b), ["2026-02", "2026-03", "2026-04"]);
         // March 2026 in Madrid: 31 days minus the lost hour.
         assert_eq!(b[1].seconds, 31.0 * 86_400.0 - 3600.0);
-        let b = buckets(
-            &win("2026-11-30T23:00:00Z", "2027-01-31T23:00:00Z"),
-            Interval::Month,
-            &cal,
-            &[],
-        );
+        let window = win("2026-11-30T23:00:00Z", "2027-01-31T23:00:00Z");
+        let b = buckets(&window, Interval::Month, &cal, &[]);
         assert_eq!(labels(&b), ["2026-12", "2027-01"]);
     }
 
     #[test]
     fn hour_buckets_spring_forward() {
         let cal = PlantCalendar::midnight(Madrid);
-        let b = buckets(
-            &win("2026-03-28T23:00:00Z", "2026-03-29T22:00:00Z"),
-            Interval::Hour,
-            &cal,
-            &[],
-        );
+        let window = win("2026-03-28T23:00:00Z", "2026-03-29T22:00:00Z");
+        let b = buckets(&window, Interval::Hour, &cal, &[]);
         assert_eq!(b.len(), 23);
         assert_eq!(b[1].label, "2026-03-29 01:00");
         assert_eq!(b[2].label, "2026-03-29 03:00");
@@ -430,12 +394,8 @@ mod tests {
     #[test]
     fn hour_buckets_fall_back() {
         let cal = PlantCalendar::midnight(Madrid);
-        let b = buckets(
-            &win("2026-10-24T22:00:00Z", "2026-10-25T23:00:00Z"),
-            Interval::Hour,
-            &cal,
-            &[],
-        );
+        let window = win("2026-10-24T22:00:00Z", "2026-10-25T23:00:00Z");
+        let b = buckets(&window, Interval::Hour, &cal, &[]);
         assert_eq!(b.len(), 25);
         assert_eq!(b[1].label, "2026-10-25 01:00");
         assert_eq!(b[2].label, "2026-10-25 02:00 +02:00");
@@ -447,12 +407,8 @@ mod tests {
     #[test]
     fn hour_buckets_clip_partial_hours() {
         let cal = PlantCalendar::midnight(Madrid);
-        let b = buckets(
-            &win("2026-04-01T04:30:00Z", "2026-04-01T06:15:00Z"),
-            Interval::Hour,
-            &cal,
-            &[],
-        );
+        let window = win("2026-04-01T04:30:00Z", "2026-04-01T06:15:00Z");
+        let b = buckets(&window, Interval::Hour, &cal, &[]);
         assert_eq!(
             labels(&b),
             ["2026-04-01 06:00", "2026-04-01 07:00", "2026-04-01 08:00"]
@@ -467,12 +423,8 @@ mod tests {
     fn hour_buckets_half_hour_zone_and_half_hour_dst() {
         // India (+05:30): local full hours fall on :30 UTC.
         let tz: Tz = "Asia/Kolkata".parse().unwrap();
-        let b = buckets(
-            &win("2026-04-01T00:00:00Z", "2026-04-01T02:00:00Z"),
-            Interval::Hour,
-            &PlantCalendar::midnight(tz),
-            &[],
-        );
+        let window = win("2026-04-01T00:00:00Z", "2026-04-01T02:00:00Z");
+        let b = buckets(&window, Interval::Hour, &PlantCalendar::midnight(tz), &[]);
         assert_eq!(
             labels(&b),
             ["2026-04-01 05:00", "2026-04-01 06:00", "2026-04-01 07:00"]
@@ -503,12 +455,8 @@ mod tests {
             Shift::new(3, "Night", hm(22, 0), hm(6, 0)),
         ];
         // Local 2026-03-29 00:00 → 2026-03-30 00:00 (23 h day).
-        let b = buckets(
-            &win("2026-03-28T23:00:00Z", "2026-03-29T22:00:00Z"),
-            Interval::Shift,
-            &cal,
-            &shifts,
-        );
+        let window = win("2026-03-28T23:00:00Z", "2026-03-29T22:00:00Z");
+        let b = buckets(&window, Interval::Shift, &cal, &shifts);
         assert_eq!(
             labels(&b),
             ["Night 2026-03-28", "Morning 2026-03-29", "Night 2026-03-29"]
@@ -519,12 +467,8 @@ mod tests {
         assert_eq!(b[1].seconds, 8.0 * 3600.0);
         assert_eq!(b[2].seconds, 2.0 * 3600.0);
         // No active shift: day buckets.
-        let b = buckets(
-            &win("2026-03-28T23:00:00Z", "2026-03-29T22:00:00Z"),
-            Interval::Shift,
-            &cal,
-            &[],
-        );
+        let window = win("2026-03-28T23:00:00Z", "2026-03-29T22:00:00Z");
+        let b = buckets(&window, Interval::Shift, &cal, &[]);
         assert_eq!(labels(&b), ["2026-03-29"]);
     }
 

@@ -272,42 +272,35 @@ pub(crate) mod tests {
         NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S").unwrap()
     }
 
+    /// Each `(Madrid wall time, the instant it resolves to)`.
+    fn assert_resolves_in_madrid(cases: &[(&str, &str)]) {
+        for &(local, instant) in cases {
+            assert_eq!(resolve_local(Madrid, naive(local)), utc(instant), "{local}");
+        }
+    }
+
     #[test]
     fn resolve_plain_local_time() {
-        assert_eq!(
-            resolve_local(Madrid, naive("2026-04-01T06:00:00")),
-            utc("2026-04-01T04:00:00Z")
-        );
-        assert_eq!(
-            resolve_local(Madrid, naive("2026-01-15T06:00:00")),
-            utc("2026-01-15T05:00:00Z")
-        );
+        assert_resolves_in_madrid(&[
+            ("2026-04-01T06:00:00", "2026-04-01T04:00:00Z"),
+            ("2026-01-15T06:00:00", "2026-01-15T05:00:00Z"),
+        ]);
     }
 
     #[test]
     fn resolve_gap_goes_to_instant_after_gap() {
         // 2026-03-29 02:00 CET → 03:00 CEST at 01:00Z; 02:30 does not exist.
-        assert_eq!(
-            resolve_local(Madrid, naive("2026-03-29T02:30:00")),
-            utc("2026-03-29T01:00:00Z")
-        );
-        assert_eq!(
-            resolve_local(Madrid, naive("2026-03-29T02:00:00")),
-            utc("2026-03-29T01:00:00Z")
-        );
-        assert_eq!(
-            resolve_local(Madrid, naive("2026-03-29T03:00:00")),
-            utc("2026-03-29T01:00:00Z")
-        );
+        assert_resolves_in_madrid(&[
+            ("2026-03-29T02:30:00", "2026-03-29T01:00:00Z"),
+            ("2026-03-29T02:00:00", "2026-03-29T01:00:00Z"),
+            ("2026-03-29T03:00:00", "2026-03-29T01:00:00Z"),
+        ]);
     }
 
     #[test]
     fn resolve_overlap_takes_earlier() {
         // 2026-10-25 03:00 CEST → 02:00 CET at 01:00Z; 02:30 happens twice.
-        assert_eq!(
-            resolve_local(Madrid, naive("2026-10-25T02:30:00")),
-            utc("2026-10-25T00:30:00Z")
-        );
+        assert_resolves_in_madrid(&[("2026-10-25T02:30:00", "2026-10-25T00:30:00Z")]);
     }
 
     #[test]
@@ -346,18 +339,15 @@ pub(crate) mod tests {
 
     #[test]
     fn format_with_offset_and_millis() {
-        assert_eq!(
-            format_instant(utc("2026-04-01T04:00:00Z"), Madrid),
-            "2026-04-01T06:00:00.000+02:00"
-        );
-        assert_eq!(
-            format_instant(utc("2026-01-01T04:00:00.0429Z"), Madrid),
-            "2026-01-01T05:00:00.042+01:00"
-        );
-        assert_eq!(
-            format_instant(utc("2026-01-01T04:00:00Z"), chrono_tz::UTC),
-            "2026-01-01T04:00:00.000+00:00"
-        );
+        #[rustfmt::skip]
+        let cases = [
+            ("2026-04-01T04:00:00Z", Madrid, "2026-04-01T06:00:00.000+02:00"),
+            ("2026-01-01T04:00:00.0429Z", Madrid, "2026-01-01T05:00:00.042+01:00"),
+            ("2026-01-01T04:00:00Z", chrono_tz::UTC, "2026-01-01T04:00:00.000+00:00"),
+        ];
+        for (instant, tz, formatted) in cases {
+            assert_eq!(format_instant(utc(instant), tz), formatted);
+        }
     }
 
     #[test]
@@ -375,18 +365,27 @@ pub(crate) mod tests {
         );
     }
 
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    /// Each `(instant, its production date)` in `cal`.
+    fn assert_production_dates(cal: &PlantCalendar, cases: &[(&str, &str)]) {
+        for &(instant, date) in cases {
+            assert_eq!(cal.production_date(utc(instant)), d(date), "{instant}");
+        }
+    }
+
     #[test]
     fn production_date_with_day_start() {
         let cal = PlantCalendar::new(Madrid, NaiveTime::from_hms_opt(6, 0, 0).unwrap());
-        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
         // 05:59 local on 04-02 still belongs to production day 04-01.
-        assert_eq!(
-            cal.production_date(utc("2026-04-02T03:59:00Z")),
-            d("2026-04-01")
-        );
-        assert_eq!(
-            cal.production_date(utc("2026-04-02T04:00:00Z")),
-            d("2026-04-02")
+        assert_production_dates(
+            &cal,
+            &[
+                ("2026-04-02T03:59:00Z", "2026-04-01"),
+                ("2026-04-02T04:00:00Z", "2026-04-02"),
+            ],
         );
         assert_eq!(cal.day_start(d("2026-04-02")), utc("2026-04-02T04:00:00Z"));
     }
@@ -394,16 +393,14 @@ pub(crate) mod tests {
     #[test]
     fn production_date_consistent_on_fall_back_when_day_starts_in_repeated_hour() {
         let cal = PlantCalendar::new(Madrid, NaiveTime::from_hms_opt(2, 30, 0).unwrap());
-        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
         // Day 10-25 starts at the first 02:30 (00:30Z). 02:10 CET (01:10Z) is after it.
         assert_eq!(cal.day_start(d("2026-10-25")), utc("2026-10-25T00:30:00Z"));
-        assert_eq!(
-            cal.production_date(utc("2026-10-25T01:10:00Z")),
-            d("2026-10-25")
-        );
-        assert_eq!(
-            cal.production_date(utc("2026-10-25T00:29:59Z")),
-            d("2026-10-24")
+        assert_production_dates(
+            &cal,
+            &[
+                ("2026-10-25T01:10:00Z", "2026-10-25"),
+                ("2026-10-25T00:29:59Z", "2026-10-24"),
+            ],
         );
     }
 

@@ -332,36 +332,33 @@ mod tests {
         }
     }
 
+    /// [`resolve_window`] of `start_date`, `end_date` and `range` in [`cal`],
+    /// without shifts.
+    fn resolve(
+        s: Option<&str>,
+        e: Option<&str>,
+        r: Option<&str>,
+        now: DateTime<Utc>,
+        max_days: u32,
+    ) -> Result<Window, WindowError> {
+        resolve_window(&q(s, e, r), &cal(), &[], now, max_days)
+    }
+
     #[test]
     fn resolve_explicit_window() {
         let now = utc("2026-04-10T12:00:00Z");
-        let w = resolve_window(
-            &q(Some("2026-04-01"), Some("2026-04-02"), None),
-            &cal(),
-            &[],
-            now,
-            366,
-        )
-        .unwrap();
+        let w = resolve(Some("2026-04-01"), Some("2026-04-02"), None, now, 366).unwrap();
         assert_eq!(w.start, utc("2026-03-31T22:00:00Z"));
         assert_eq!(w.end, utc("2026-04-01T22:00:00Z"));
         // start alone runs until now; empty strings are absent.
-        let w = resolve_window(
-            &q(Some("2026-04-10"), Some(""), Some(" ")),
-            &cal(),
-            &[],
-            now,
-            366,
-        )
-        .unwrap();
+        let w = resolve(Some("2026-04-10"), Some(""), Some(" "), now, 366).unwrap();
         assert_eq!(w.end, now);
     }
 
     #[test]
     fn resolve_window_errors() {
         let now = utc("2026-04-10T12:00:00Z");
-        let c = cal();
-        let e = |s, en, r, max| resolve_window(&q(s, en, r), &c, &[], now, max).unwrap_err();
+        let e = |s, en, r, max| resolve(s, en, r, now, max).unwrap_err();
         let err = e(Some("2026-04-02"), Some("2026-04-01"), None, 366);
         assert_eq!((err.field(), err.code()), ("end_date", "empty_window"));
         let err = e(Some("2026-04-01"), Some("2026-04-01"), None, 366);
@@ -390,30 +387,12 @@ mod tests {
     fn max_days_counts_local_days_across_dst() {
         let now = utc("2027-06-01T00:00:00Z");
         // 2026-03-28 → 2026-04-04 is 7 local days but 6 days 23 h of real time.
-        let w = resolve_window(
-            &q(Some("2026-03-28"), Some("2026-04-04"), None),
-            &cal(),
-            &[],
-            now,
-            7,
-        );
+        let w = resolve(Some("2026-03-28"), Some("2026-04-04"), None, now, 7);
         assert!(w.is_ok());
         // 2026-10-24 → 2026-10-31 is 7 local days but 7 days 1 h of real time.
-        let w = resolve_window(
-            &q(Some("2026-10-24"), Some("2026-10-31"), None),
-            &cal(),
-            &[],
-            now,
-            7,
-        );
+        let w = resolve(Some("2026-10-24"), Some("2026-10-31"), None, now, 7);
         assert!(w.is_ok());
-        let w = resolve_window(
-            &q(Some("2026-10-24"), Some("2026-10-31T00:01"), None),
-            &cal(),
-            &[],
-            now,
-            7,
-        );
+        let w = resolve(Some("2026-10-24"), Some("2026-10-31T00:01"), None, now, 7);
         assert_eq!(w.unwrap_err().code(), "window_too_long");
     }
 

@@ -178,8 +178,12 @@ mod tests {
         (cal.format(w.start), cal.format(w.end))
     }
 
-    fn pair(a: &str, b: &str) -> (String, String) {
-        (a.to_string(), b.to_string())
+    /// Each `(range, start, end)`, resolved at `now` in `cal`.
+    fn assert_windows(cal: &PlantCalendar, now: &str, cases: &[(RelativeRange, &str, &str)]) {
+        for &(r, start, end) in cases {
+            let expected = (start.to_string(), end.to_string());
+            assert_eq!(w(r, cal, now), expected, "{r} at {now}");
+        }
     }
 
     #[test]
@@ -199,55 +203,17 @@ mod tests {
     fn day_ranges_at_midnight_start() {
         let cal = PlantCalendar::midnight(Madrid);
         let now = "2026-04-15T10:00:00Z"; // Wednesday 12:00 CEST
-        assert_eq!(
-            w(RelativeRange::Today, &cal, now),
-            pair(
-                "2026-04-15T00:00:00.000+02:00",
-                "2026-04-16T00:00:00.000+02:00"
-            )
-        );
-        assert_eq!(
-            w(RelativeRange::Yesterday, &cal, now),
-            pair(
-                "2026-04-14T00:00:00.000+02:00",
-                "2026-04-15T00:00:00.000+02:00"
-            )
-        );
-        assert_eq!(
-            w(RelativeRange::ThisWeek, &cal, now),
-            pair(
-                "2026-04-13T00:00:00.000+02:00",
-                "2026-04-20T00:00:00.000+02:00"
-            )
-        );
-        assert_eq!(
-            w(RelativeRange::Last7Days, &cal, now),
-            pair(
-                "2026-04-09T00:00:00.000+02:00",
-                "2026-04-16T00:00:00.000+02:00"
-            )
-        );
-        assert_eq!(
-            w(RelativeRange::Last30Days, &cal, now),
-            pair(
-                "2026-03-17T00:00:00.000+01:00",
-                "2026-04-16T00:00:00.000+02:00"
-            )
-        );
-        assert_eq!(
-            w(RelativeRange::ThisMonth, &cal, now),
-            pair(
-                "2026-04-01T00:00:00.000+02:00",
-                "2026-05-01T00:00:00.000+02:00"
-            )
-        );
-        assert_eq!(
-            w(RelativeRange::Last24Hours, &cal, now),
-            pair(
-                "2026-04-14T12:00:00.000+02:00",
-                "2026-04-15T12:00:00.000+02:00"
-            )
-        );
+        #[rustfmt::skip]
+        let windows = [
+            (RelativeRange::Today, "2026-04-15T00:00:00.000+02:00", "2026-04-16T00:00:00.000+02:00"),
+            (RelativeRange::Yesterday, "2026-04-14T00:00:00.000+02:00", "2026-04-15T00:00:00.000+02:00"),
+            (RelativeRange::ThisWeek, "2026-04-13T00:00:00.000+02:00", "2026-04-20T00:00:00.000+02:00"),
+            (RelativeRange::Last7Days, "2026-04-09T00:00:00.000+02:00", "2026-04-16T00:00:00.000+02:00"),
+            (RelativeRange::Last30Days, "2026-03-17T00:00:00.000+01:00", "2026-04-16T00:00:00.000+02:00"),
+            (RelativeRange::ThisMonth, "2026-04-01T00:00:00.000+02:00", "2026-05-01T00:00:00.000+02:00"),
+            (RelativeRange::Last24Hours, "2026-04-14T12:00:00.000+02:00", "2026-04-15T12:00:00.000+02:00"),
+        ];
+        assert_windows(&cal, now, &windows);
     }
 
     #[test]
@@ -255,41 +221,31 @@ mod tests {
         let cal = PlantCalendar::new(Madrid, hm(6, 0));
         // Monday 2026-04-13 05:00 CEST still belongs to Sunday's production day.
         let now = "2026-04-13T03:00:00Z";
-        assert_eq!(
-            w(RelativeRange::Today, &cal, now),
-            pair(
-                "2026-04-12T06:00:00.000+02:00",
-                "2026-04-13T06:00:00.000+02:00"
-            )
-        );
-        // ...and so to the ISO week that started Monday 2026-04-06.
-        assert_eq!(
-            w(RelativeRange::ThisWeek, &cal, now),
-            pair(
-                "2026-04-06T06:00:00.000+02:00",
-                "2026-04-13T06:00:00.000+02:00"
-            )
-        );
+        #[rustfmt::skip]
+        let windows = [
+            (RelativeRange::Today, "2026-04-12T06:00:00.000+02:00", "2026-04-13T06:00:00.000+02:00"),
+            // ...and so to the ISO week that started Monday 2026-04-06.
+            (RelativeRange::ThisWeek, "2026-04-06T06:00:00.000+02:00", "2026-04-13T06:00:00.000+02:00"),
+        ];
+        assert_windows(&cal, now, &windows);
     }
 
     #[test]
     fn this_month_in_december_and_dst_today() {
         let cal = PlantCalendar::midnight(Madrid);
-        assert_eq!(
-            w(RelativeRange::ThisMonth, &cal, "2026-12-31T22:59:00Z"),
-            pair(
-                "2026-12-01T00:00:00.000+01:00",
-                "2027-01-01T00:00:00.000+01:00"
-            )
-        );
-        let today = RelativeRange::Today
-            .resolve(&cal, &[], utc("2026-03-29T12:00:00Z"))
-            .unwrap();
-        assert_eq!(today.seconds(), 23.0 * 3600.0);
-        let today = RelativeRange::Today
-            .resolve(&cal, &[], utc("2026-10-25T12:00:00Z"))
-            .unwrap();
-        assert_eq!(today.seconds(), 25.0 * 3600.0);
+        let december = [(
+            RelativeRange::ThisMonth,
+            "2026-12-01T00:00:00.000+01:00",
+            "2027-01-01T00:00:00.000+01:00",
+        )];
+        assert_windows(&cal, "2026-12-31T22:59:00Z", &december);
+        for (now, hours) in [
+            ("2026-03-29T12:00:00Z", 23.0),
+            ("2026-10-25T12:00:00Z", 25.0),
+        ] {
+            let today = RelativeRange::Today.resolve(&cal, &[], utc(now)).unwrap();
+            assert_eq!(today.seconds(), hours * 3600.0, "{now}");
+        }
     }
 
     #[test]
@@ -297,49 +253,35 @@ mod tests {
         let cal = PlantCalendar::midnight(Madrid);
         // 2026-04-15 03:00 CEST: the night shift that began 04-14 22:00 is running.
         let now = "2026-04-15T01:00:00Z";
-        assert_eq!(
-            w(RelativeRange::CurrentShift, &cal, now),
-            pair(
-                "2026-04-14T22:00:00.000+02:00",
-                "2026-04-15T06:00:00.000+02:00"
-            )
-        );
-        assert_eq!(
-            w(RelativeRange::LastShift, &cal, now),
-            pair(
-                "2026-04-14T14:00:00.000+02:00",
-                "2026-04-14T22:00:00.000+02:00"
-            )
-        );
+        #[rustfmt::skip]
+        let windows = [
+            (RelativeRange::CurrentShift, "2026-04-14T22:00:00.000+02:00", "2026-04-15T06:00:00.000+02:00"),
+            (RelativeRange::LastShift, "2026-04-14T14:00:00.000+02:00", "2026-04-14T22:00:00.000+02:00"),
+        ];
+        assert_windows(&cal, now, &windows);
         // Exactly at a boundary the new shift is current and the old one is last.
         let now = "2026-04-15T04:00:00Z";
-        assert_eq!(
-            w(RelativeRange::CurrentShift, &cal, now),
-            pair(
-                "2026-04-15T06:00:00.000+02:00",
-                "2026-04-15T14:00:00.000+02:00"
-            )
-        );
-        assert_eq!(
-            w(RelativeRange::LastShift, &cal, now),
-            pair(
-                "2026-04-14T22:00:00.000+02:00",
-                "2026-04-15T06:00:00.000+02:00"
-            )
-        );
+        #[rustfmt::skip]
+        let windows = [
+            (RelativeRange::CurrentShift, "2026-04-15T06:00:00.000+02:00", "2026-04-15T14:00:00.000+02:00"),
+            (RelativeRange::LastShift, "2026-04-14T22:00:00.000+02:00", "2026-04-15T06:00:00.000+02:00"),
+        ];
+        assert_windows(&cal, now, &windows);
     }
 
     #[test]
     fn no_shift_running_is_an_error_on_range() {
         let cal = PlantCalendar::midnight(Madrid);
-        let day_only = vec![Shift::new(1, "Day", hm(8, 0), hm(16, 0))];
-        let err = RelativeRange::CurrentShift
-            .resolve(&cal, &day_only, utc("2026-04-15T20:00:00Z"))
-            .unwrap_err();
-        assert_eq!((err.field(), err.code()), ("range", "no_shift"));
-        let err = RelativeRange::LastShift
-            .resolve(&cal, &[], utc("2026-04-15T20:00:00Z"))
-            .unwrap_err();
-        assert_eq!((err.field(), err.code()), ("range", "no_shift"));
+        let day_only = [Shift::new(1, "Day", hm(8, 0), hm(16, 0))];
+        let none: &[Shift] = &[];
+        for (r, shifts) in [
+            (RelativeRange::CurrentShift, &day_only[..]),
+            (RelativeRange::LastShift, none),
+        ] {
+            let err = r
+                .resolve(&cal, shifts, utc("2026-04-15T20:00:00Z"))
+                .unwrap_err();
+            assert_eq!((err.field(), err.code()), ("range", "no_shift"), "{r}");
+        }
     }
 }

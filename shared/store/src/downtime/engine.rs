@@ -23,11 +23,12 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, TxOpts};
 use serde::Serialize;
 
-use super::detector::{reconcile, Detection, Detector, DetectorError, Event, Thresholds};
-use super::store::{
-    self, fmt_naive, min_datetime, DataClock, DetectionReader, EventRow, Key, LineTables, StopRow,
-    Watermark,
-};
+use super::clock::{ms_to_utc, DataClock};
+use super::detections::DetectionReader;
+use super::detector::{Detection, Detector, DetectorError, Event, Thresholds};
+use super::events::{self, EventRow, StopRow};
+use super::reconcile::reconcile;
+use super::store::{self, fmt_naive, min_datetime, Key, LineTables, Watermark};
 use super::{DEFAULT_DOWNTIME_THRESHOLD_MS, DEFAULT_MICRO_STOP_MS};
 use crate::error::{AppError, AppResult};
 use crate::metadata::{Line, TenantMetadata};
@@ -305,7 +306,7 @@ async fn incremental_locked(
         rows.clear();
         rows.extend(found.iter().map(|(r, _)| *r));
         let mut tx = conn.start_transaction(TxOpts::default()).await?;
-        store::insert_events(&mut tx, t, &rows).await?;
+        events::insert_events(&mut tx, &t.events, t.line_id, &rows).await?;
         store::save_watermark(&mut tx, t, Some(&new_wm)).await?;
         tx.commit().await?;
         report.pages += 1;
@@ -350,6 +351,28 @@ pub struct RecomputeReport {
     /// Why nothing (or less than asked) was replayed.
     pub note: Option<String>,
     pub duration_ms: u64,
+}
+
+/// The counts of a recomputation, as the job summary and the API report them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RecomputeCounts {
+    pub detections: u64,
+    pub kept: usize,
+    pub deleted: usize,
+    pub inserted: usize,
+    pub relinked: usize,
+}
+
+impl RecomputeReport {
+    pub fn counts(&self) -> RecomputeCounts {
+        RecomputeCounts {
+            detections: self.detections,
+            kept: self.kept,
+            deleted: self.deleted,
+            inserted: self.inserted,
+            relinked: self.relinked,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -418,7 +441,7 @@ async fn recompute_locked(
     // Start: the detection before `from`, or the start of a stop spanning it.
     let mut anchor = store::detection_before(conn, t, Key::start_of(from_n), false).await?;
     if let Some(a) = anchor {
-        if let Some((start, _)) = store::stop_spanning(conn, t, a.at).await? {
+        if let Some((start, _)) = events::stop_spanning(conn, &t.events, a.at).await? {
             anchor = store::detection_before(conn, t, Key::end_of(start), true).await?;
         }
     }
@@ -436,14 +459,14 @@ async fn recompute_locked(
             Some(f) if f < wm_key => f,
             _ => break wm_key,
         };
-        match store::max_end_of_stops_starting_in(conn, t, anchor_at, f.at).await? {
+        match events::max_end_of_stops_starting_in(conn, &t.events, anchor_at, f.at).await? {
             Some(end) if end > f.at => bound = end,
             _ => break f,
         }
     };
     let to_wm = final_key == wm_key;
 
-    let old_rows = store::stops_starting_in(conn, t, anchor_at, final_key.at).await?;
+    let old_rows = events::stops_starting_in(conn, &t.events, anchor_at, final_key.at).await?;
     let seed = anchor.map(|a| (a, clock.to_ms(&a.at)));
     let mut pass = Pass::new(seed, spec.thresholds, spec.data_tz);
     let mut found: Vec<(EventRow, Event)> = Vec::new();
@@ -485,11 +508,12 @@ async fn recompute_locked(
 
     if !plan.is_noop() || wm_changed {
         let mut tx = conn.start_transaction(TxOpts::default()).await?;
-        store::delete_stops(&mut tx, t, &plan.delete).await?;
+        events::delete_stops(&mut tx, &t.events, &plan.delete).await?;
         for k in plan.keep.iter().filter(|k| k.detection_id_changed) {
-            store::set_stop_detection(&mut tx, t, k.downtime_id, k.event.detection_id).await?;
+            events::set_stop_detection(&mut tx, &t.events, k.downtime_id, k.event.detection_id)
+                .await?;
         }
-        store::insert_events(&mut tx, t, &inserts).await?;
+        events::insert_events(&mut tx, &t.events, t.line_id, &inserts).await?;
         if wm_changed {
             store::save_watermark(&mut tx, t, new_wm.as_ref()).await?;
         }
@@ -560,7 +584,7 @@ pub async fn open_stop(
     Ok(detector
         .open_stop(now.timestamp_millis())
         .map(|since_ms| OpenStop {
-            since: store::ms_to_utc(since_ms),
+            since: ms_to_utc(since_ms),
             since_naive: last,
             duration_ms: now.timestamp_millis().saturating_sub(since_ms),
         }))
@@ -581,7 +605,7 @@ pub async fn record_last_run(
 pub async fn count_stops(conn: &mut Conn, db_name: &str, spec: &LineSpec) -> AppResult<i64> {
     let t = spec.tables(db_name)?;
     let n: Option<i64> = conn
-        .query_first(format!("SELECT COUNT(*) FROM {}", t.events))
+        .query_first(format!("SELECT COUNT(*) FROM {}", t.events.sql_name()))
         .await?;
     Ok(n.unwrap_or(0))
 }

@@ -174,6 +174,11 @@ mod tests {
         hour_grid(&b, &values, tz, utc(now))
     }
 
+    /// The grid of a window long past: no hour of it is in the future.
+    fn past_grid(from: &str, to: &str) -> Vec<HeatDay> {
+        grid(from, to, "2030-01-01T00:00:00Z")
+    }
+
     #[test]
     fn hours_are_local_and_the_future_is_empty() {
         // 2026-11-29 00:00–24:00 CET, now 10:30 CET.
@@ -192,22 +197,14 @@ mod tests {
     #[test]
     fn dst_days_keep_24_columns() {
         // Fall back (2026-10-25): 25 hours, 02:00 twice → buckets 3 and 4 add up.
-        let g = grid(
-            "2026-10-24T22:00:00Z",
-            "2026-10-25T23:00:00Z",
-            "2030-01-01T00:00:00Z",
-        );
+        let g = past_grid("2026-10-24T22:00:00Z", "2026-10-25T23:00:00Z");
         assert_eq!(g.len(), 1);
         assert_eq!(g[0].hours[2], Some(3 + 4));
         assert_eq!(g[0].hours[23], Some(25));
         let total: u64 = g[0].hours.iter().flatten().sum();
         assert_eq!(total, (1..=25).sum::<u64>());
         // Spring forward (2026-03-29): 23 hours, no 02:00.
-        let g = grid(
-            "2026-03-28T23:00:00Z",
-            "2026-03-29T22:00:00Z",
-            "2030-01-01T00:00:00Z",
-        );
+        let g = past_grid("2026-03-28T23:00:00Z", "2026-03-29T22:00:00Z");
         assert_eq!(g[0].hours[2], None);
         assert_eq!(g[0].hours[3], Some(3));
         assert_eq!(g[0].hours.iter().flatten().count(), 23);
@@ -215,11 +212,7 @@ mod tests {
 
     #[test]
     fn a_window_across_midnight_gives_two_rows() {
-        let g = grid(
-            "2026-11-28T20:00:00Z",
-            "2026-11-29T02:00:00Z",
-            "2030-01-01T00:00:00Z",
-        );
+        let g = past_grid("2026-11-28T20:00:00Z", "2026-11-29T02:00:00Z");
         assert_eq!(g.len(), 2);
         assert_eq!(g[0].hours[21], Some(1));
         assert_eq!(g[0].hours[20], None);

@@ -9,7 +9,9 @@ use mysql_async::{Conn, Opts, OptsBuilder, TxOpts};
 use serde_json::{json, Value};
 
 use super::{is_server_error, quote_ident, Result, SchemaError};
-use crate::tenancy::{Tenant, TenantConfig};
+use crate::audit::{self, AuditEntry};
+use crate::tenancy::{self, Tenant, TenantConfig};
+use crate::users;
 
 /// The roles of docs/roles.md#roles, highest first.
 pub const ROLES: &[&str] = &["superadmin", "admin", "manager", "operator", "viewer"];
@@ -28,13 +30,16 @@ pub async fn audit(
     details: &Value,
     ip: Option<&str>,
 ) -> Result<()> {
-    conn.exec_drop(
-        "INSERT INTO audit_log (user_id, tenant_id, action, entity, entity_id, details, ip, created_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(3))",
-        (user_id, tenant_id, action, entity, entity_id, details.to_string(), ip),
-    )
-    .await?;
-    Ok(())
+    let entry = AuditEntry {
+        user_id,
+        tenant_id,
+        action,
+        entity: Some(entity),
+        entity_id,
+        details: details.clone(),
+        ip,
+    };
+    Ok(audit::record_on_database_clock(conn, &entry).await?)
 }
 
 /// A tenant to register.
@@ -137,55 +142,36 @@ pub async fn register_tenant(
     };
     crate::tenancy::validate_config(&config).map_err(|e| invalid(e.to_string()))?;
 
-    if let Some(existing) = tenant_by_name(global, &company_name).await? {
+    if let Some(existing) = tenancy::find_tenant_by_name(global, &company_name).await? {
         return existing_tenant(client_server_url, existing, t.if_not_exists).await;
     }
 
     let mut tx = global.start_transaction(TxOpts::default()).await?;
-    let inserted = tx
-        .exec_drop(
-            "INSERT INTO tenant (company_name, asociated_since, is_active, config_tenant) \
-             VALUES (?, UTC_DATE(), 1, ?)",
-            (
-                &company_name,
-                serde_json::to_string(&config).unwrap_or_default(),
-            ),
-        )
-        .await;
-    if let Err(e) = inserted {
-        drop(tx);
-        if is_server_error(&e, ER_DUP_ENTRY) {
-            // Registered concurrently under the same name.
-            if let Some(existing) = tenant_by_name(global, &company_name).await? {
-                return existing_tenant(client_server_url, existing, t.if_not_exists).await;
+    let inserted = tenancy::insert_registered_tenant(&mut tx, &company_name, &config).await;
+    let tenant_id = match inserted {
+        Ok(tenant_id) => tenant_id,
+        Err(e) => {
+            drop(tx);
+            if is_server_error(&e, ER_DUP_ENTRY) {
+                // Registered concurrently under the same name.
+                if let Some(existing) = tenancy::find_tenant_by_name(global, &company_name).await? {
+                    return existing_tenant(client_server_url, existing, t.if_not_exists).await;
+                }
             }
+            return Err(e.into());
         }
-        return Err(e.into());
-    }
-    let tenant_id = tx.last_insert_id().unwrap_or(0) as i64;
+    };
     let db_name = config
         .db_name
         .clone()
         .unwrap_or_else(|| format!("dashboard_client_{tenant_id}"));
     config.db_name = Some(db_name.clone());
-    tx.exec_drop(
-        "UPDATE tenant SET config_tenant = ? WHERE tenant_id = ?",
-        (
-            serde_json::to_string(&config).unwrap_or_default(),
-            tenant_id,
-        ),
-    )
-    .await?;
-    tx.exec_drop(
-        "INSERT INTO audit_log (user_id, tenant_id, action, entity, entity_id, details, created_at) \
-         VALUES (NULL, ?, 'tenant.create', 'tenant', ?, ?, UTC_TIMESTAMP(3))",
-        (
-            tenant_id,
-            tenant_id.to_string(),
-            json!({"company_name": company_name, "config_tenant": config, "via": "dashctl"}).to_string(),
-        ),
-    )
-    .await?;
+    tenancy::set_config(&mut tx, tenant_id, &config).await?;
+    let entry = AuditEntry::new("tenant.create")
+        .tenant(Some(tenant_id))
+        .entity("tenant", tenant_id)
+        .details(json!({"company_name": company_name, "config_tenant": config, "via": "dashctl"}));
+    audit::record_on_database_clock(&mut tx, &entry).await?;
     tx.commit().await?;
 
     let database_created =
@@ -286,46 +272,14 @@ pub async fn create_client_database(
     Ok(created)
 }
 
-type RawTenant = (i64, String, bool, Option<String>);
-
-fn to_tenant((tenant_id, company_name, is_active, config): RawTenant) -> Tenant {
-    Tenant {
-        tenant_id,
-        company_name,
-        is_active,
-        config: config
-            .and_then(|c| serde_json::from_str(&c).ok())
-            .unwrap_or_default(),
-    }
-}
-
-async fn tenant_by_name(conn: &mut Conn, name: &str) -> Result<Option<Tenant>> {
-    let row: Option<RawTenant> = conn
-        .exec_first(
-            "SELECT tenant_id, company_name, is_active, CAST(config_tenant AS CHAR) FROM tenant WHERE company_name = ?",
-            (name,),
-        )
-        .await?;
-    Ok(row.map(to_tenant))
-}
-
 /// One tenant by id.
 pub async fn find_tenant(conn: &mut Conn, tenant_id: i64) -> Result<Option<Tenant>> {
-    let row: Option<RawTenant> = conn
-        .exec_first(
-            "SELECT tenant_id, company_name, is_active, CAST(config_tenant AS CHAR) FROM tenant WHERE tenant_id = ?",
-            (tenant_id,),
-        )
-        .await?;
-    Ok(row.map(to_tenant))
+    Ok(tenancy::find_tenant(conn, tenant_id).await?)
 }
 
 /// Every tenant, by id.
 pub async fn list_tenants(conn: &mut Conn) -> Result<Vec<Tenant>> {
-    let rows: Vec<RawTenant> = conn
-        .query("SELECT tenant_id, company_name, is_active, CAST(config_tenant AS CHAR) FROM tenant ORDER BY tenant_id")
-        .await?;
-    Ok(rows.into_iter().map(to_tenant).collect())
+    Ok(tenancy::list_tenants(conn).await?)
 }
 
 /// Where a tenant's client database lives: `(db_host, db_port, db_name)`.
@@ -404,13 +358,13 @@ pub async fn create_user(conn: &mut Conn, u: &NewUser) -> Result<CreatedUser> {
         }
     }
     if let Some(tid) = u.tenant_id {
-        if find_tenant(conn, tid).await?.is_none() {
+        if tenancy::find_tenant(conn, tid).await?.is_none() {
             return Err(SchemaError::NotFound(format!(
                 "tenant {tid} does not exist: register it first (dashctl register-tenant)"
             )));
         }
     }
-    if let Some(existing) = user_by_name(conn, username).await? {
+    if let Some(existing) = users::user_id_by_name(conn, username).await? {
         return existing_user(existing, username, u.if_not_exists);
     }
 
@@ -421,33 +375,25 @@ pub async fn create_user(conn: &mut Conn, u: &NewUser) -> Result<CreatedUser> {
         .map_err(|e| SchemaError::Schema(format!("password hashing failed: {e}")))?;
 
     let mut tx = conn.start_transaction(TxOpts::default()).await?;
-    let inserted = tx
-        .exec_drop(
-            "INSERT INTO `user` (tenant_id, username, email, password, role, permissions, is_active, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, NULL, 1, UTC_TIMESTAMP(3), UTC_TIMESTAMP(3))",
-            (u.tenant_id, username, email, &phc, &u.role),
-        )
-        .await;
-    if let Err(e) = inserted {
-        drop(tx);
-        if is_server_error(&e, ER_DUP_ENTRY) {
-            if let Some(existing) = user_by_name(conn, username).await? {
-                return existing_user(existing, username, u.if_not_exists);
+    let inserted =
+        users::insert_registered_user(&mut tx, u.tenant_id, username, email, &phc, &u.role).await;
+    let user_id = match inserted {
+        Ok(user_id) => user_id,
+        Err(e) => {
+            drop(tx);
+            if is_server_error(&e, ER_DUP_ENTRY) {
+                if let Some(existing) = users::user_id_by_name(conn, username).await? {
+                    return existing_user(existing, username, u.if_not_exists);
+                }
             }
+            return Err(e.into());
         }
-        return Err(e.into());
-    }
-    let user_id = tx.last_insert_id().unwrap_or(0) as i64;
-    tx.exec_drop(
-        "INSERT INTO audit_log (user_id, tenant_id, action, entity, entity_id, details, created_at) \
-         VALUES (NULL, ?, 'user.create', 'user', ?, ?, UTC_TIMESTAMP(3))",
-        (
-            u.tenant_id,
-            user_id.to_string(),
-            json!({"username": username, "role": u.role, "email": email, "via": "dashctl"}).to_string(),
-        ),
-    )
-    .await?;
+    };
+    let entry = AuditEntry::new("user.create")
+        .tenant(u.tenant_id)
+        .entity("user", user_id)
+        .details(json!({"username": username, "role": u.role, "email": email, "via": "dashctl"}));
+    audit::record_on_database_clock(&mut tx, &entry).await?;
     tx.commit().await?;
     Ok(CreatedUser {
         user_id,
@@ -466,12 +412,6 @@ fn existing_user(user_id: i64, username: &str, if_not_exists: bool) -> Result<Cr
             "user {username:?} already exists (id {user_id}): pass --if-not-exists to keep it, or pick another --username"
         )))
     }
-}
-
-async fn user_by_name(conn: &mut Conn, username: &str) -> Result<Option<i64>> {
-    Ok(conn
-        .exec_first("SELECT user_id FROM `user` WHERE username = ?", (username,))
-        .await?)
 }
 
 /// Upserts every widget type of [`dash_core::catalog::widget_types`] into
@@ -495,12 +435,13 @@ pub async fn seed_widget_catalog(conn: &mut Conn) -> Result<usize> {
         )
         .await?;
     }
-    tx.exec_drop(
-        "INSERT INTO audit_log (user_id, tenant_id, action, entity, entity_id, details, created_at) \
-         VALUES (NULL, NULL, 'widget_catalog.seed', 'widget_catalog', NULL, ?, UTC_TIMESTAMP(3))",
-        (json!({"widget_types": types.len(), "via": "dashctl", "at": Utc::now().to_rfc3339()}).to_string(),),
-    )
-    .await?;
+    let entry = AuditEntry {
+        entity: Some("widget_catalog"),
+        ..AuditEntry::new("widget_catalog.seed").details(
+            json!({"widget_types": types.len(), "via": "dashctl", "at": Utc::now().to_rfc3339()}),
+        )
+    };
+    audit::record_on_database_clock(&mut tx, &entry).await?;
     tx.commit().await?;
     Ok(types.len())
 }

@@ -200,6 +200,17 @@ pub struct ReportItem {
 }
 
 impl ReportItem {
+    /// A `production_line.line_code` that cannot name a line's tables.
+    fn bad_line_code(note: String) -> Self {
+        Self {
+            table: "production_line".into(),
+            column: Some("line_code".into()),
+            required: true,
+            status: CheckStatus::Invalid,
+            note: Some(note),
+        }
+    }
+
     /// `table` or `table.column`.
     pub fn target(&self) -> String {
         match &self.column {
@@ -409,29 +420,17 @@ pub async fn verify_client(conn: &mut Conn, db_name: &str) -> Result<Report> {
                 continue;
             }
             let Some(code) = line.line_code.clone().filter(|c| is_valid_line_code(c)) else {
-                report.items.push(ReportItem {
-                    table: "production_line".into(),
-                    column: Some("line_code".into()),
-                    required: true,
-                    status: CheckStatus::Invalid,
-                    note: Some(format!(
-                        "line {} ({:?}) has no usable code: set line_code to [a-z0-9_]{{1,40}}",
-                        line.line_id, line.line_name
-                    )),
-                });
+                report.items.push(ReportItem::bad_line_code(format!(
+                    "line {} ({:?}) has no usable code: set line_code to [a-z0-9_]{{1,40}}",
+                    line.line_id, line.line_name
+                )));
                 continue;
             };
             if !seen_codes.insert(code.clone()) {
-                report.items.push(ReportItem {
-                    table: "production_line".into(),
-                    column: Some("line_code".into()),
-                    required: true,
-                    status: CheckStatus::Invalid,
-                    note: Some(format!(
-                        "line {} has the code {code} of another line: set distinct line_code values",
-                        line.line_id
-                    )),
-                });
+                report.items.push(ReportItem::bad_line_code(format!(
+                    "line {} has the code {code} of another line: set distinct line_code values",
+                    line.line_id
+                )));
                 continue;
             }
             let detection = format!("detection_line_{code}");

@@ -1,0 +1,254 @@
+//! One stop: `GET /downtime/{id}?line_id=N` (with its ETag) and
+//! `PUT /downtime/{id}?line_id=N`, its justification — a reason and a
+//! comment; operator and up; audited with before and after; a stale update
+//! (`If-Match` or `expected_updated_at`) is a 409.
+
+use ::http::StatusCode;
+use chrono_tz::Tz;
+use serde_json::{json, Value};
+
+use dash_store::downtime::clock::DataClock;
+use dash_store::downtime::justify::{self, NewJustification, ReasonRef};
+use dash_store::downtime::store::parse_naive;
+use dash_store::downtime::StopRow;
+use dash_store::error::{AppError, AppResult};
+use shared::auth::audit;
+use shared::auth::input::{check_len, Fields};
+use shared::auth::Permission;
+use shared::extract::{Call, Input};
+use shared::http::{self, Request, Response};
+use shared::state::AppState;
+
+use crate::request::{events_table, stop_line};
+use crate::views::{etag, fmt_time, stop_view, version};
+
+/// Longest justification comment (the column is `VARCHAR(1000)`).
+const MAX_COMMENT_CHARS: usize = 1000;
+
+const JUSTIFY_FIELDS: [&str; 7] = [
+    "failure_id",
+    "reason",
+    "justification",
+    "comment",
+    "expected_updated_at",
+    "line_id",
+    "reason_code",
+];
+
+fn if_none_match(req: &Request, tag: &str) -> bool {
+    req.header("if-none-match").is_some_and(|v| {
+        v.split(',')
+            .any(|t| t.trim().trim_start_matches("W/") == tag || t.trim() == "*")
+    })
+}
+
+pub async fn one(req: Request, state: AppState) -> AppResult<Response> {
+    let call = Call::extract(req, state, Permission::DataRead, Input::Query).await?;
+    let id = call.req.path_id("id")?;
+    let line_id = stop_line(&call, None)?;
+    let mut conn = call.state.db().client(&call.tenant.db_location()).await?;
+    let table = events_table(&mut conn, &call, line_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let row = justify::stop_by_id(&mut conn, &table, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let tag = etag(line_id, &row);
+    if if_none_match(&call.req, &tag) {
+        let resp = http::response(StatusCode::NOT_MODIFIED, "application/json", Vec::new());
+        return Ok(http::with_header(resp, "etag", &tag));
+    }
+    let mut clock = DataClock::new(call.tenant.data_timezone());
+    let view = stop_view(&call, &mut clock, line_id, &row);
+    Ok(http::with_header(http::data(&view), "etag", &tag))
+}
+
+/// A comment fit to store: at most 1000 characters, no control characters
+/// other than line breaks and tabs. Empty means none.
+fn check_comment(field: &str, v: &str) -> AppResult<Option<String>> {
+    check_len(field, v, 0, MAX_COMMENT_CHARS)?;
+    if v.chars()
+        .any(|ch| ch.is_control() && !matches!(ch, '\n' | '\r' | '\t'))
+    {
+        return Err(AppError::validation(
+            field,
+            format!("{field} must not contain control characters"),
+        ));
+    }
+    let trimmed = v.trim();
+    Ok((!trimmed.is_empty()).then(|| trimmed.to_string()))
+}
+
+fn justification_json(clock: &mut DataClock, tz: Tz, row: &StopRow) -> Value {
+    json!({
+        "failure_id": row.failure_id,
+        "justification": row.justification,
+        "justified_by": row.justified_by,
+        "justified_at": row.justified_at.map(|j| fmt_time(clock, tz, &j)),
+        "updated_at": version(row),
+    })
+}
+
+/// The reason a justification names: `failure_id`, `reason` (an id, as a
+/// number or text, or a code) or `reason_code`.
+fn named_reason(fields: &Fields) -> AppResult<(Option<i64>, Option<String>)> {
+    let reason_code = match (fields.opt_str("reason_code")?, fields.raw("reason")) {
+        (Some(code), _) => Some(code.to_string()),
+        (None, Some(Value::String(s))) if s.trim().parse::<i64>().is_err() => {
+            Some(s.trim().to_string())
+        }
+        _ => None,
+    };
+    let reason_id = match fields.raw("reason") {
+        Some(Value::Number(_)) => fields.opt_id("reason")?,
+        Some(Value::String(s)) => s.trim().parse::<i64>().ok(),
+        Some(Value::Null) | None => None,
+        Some(_) => {
+            return Err(AppError::validation(
+                "reason",
+                "reason must be a reason id or code",
+            ))
+        }
+    };
+    let failure_id = fields.opt_id("failure_id")?.or(reason_id);
+    if failure_id.is_none() && reason_code.is_none() {
+        return Err(AppError::validation(
+            "failure_id",
+            "failure_id (the reason) is required",
+        ));
+    }
+    Ok((failure_id, reason_code))
+}
+
+/// The comment, given as `justification` or `comment` (not both).
+fn named_comment(fields: &Fields) -> AppResult<Option<String>> {
+    match (fields.opt_str("justification")?, fields.opt_str("comment")?) {
+        (Some(_), Some(_)) => Err(AppError::validation(
+            "comment",
+            "give justification or comment, not both",
+        )),
+        (Some(v), None) => check_comment("justification", v),
+        (None, Some(v)) => check_comment("comment", v),
+        (None, None) => Ok(None),
+    }
+}
+
+pub async fn justify(req: Request, state: AppState) -> AppResult<Response> {
+    let call = Call::extract(req, state, Permission::DowntimeJustify, Input::Query).await?;
+    let id = call.req.path_id("id")?;
+    let fields = Fields::parse(&call.req, &JUSTIFY_FIELDS)?;
+    let line_id = stop_line(&call, fields.opt_id("line_id")?)?;
+    let (failure_id, reason_code) = named_reason(&fields)?;
+    let comment = named_comment(&fields)?;
+    let expected = match fields.opt_str("expected_updated_at")? {
+        None => None,
+        Some(v) => Some(parse_naive(v).ok_or_else(|| {
+            AppError::validation(
+                "expected_updated_at",
+                "expected_updated_at must be the updated_at this API returned",
+            )
+        })?),
+    };
+    let if_match = call.req.header("if-match").map(str::to_string);
+
+    let mut conn = call.state.db().client(&call.tenant.db_location()).await?;
+    let table = events_table(&mut conn, &call, line_id).await?;
+    let reason = match (failure_id, &reason_code) {
+        (Some(fid), _) => justify::reason_state(&mut conn, ReasonRef::Id(fid)).await?,
+        (None, Some(code)) => justify::reason_state(&mut conn, ReasonRef::Code(code)).await?,
+        (None, None) => None,
+    };
+    let failure_id = match reason {
+        Some((fid, true)) => fid,
+        Some((_, false)) => {
+            return Err(AppError::validation(
+                "failure_id",
+                "this reason is no longer active",
+            ))
+        }
+        None => {
+            return Err(AppError::validation(
+                "failure_id",
+                "unknown reason: pick one of the plant's reason codes",
+            ))
+        }
+    };
+
+    let table = table.ok_or(AppError::NotFound)?;
+    let before = justify::stop_by_id(&mut conn, &table, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let stale =
+        || AppError::conflict("the stop was changed by someone else; reload it and try again");
+    if let Some(tags) = &if_match {
+        let current = etag(line_id, &before);
+        let ok = tags
+            .split(',')
+            .map(str::trim)
+            .any(|t| t == "*" || t.trim_start_matches("W/") == current);
+        if !ok {
+            return Err(stale());
+        }
+    }
+    if expected.is_some_and(|e| e != before.updated_at) {
+        return Err(stale());
+    }
+    let mut clock = DataClock::new(call.tenant.data_timezone());
+    let entered = NewJustification {
+        failure_id,
+        comment: comment.as_deref(),
+        justified_by: call.ctx.user_id,
+        justified_at: clock.to_naive(call.state.now()),
+    };
+    if !justify::justify(&mut conn, &table, id, before.updated_at, &entered).await? {
+        return match justify::stop_by_id(&mut conn, &table, id).await? {
+            None => Err(AppError::NotFound),
+            Some(_) => Err(stale()),
+        };
+    }
+    let after = justify::stop_by_id(&mut conn, &table, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    drop(conn);
+
+    let tz = call.tenant.timezone();
+    audit::record_for(
+        &call.state,
+        &call.ctx,
+        &call.req,
+        "downtime.justify",
+        "downtime",
+        format!("{line_id}:{id}"),
+        json!({
+            "line_id": line_id,
+            "downtime_id": id,
+            "start_time": fmt_time(&mut clock, tz, &after.start),
+            "before": justification_json(&mut clock, tz, &before),
+            "after": justification_json(&mut clock, tz, &after),
+        }),
+    )
+    .await?;
+    let view = stop_view(&call, &mut clock, line_id, &after);
+    Ok(http::with_header(
+        http::data(&view),
+        "etag",
+        &etag(line_id, &after),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn comments_are_bounded() {
+        assert_eq!(
+            check_comment("comment", "  ok  ").unwrap().as_deref(),
+            Some("ok")
+        );
+        assert_eq!(check_comment("comment", "").unwrap(), None);
+        assert!(check_comment("comment", &"x".repeat(1001)).is_err());
+        assert!(check_comment("comment", "bad\u{0}byte").is_err());
+        assert!(check_comment("comment", "line\nbreak").is_ok());
+    }
+}

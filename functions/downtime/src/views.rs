@@ -1,0 +1,111 @@
+//! The JSON shapes of the downtime routes (docs/api.md#shapes): a stop, a
+//! recomputed event, a window, the lines stopped now. Times are ISO 8601
+//! with the plant's offset and milliseconds.
+
+use chrono::NaiveDateTime;
+use chrono_tz::Tz;
+use mysql_async::Conn;
+use serde_json::{json, Value};
+
+use dash_core::timeutil::{self, Window};
+use dash_store::downtime::clock::DataClock;
+use dash_store::downtime::engine;
+use dash_store::downtime::{EventRow, LineSpec, StopRow};
+use dash_store::error::{AppError, AppResult};
+use shared::extract::Call;
+
+use crate::request::reason_name;
+
+/// Milliseconds as seconds with the milliseconds kept as the fraction.
+pub fn seconds(ms: i64) -> f64 {
+    ms as f64 / 1000.0
+}
+
+/// A stored wall time as an instant in the plant's zone.
+pub fn fmt_time(clock: &mut DataClock, tz: Tz, n: &NaiveDateTime) -> String {
+    timeutil::format_instant(clock.to_utc(n), tz)
+}
+
+/// `{"start", "end"}` of a window in the plant's zone.
+pub fn window_json(window: &Window, tz: Tz) -> Value {
+    json!({
+        "start": timeutil::format_instant(window.start, tz),
+        "end": timeutil::format_instant(window.end, tz),
+    })
+}
+
+/// The opaque version of a row: its `updated_at` as the database stores it.
+pub fn version(row: &StopRow) -> String {
+    row.updated_at.format("%Y-%m-%dT%H:%M:%S%.3f").to_string()
+}
+
+/// The ETag of a stop: its line, id and version.
+pub fn etag(line_id: i64, row: &StopRow) -> String {
+    format!(
+        "\"{line_id}-{}-{}\"",
+        row.downtime_id,
+        row.updated_at.format("%Y%m%d%H%M%S%3f")
+    )
+}
+
+/// A stop in the shape of docs/api.md#shapes (plus `line_name`, reason
+/// details and `updated_at`, the version for `expected_updated_at`).
+pub fn stop_view(call: &Call, clock: &mut DataClock, line_id: i64, row: &StopRow) -> Value {
+    let tz = call.tenant.timezone();
+    let failure = row.failure_id.and_then(|id| call.meta.failure(id));
+    json!({
+        "downtime_id": row.downtime_id,
+        "line_id": line_id,
+        "line_name": call.meta.line(line_id).map(|l| l.line_name.as_str()),
+        "start_time": fmt_time(clock, tz, &row.start),
+        "end_time": fmt_time(clock, tz, &row.end),
+        "duration_seconds": seconds(row.duration_ms),
+        "is_micro": row.is_micro,
+        "detection_id": row.detection_id,
+        "failure_id": row.failure_id,
+        "reason": reason_name(&call.meta, row.failure_id),
+        "reason_code": failure.map(|f| f.failure_code.as_str()),
+        "reason_category": failure.map(|f| f.failure_category.as_str()),
+        "justification": row.justification,
+        "justified_by": row.justified_by,
+        "justified_at": row.justified_at.map(|j| fmt_time(clock, tz, &j)),
+        "updated_at": version(row),
+    })
+}
+
+/// A stop a recomputation found, before it has an id.
+pub fn event_view(clock: &mut DataClock, tz: Tz, e: &EventRow) -> Value {
+    json!({
+        "start_time": fmt_time(clock, tz, &e.start),
+        "end_time": fmt_time(clock, tz, &e.end),
+        "duration_seconds": seconds(e.duration_ms),
+        "is_micro": e.is_micro,
+    })
+}
+
+/// `open_stops`: the lines stopped since their newest detection, now
+/// (docs/downtime.md#open-gaps).
+pub async fn open_stops(call: &Call, conn: &mut Conn, lines: &[i64]) -> AppResult<Vec<Value>> {
+    let now = call.state.now();
+    let db_name = call.tenant.db_location().db_name;
+    let tz = call.tenant.timezone();
+    let mut out = Vec::new();
+    for &line_id in lines {
+        let spec = LineSpec::from_metadata(&call.meta, &call.tenant, line_id)?;
+        match engine::open_stop(conn, &db_name, &spec, now).await {
+            Ok(Some(open)) => out.push(json!({
+                "line_id": line_id,
+                "since": timeutil::format_instant(open.since, tz),
+                "duration_seconds": seconds(open.duration_ms),
+                "threshold_seconds": seconds(spec.thresholds.downtime_threshold_ms),
+            })),
+            Ok(None) => {}
+            // A line whose detection table does not exist yet has no state.
+            Err(AppError::ClientSchema { detail }) => {
+                tracing::warn!(line_id, %detail, "cannot tell whether the line is stopped");
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}
