@@ -271,17 +271,6 @@ pub fn query_flag(req: &Request, name: &str) -> AppResult<Option<bool>> {
         .transpose()
 }
 
-/// `?name=` one of `allowed` (case-insensitive).
-pub fn query_choice(
-    req: &Request,
-    name: &str,
-    allowed: &[&'static str],
-) -> AppResult<Option<&'static str>> {
-    req.query_param(name)
-        .map(|v| parse_choice(name, &v, allowed))
-        .transpose()
-}
-
 /// One of `allowed` (case-insensitive).
 pub fn parse_choice(field: &str, v: &str, allowed: &[&'static str]) -> AppResult<&'static str> {
     allowed

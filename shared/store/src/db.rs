@@ -189,11 +189,6 @@ impl Db {
         }
         let _ = self.inner.global.clone().disconnect().await;
     }
-
-    /// Pool figures for `/system/stats`.
-    pub fn client_pool_count(&self) -> usize {
-        self.inner.clients.lock().map(|c| c.len()).unwrap_or(0)
-    }
 }
 
 /// The 503 of a database that did not answer within the acquire timeout.

@@ -50,8 +50,8 @@ use crate::query::{self, CountSource, DetectionTable, KeyCounts};
 use crate::store::Store;
 use crate::tenancy::Tenant;
 use dash_core::oee::{
-    AreaKind, Counts, CycleTimes, IntervalSet, LineInputs, OeeResult, OpenStop, ReasonCategory,
-    Shift, ShiftBreak, Stop, TimeModel, Totals,
+    AreaKind, Counts, CycleTimes, LineInputs, OeeResult, OpenStop, ReasonCategory, Shift,
+    ShiftBreak, Stop, TimeModel, Totals,
 };
 use dash_core::timeutil::{
     buckets as calendar_buckets, resolve_window, Bucket, Interval, PlantCalendar, Window,
@@ -478,16 +478,6 @@ pub async fn load_open_stop(
         last_detection: o.since,
         threshold_seconds: 0,
     }))
-}
-
-/// Planned time of a line over a window (for reports that show it alone).
-pub async fn planned_time(
-    conn: &mut Conn,
-    plant: &Plant<'_>,
-    line_id: i64,
-    window: &Window,
-) -> AppResult<IntervalSet> {
-    Ok(time_model(conn, plant, line_id, window).await?.planned)
 }
 
 /// The window just before `window` with the same plant-local length (the

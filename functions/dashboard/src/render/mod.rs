@@ -251,12 +251,6 @@ pub fn render<T: Serialize>(state: &AppState, name: &str, data: &T) -> AppResult
     hb.render(name, data).map_err(|e| render_error(name, e))
 }
 
-/// Renders with the embedded templates only.
-pub fn render_embedded<T: Serialize>(name: &str, data: &T) -> AppResult<String> {
-    let hb = embedded()?;
-    hb.render(name, data).map_err(|e| render_error(name, e))
-}
-
 /// A full page: `text/html`, never cached (pages carry the user's data).
 pub fn page_response(
     state: &AppState,

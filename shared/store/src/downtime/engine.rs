@@ -19,7 +19,6 @@ use std::time::Instant;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use chrono_tz::Tz;
-use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, TxOpts};
 use serde::Serialize;
 
@@ -599,13 +598,4 @@ pub async fn record_last_run(
 ) -> AppResult<()> {
     let t = spec.tables(db_name)?;
     store::upsert_metric(conn, &t, store::LAST_RUN_METRIC, &value.to_string()).await
-}
-
-/// Number of stored stops of a line (tests and the job's telemetry).
-pub async fn count_stops(conn: &mut Conn, db_name: &str, spec: &LineSpec) -> AppResult<i64> {
-    let t = spec.tables(db_name)?;
-    let n: Option<i64> = conn
-        .query_first(format!("SELECT COUNT(*) FROM {}", t.events.sql_name()))
-        .await?;
-    Ok(n.unwrap_or(0))
 }

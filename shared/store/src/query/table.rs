@@ -14,9 +14,8 @@ use once_cell::sync::Lazy;
 
 use super::{naive_bound, schema_err};
 use crate::error::{AppError, AppResult};
-use crate::metadata::{Line, TenantMetadata};
+use crate::metadata::Line;
 use crate::schema;
-use crate::tenancy::Tenant;
 use dash_core::timeutil::data_naive_to_utc;
 
 /// What this process has learnt about a table from `information_schema`:
@@ -116,23 +115,6 @@ impl DetectionTable {
             table.force_area_index = format!(" FORCE INDEX (`{ix}`)");
         }
         Ok(table)
-    }
-
-    /// The table of a line of a tenant (404 for an id the metadata does not know).
-    pub async fn for_line(
-        conn: &mut Conn,
-        tenant: &Tenant,
-        meta: &TenantMetadata,
-        line_id: i64,
-    ) -> AppResult<DetectionTable> {
-        let line = meta.line(line_id).ok_or(AppError::NotFound)?;
-        Self::open(
-            conn,
-            &tenant.db_location().db_name,
-            line,
-            tenant.data_timezone(),
-        )
-        .await
     }
 
     /// Builds the names without asking the server (they are still validated).
