@@ -2,7 +2,7 @@
 # Fault checks (part of make test): the stack misbehaves on purpose and must answer well.
 #
 #   scripts/faults.sh                 # every check; exit 1 when one fails
-#   scripts/faults.sh --only a,c      # some of them (a b c d e)
+#   scripts/faults.sh --only a,c      # some of them (a b c d e f)
 #   scripts/faults.sh --keep          # leave the private stack running at the end
 #
 #   a  database stopped during requests: every group's health and authenticated
@@ -14,15 +14,24 @@
 #      thousand authenticated GETs over every group: no non-2xx answer, no socket error;
 #   d  a client database missing a column and a table: that tenant gets clear JSON
 #      errors (never a 500, never SQL text); the other tenant is unaffected;
-#   e  database frozen with SIGSTOP (a hung server, a partition): 503 within 5 s, never a hang.
+#   e  database frozen with SIGSTOP (a hung server, a partition): 503 within 5 s, never a hang;
+#   f  a tenant's own database server stopped: Remote Plant's client database lives on a second
+#      private MariaDB (register-tenant --db-host/--db-port), Demo Plant's on the main one;
+#      with the second server stopped, Remote Plant's data routes answer 503 JSON +
+#      Retry-After within the acquire timeout (DB_CONNECT_TIMEOUT_SECONDS + 1 s), Demo Plant's
+#      answer 200 with a median latency ≤ max(3 × before, before + 50 ms) (both measured
+#      with Remote Plant's requests between Demo Plant's, served by the same processes),
+#      and Remote Plant answers 200 again once its server is back, Apache untouched.
 #
 # Everything runs on a private stack under .run/faults/: its own MariaDB (scripts/db.sh
-# with DB_FORCE_PRIVATE=1, port 18210, never the machine's server), Apaches on ports
-# 18201-18204 (scripts/apache.sh). Needs the release binaries (cargo build --release
+# with DB_FORCE_PRIVATE=1, port 18210, never the machine's server), for check f a second
+# one (private_db in scripts/lib.sh, .run/faults/mariadb-second, port 18211), Apaches on
+# ports 18201-18205 (scripts/apache.sh). Needs the release binaries (cargo build --release
 # --workspace), curl, python3, wrk (check c is skipped with a warning without it).
 # Environment: FAULTS_DAYS (history of the demo tenants, default 14), FAULTS_KILL_DAYS
 # (history of the killed job's line, default 90), FAULTS_WRK_SECONDS (default 20) and
-# FAULTS_WRK_MIN_REQUESTS (default 2000) of check c,
+# FAULTS_WRK_MIN_REQUESTS (default 2000) of check c, FAULTS_TWO_ROUNDS (rounds of the data
+# requests measured before and during the outage of check f, default 10),
 # FAULTS_BIN_DIR (default target/release). Log: .run/faults/setup.log.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -31,7 +40,7 @@ set -euo pipefail
 . "$REPO_ROOT/scripts/soak/stack.sh"
 cd "$REPO_ROOT"
 
-ONLY="a,b,c,d,e"
+ONLY="a,b,c,d,e,f"
 KEEP=0
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -45,7 +54,8 @@ done
 want() { [[ ",$ONLY," == *",$1,"* ]]; }
 
 FDIR="$RUN_ROOT/faults"
-P_FCGID=18201 P_CGI=18202 P_RECYCLE=18203 P_SCHEMA=18204 P_DB=18210
+P_FCGID=18201 P_CGI=18202 P_RECYCLE=18203 P_SCHEMA=18204 P_TWO=18205 P_DB=18210 P_DB2=18211
+DB2_DIR="$FDIR/mariadb-second"
 PASSED=0 FAILED=0 FAILED_NAMES=()
 T0="$(now_ms)"
 
@@ -55,6 +65,7 @@ cleanup() {
         log "--keep: stack left running (env file $ST_ENV)"
     else
         stack_cleanup
+        private_db stop "$DB2_DIR" >>"${ST_LOG:-/dev/null}" 2>&1 || true
     fi
     exit "$rc"
 }
@@ -104,18 +115,20 @@ round() {
     done
 }
 
-# outage_round BASE TOKEN — every path must be 503 + Retry-After + JSON error + < 3 s.
+# outage_round BASE TOKEN SECONDS PATH... — every path must be 503 + Retry-After + JSON error
+# in < SECONDS; sets O_OK O_TOTAL O_BAD O_MAX.
 outage_round() {
-    local p code ra
+    local base="$1" token="$2" bound="$3" p code ra
+    shift 3
     O_OK=0 O_TOTAL=0 O_BAD="" O_MAX=0
-    for p in "${HEALTH_PATHS[@]}" "${DATA_PATHS[@]}"; do
-        http GET "$1$p" "$2"
+    for p in "$@"; do
+        http GET "$base$p" "$token"
         O_TOTAL=$((O_TOTAL + 1))
         code="$(json_get 'j["error"]["code"]')"
         ra="$(header retry-after)"
         O_MAX="$(python3 -c "print(max($O_MAX, $HT))")"
         if [ "$HS" = 503 ] && [ -n "$ra" ] && [ -n "$code" ] \
-                && python3 -c "import sys; sys.exit(0 if $HT < 3 else 1)"; then
+                && python3 -c "import sys; sys.exit(0 if $HT < $bound else 1)"; then
             O_OK=$((O_OK + 1))
         else
             O_BAD="$O_BAD $HS/${HT}s/retry-after=${ra:-none}/code=${code:-none}:$p"
@@ -143,12 +156,12 @@ fault_db_stopped() {
     stack_db_stop
     if mysql_answers "$ST_DB_URL"; then die "the private MariaDB still answers after stop"; fi
     for m in "${modes[@]}"; do
-        outage_round "${BASE[$m]}" "${TOK[$m]}"
+        outage_round "${BASE[$m]}" "${TOK[$m]}" 3 "${HEALTH_PATHS[@]}" "${DATA_PATHS[@]}"
         rc=0; [ "$O_OK" = "$O_TOTAL" ] || rc=1
         check "a.$m: DB stopped: 503 JSON + Retry-After in < 3 s" "$rc" \
             "$O_OK/$O_TOTAL, slowest ${O_MAX}s${O_BAD:+ bad:$O_BAD}"
         # A second round: processes whose connections died in the first one.
-        outage_round "${BASE[$m]}" "${TOK[$m]}"
+        outage_round "${BASE[$m]}" "${TOK[$m]}" 3 "${HEALTH_PATHS[@]}" "${DATA_PATHS[@]}"
         rc=0; [ "$O_OK" = "$O_TOTAL" ] || rc=1
         check "a.$m: DB still stopped: same again" "$rc" \
             "$O_OK/$O_TOTAL, slowest ${O_MAX}s${O_BAD:+ bad:$O_BAD}"
@@ -194,19 +207,20 @@ events_digest() {
         FROM downtime_events_$2 ORDER BY start_time" | md5sum | cut -c1-16
 }
 events_count() { stack_sql "$1" "SELECT COUNT(*) FROM downtime_events_$2"; }
-rollup_rows() { stack_sql "$1" "SELECT COUNT(*) FROM system_monitor WHERE line_id = 1 AND metric LIKE 'rollup\\_min:%'"; }
+rollup_rows() { stack_sql "$1" "SELECT COUNT(*) FROM dash_rollup WHERE line_id = 1 AND entry LIKE 'rollup\\_min:%'"; }
 watermark_of() {
-    stack_sql "$1" "SELECT value_json FROM system_monitor WHERE metric = 'downtime_watermark' AND line_id = $2"
+    stack_sql "$1" "SELECT value_json FROM dash_line_state WHERE entry = 'downtime_watermark' AND line_id = $2"
 }
-# monitor_rows DB LINE — what the job keeps in system_monitor for the line (watermarks, the
-# minute rollup), without the *_last_run rows (timings); JSON values normalised.
-monitor_rows() {
-    stack_sql "$1" "SELECT metric, value_json FROM system_monitor
-        WHERE line_id = $2 AND metric NOT LIKE '%last_run' ORDER BY metric" \
+# state_rows DB LINE — what the job keeps for the line in the product's tables (watermarks,
+# the minute rollup), without the *_last_run rows (timings); JSON values normalised.
+state_rows() {
+    stack_sql "$1" "SELECT entry, value_json FROM dash_line_state
+            WHERE line_id = $2 AND entry NOT LIKE '%last_run'
+        UNION ALL SELECT entry, value_json FROM dash_rollup WHERE line_id = $2 ORDER BY 1" \
     | python3 -c 'import json, sys
 for line in sys.stdin:
-    metric, value = line.rstrip("\n").split("\t", 1)
-    print(metric, json.dumps(json.loads(value), sort_keys=True))'
+    entry, value = line.rstrip("\n").split("\t", 1)
+    print(entry, json.dumps(json.loads(value), sort_keys=True))'
 }
 
 # run_job TENANT — jobs downtime on line 1 until it is not busy (a killed run's advisory
@@ -243,8 +257,8 @@ fault_job_killed() {
     stack_copy_db dashboard_faults_kill dashboard_faults_clean
     code="$(stack_line_code dashboard_faults_kill 1)"
     n="$(stack_sql dashboard_faults_kill "SELECT COUNT(*) FROM detection_line_$code")"
-    stack_sql dashboard_faults_kill "DELETE FROM downtime_events_$code; DELETE FROM system_monitor WHERE line_id = 1"
-    stack_sql dashboard_faults_clean "DELETE FROM downtime_events_$code; DELETE FROM system_monitor WHERE line_id = 1"
+    stack_sql dashboard_faults_kill "DELETE FROM downtime_events_$code; DELETE FROM dash_line_state WHERE line_id = 1; DELETE FROM dash_rollup WHERE line_id = 1"
+    stack_sql dashboard_faults_clean "DELETE FROM downtime_events_$code; DELETE FROM dash_line_state WHERE line_id = 1; DELETE FROM dash_rollup WHERE line_id = 1"
 
     # The clean run: one uninterrupted pass.
     clean_ms="$(run_job "$clean_id")" || { check "b: downtime job killed mid-run" 1 "clean run failed (log $ST_LOG)"; return; }
@@ -288,10 +302,10 @@ fault_job_killed() {
     rc=0; [ -n "$wm_k" ] && [ "$wm_k" = "$wm_c" ] || rc=1
     check "b: killed+resumed watermark == clean run's" "$rc" "${wm_k:-none}"
     local m_k m_c
-    m_k="$(monitor_rows dashboard_faults_kill 1)"
-    m_c="$(monitor_rows dashboard_faults_clean 1)"
+    m_k="$(state_rows dashboard_faults_kill 1)"
+    m_c="$(state_rows dashboard_faults_clean 1)"
     rc=0; [ "$m_k" = "$m_c" ] || rc=1
-    check "b: killed+resumed system_monitor rows == clean's" "$rc" \
+    check "b: killed+resumed dash_line_state and dash_rollup rows == clean's" "$rc" \
         "$(printf '%s\n' "$m_k" | grep -c .) rows (watermarks, minute rollup), digest $(printf '%s' "$m_k" | md5sum | cut -c1-16) vs $(printf '%s' "$m_c" | md5sum | cut -c1-16)"
     if [ "$rc" != 0 ]; then
         diff <(printf '%s\n' "$m_c") <(printf '%s\n' "$m_k") | cut -c1-300 | sed -n '1,10s/^/      /p' || true
@@ -460,11 +474,131 @@ fault_db_frozen() {
     stack_apache fcgid stop
 }
 
+# ------------------------------------------------------------------------ f: a tenant's server stopped
+# two_measure BASE TOKEN_A TOKEN_B ROUNDS — rounds of the data paths, each one a request of
+# tenant A (timed) and then the same of tenant B, so that the same FastCGI processes serve
+# both; sets M_OK M_TOTAL M_BAD M_MEDIAN_MS (A's) and B_CODES (B's statuses, sorted, counted).
+two_measure() {
+    local r p times=() codes=()
+    M_OK=0 M_TOTAL=0 M_BAD=""
+    for ((r = 0; r < $4; r++)); do
+        for p in "${DATA_PATHS[@]}"; do
+            http GET "$1$p" "$2"
+            M_TOTAL=$((M_TOTAL + 1))
+            times+=("$HT")
+            if [ "$HS" = 200 ]; then M_OK=$((M_OK + 1)); else M_BAD="$M_BAD $HS:$p"; fi
+            http GET "$1$p" "$3"
+            codes+=("$HS")
+        done
+    done
+    M_MEDIAN_MS="$(python3 -c 'import statistics, sys; print(round(statistics.median(float(t) for t in sys.argv[1:]) * 1000))' "${times[@]}")"
+    B_CODES="$(printf '%s\n' "${codes[@]}" | sort | uniq -c | awk '{ printf "%s%s x%s", (NR > 1 ? ", " : ""), $2, $1 }')"
+}
+
+fault_second_server() {
+    local base="http://127.0.0.1:$P_TWO" url2 port2 remote_id tok_a tok_b rc acq bound_s
+    local rounds="${FAULTS_TWO_ROUNDS:-10}" before_ms during_ms limit_ms
+    # A clean slate, as stack_init gives the main server.
+    private_db stop "$DB2_DIR" >>"$ST_LOG" 2>&1 || true
+    rm -rf "$DB2_DIR"
+    url2="$(DB_PRIVATE_BUFFER_POOL=64M private_db start "$DB2_DIR" "$P_DB2" 2>>"$ST_LOG")" \
+        || { tail -n 20 "$ST_LOG" >&2; die "the second private MariaDB did not start (log: $ST_LOG)"; }
+    port2="${url2##*:}"
+    # Its client database is created empty: registered without the contract check, then
+    # provisioned and filled as make demo does (scripts/demo.sh).
+    remote_id="$(st_dashctl register-tenant --name "Remote Plant" --timezone America/Mexico_City \
+            --db-name dashboard_faults_remote --db-host 127.0.0.1 --db-port "$port2" \
+            --skip-verify --if-not-exists \
+        | awk 'NF { last = $0 } END { print last }' | tr -d '[:space:]')"
+    [ -n "$remote_id" ] || die "register-tenant printed no id (log: $ST_LOG)"
+    st_dashctl provision-client --tenant "$remote_id" --reference >/dev/null
+    st_dashctl demo-data --tenant "$remote_id" --seed 3 --size small --days "${FAULTS_DAYS:-14}" >/dev/null
+    st_jobs downtime --tenant "$remote_id" || die "jobs downtime --tenant $remote_id failed (log: $ST_LOG)"
+    st_user "$remote_id" remote manager
+    local on_main on_second
+    on_main="$(stack_sql "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'dashboard_faults_remote'")"
+    on_second="$("$ST_CLIENT" --no-defaults --protocol=TCP -h 127.0.0.1 -P "$port2" -u root -N -B \
+        -e "SELECT COUNT(*) FROM dashboard_faults_remote.production_line" 2>>"$ST_LOG" || echo 0)"
+    rc=0; { [ "$on_main" = 0 ] && [ "${on_second:-0}" -gt 0 ]; } || rc=1
+    check "f: Remote Plant's client database is on the second server only" "$rc" \
+        "tenant $remote_id on 127.0.0.1:$port2 (${on_second:-0} lines there, $on_main such database on the main server)"
+
+    stack_apache two start fcgid "$P_TWO"
+    tok_a="$(login "$base" manager)"
+    tok_b="$(login "$base" remote)"
+    acq="$(sed -n 's/^DB_CONNECT_TIMEOUT_SECONDS=//p' "$ST_ENV" | tail -n 1)"
+    bound_s=$(( ${acq:-2} + 1 ))
+
+    # Before: both tenants answer; Demo Plant's latency measured with Remote Plant's
+    # requests between its own (as during the outage below).
+    round "$base" "$tok_a"; round "$base" "$tok_b"    # warm: every process holds both pools
+    two_measure "$base" "$tok_a" "$tok_b" "$rounds"
+    before_ms="$M_MEDIAN_MS"
+    rc=0; { [ "$M_OK" = "$M_TOTAL" ] && [ "$B_CODES" = "200 x$M_TOTAL" ]; } || rc=1
+    check "f: both tenants answer before the outage" "$rc" \
+        "Demo Plant $M_OK/$M_TOTAL (median ${before_ms} ms)${M_BAD:+ bad:$M_BAD}; Remote Plant: $B_CODES"
+
+    private_db stop "$DB2_DIR" >>"$ST_LOG" 2>&1 || die "the second MariaDB did not stop (log: $ST_LOG)"
+    if mysql_answers "$url2"; then die "the second MariaDB still answers after stop"; fi
+    # Remote Plant: 503 JSON + Retry-After within the acquire timeout, twice (the second
+    # round meets processes whose pooled connections died in the first).
+    outage_round "$base" "$tok_b" "$bound_s" "${DATA_PATHS[@]}"
+    rc=0; [ "$O_OK" = "$O_TOTAL" ] || rc=1
+    check "f: its server stopped: Remote Plant 503 JSON in < ${bound_s} s" "$rc" \
+        "$O_OK/$O_TOTAL, slowest ${O_MAX}s${O_BAD:+ bad:$O_BAD}"
+    outage_round "$base" "$tok_b" "$bound_s" "${DATA_PATHS[@]}"
+    rc=0; [ "$O_OK" = "$O_TOTAL" ] || rc=1
+    check "f: its server still stopped: same again" "$rc" "$O_OK/$O_TOTAL, slowest ${O_MAX}s${O_BAD:+ bad:$O_BAD}"
+
+    # Demo Plant meanwhile: every answer 200, latency within the bound.
+    two_measure "$base" "$tok_a" "$tok_b" "$rounds"
+    during_ms="$M_MEDIAN_MS"
+    limit_ms="$(( before_ms * 3 > before_ms + 50 ? before_ms * 3 : before_ms + 50 ))"
+    rc=0; [ "$M_OK" = "$M_TOTAL" ] || rc=1
+    check "f: Demo Plant answers while Remote Plant's server is down" "$rc" \
+        "$M_OK/$M_TOTAL${M_BAD:+ bad:$M_BAD}; Remote Plant's between them: $B_CODES"
+    rc=0; [ "$during_ms" -le "$limit_ms" ] || rc=1
+    check "f: Demo Plant's median latency within max(3x, +50 ms)" "$rc" \
+        "${during_ms} ms during vs ${before_ms} ms before (limit ${limit_ms} ms), $M_TOTAL requests each"
+    rc=0; [ "$B_CODES" = "503 x$M_TOTAL" ] || rc=1
+    check "f: Remote Plant's requests between them: all 503" "$rc" "$B_CODES"
+
+    # The server back on the same port: Remote Plant recovers by itself (Apache untouched),
+    # three rounds in a row within 15 s.
+    url2="$(DB_PRIVATE_BUFFER_POOL=64M private_db start "$DB2_DIR" "$P_DB2" 2>>"$ST_LOG")" \
+        || die "the second private MariaDB did not restart (log: $ST_LOG)"
+    [ "${url2##*:}" = "$port2" ] || die "the second MariaDB came back on ${url2##*:}, not $port2"
+    local recovered=1 first_fail="" n=0 streak=0 t_end=$((SECONDS + 15)) p bad
+    while [ "$SECONDS" -lt "$t_end" ]; do
+        n=$((n + 1)) bad=""
+        for p in "${DATA_PATHS[@]}"; do
+            http GET "$base$p" "$tok_b"
+            [ "$HS" = 200 ] || bad="$bad $HS:$p"
+        done
+        if [ -z "$bad" ]; then
+            streak=$((streak + 1))
+            if [ "$streak" -ge 3 ]; then recovered=0; break; fi
+        else
+            streak=0
+            [ -n "$first_fail" ] || first_fail="round $n:$bad"
+            sleep 0.5
+        fi
+    done
+    check "f: its server back: Remote Plant answers 200 again" "$recovered" \
+        "$n rounds${first_fail:+ (before recovery: $first_fail)}"
+    round "$base" "$tok_a"
+    rc=0; [ "$R_OK" = "$R_TOTAL" ] || rc=1
+    check "f: Demo Plant still answers" "$rc" "$R_OK/$R_TOTAL${R_BAD:+ bad:$R_BAD}"
+    stack_apache two stop
+    private_db stop "$DB2_DIR" >>"$ST_LOG" 2>&1 || true
+}
+
 want a && fault_db_stopped
 want b && fault_job_killed
 want c && fault_recycling
 want d && fault_client_schema
 want e && fault_db_frozen
+want f && fault_second_server
 
 printf '\nfaults took %s\n' "$(fmt_ms $(($(now_ms) - T0)))"
 printf 'faults: %d passed, %d failed\n' "$PASSED" "$FAILED"

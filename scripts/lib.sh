@@ -130,7 +130,26 @@ mysql_answers() {
     MYSQL_PWD="$DBU_PASS" "$client" "${args[@]}" >/dev/null 2>&1
 }
 
-# now_ms — milliseconds since the epoch.
+# private_db start|stop|url|status DIR [PORT] — a private MariaDB of its own: scripts/db.sh
+# with DB_FORCE_PRIVATE=1, its data under DIR, listening on 127.0.0.1:PORT (default 3307; the
+# next free port when taken), root without a password over TCP; never the machine's server nor
+# $DATABASE_URL. `start` and `url` print its URL (mysql://root@127.0.0.1:PORT). For a second
+# server beside the main one: make test's (TEST_SECOND_DATABASE_URL), fault check f's.
+private_db() {
+    local cmd="$1" dir="$2" port="${3:-3307}"
+    case "$cmd" in
+        start)
+            DB_FORCE_PRIVATE=1 DB_PRIVATE_DIR="$dir" DB_PRIVATE_PORT="$port" \
+                "$REPO_ROOT/scripts/db.sh" start >&2 || return 1
+            private_db url "$dir" "$port"
+            ;;
+        *)
+            DB_FORCE_PRIVATE=1 DB_PRIVATE_DIR="$dir" DB_PRIVATE_PORT="$port" \
+                "$REPO_ROOT/scripts/db.sh" "$cmd"
+            ;;
+    esac
+}
+
 # The pid recorded in a pid file when that process still runs one of the named
 # programs (pids are reused after a crash or reboot): live_pid FILE NAME...
 live_pid() {
@@ -157,6 +176,7 @@ await_exit() {
     kill -KILL "$pid" 2>/dev/null || true
 }
 
+# now_ms — milliseconds since the epoch.
 now_ms() { date +%s%3N; }
 
 # fmt_ms MILLISECONDS — "1m 02.3s" / "4.1s".

@@ -9,7 +9,12 @@
 #   → faults → schemathesis → fuzz   (the bounded part of the reliability suite; the long
 #   part is make soak)
 #   deps     scripts/deps.sh (installs what is missing; as root)
-#   db       scripts/db.sh start; exports DATABASE_URL and TEST_DATABASE_URL
+#   db       scripts/db.sh start; exports DATABASE_URL and TEST_DATABASE_URL; unless the tests
+#            step is skipped, also a second MariaDB (private_db in scripts/lib.sh: its own
+#            data dir .run/mariadb-second, port TEST_SECOND_DB_PORT, default 3317) for the
+#            tenants whose client database lives on another server, exported as
+#            TEST_SECOND_DATABASE_URL (one already set is used instead); stopped after the
+#            tests step
 #   fmt      cargo fmt --all -- --check
 #   clippy   cargo clippy --release --workspace --all-targets -- -D warnings
 #   aws      scripts/lint-aws.sh: cfn-lint and sam validate --lint on infra/aws/template.yaml,
@@ -20,14 +25,16 @@
 #   tests    cargo nextest run --release --workspace --no-fail-fast
 #            (cargo test --release --workspace without nextest), with
 #            DASHBOARD_BIN_DIR=<target dir>/release (tests/tests/integration/cpanel.rs runs the bundle
-#            in a cPanel-like Apache, as CGI and as FastCGI)
+#            in a cPanel-like Apache, as CGI and as FastCGI); the tenancy matrix and
+#            two_servers.rs put a tenant on the second server (under CI they fail without it)
 #   cpanel   scripts/cpanel-smoke.sh: the bundle through install.sh and .htaccess in a
 #            plain Apache (mod_fcgid, then mod_cgid)
 #   deny     cargo deny check licenses bans sources (offline; advisories need network)
 #   browser  node --test tests/browser/ (unit tests of the page scripts), then
 #            node tests/browser/run.mjs against the demo, when that file exists
 #   faults   scripts/faults.sh: database stopped and frozen, downtime job killed mid-run,
-#            FastCGI recycled under load, a client database missing a column or table
+#            FastCGI recycled under load, a client database missing a column or table, the
+#            second server of one tenant stopped (the other tenant unaffected)
 #   schemathesis scripts/schemathesis.sh: generated requests against the OpenAPI document
 #            (no 5xx, every answer matches its schema and documented status)
 #   fuzz     scripts/fuzz.sh: the cargo-fuzz targets (CGI parser, query parameters,
@@ -37,6 +44,8 @@
 # end); a failed deps/db/build step does, and skips what depends on it.
 # Environment:
 #   TEST_SKIP=fmt,clippy     steps to skip (comma list)
+#   TEST_SECOND_DATABASE_URL a second server to use instead of starting one (it must accept
+#                            TEST_DATABASE_URL's user and password)
 #   TEST_FAIL_FAST=1         stop at the first failed step
 #   NEXTEST_PROFILE, NEXTEST_* and RUST_TEST_THREADS pass through.
 # Exit status: 0 when every step that ran passed, 1 otherwise.
@@ -89,6 +98,7 @@ skip_step() {   # NAME REASON
 
 finish() {
     local i
+    stop_second_db
     printf '\n=== summary (total %s)\n' "$(fmt_ms $(( $(now_ms) - T_ALL )))"
     for i in "${!STEP_NAMES[@]}"; do
         printf '  %-12s %-10s %s\n' "${STEP_NAMES[$i]}" "${STEP_TIMES[$i]}" "${STEP_RESULTS[$i]}"
@@ -107,6 +117,40 @@ step_db() {
     export DATABASE_URL
     export TEST_DATABASE_URL="${TEST_DATABASE_URL:-$DATABASE_URL}"
     echo "DATABASE_URL=$DATABASE_URL"
+    skipped tests || start_second_db
+}
+
+# The second database server of the tests: a tenant's client database there, its row in the
+# global database of the first (tests/src/testdb.rs). A failure to start it is reported here
+# and leaves TEST_SECOND_DATABASE_URL unset: the tests that need it then fail under CI (and
+# are skipped in a local run); the other steps go on.
+SECOND_DB_DIR="$RUN_ROOT/mariadb-second"
+SECOND_DB_STARTED=0
+start_second_db() {
+    local url
+    if [ -n "${TEST_SECOND_DATABASE_URL:-}" ]; then
+        if mysql_answers "$TEST_SECOND_DATABASE_URL"; then
+            echo "TEST_SECOND_DATABASE_URL=$TEST_SECOND_DATABASE_URL (given)"
+        else
+            warn "TEST_SECOND_DATABASE_URL=$TEST_SECOND_DATABASE_URL does not answer"
+        fi
+        return 0
+    fi
+    if url="$(DB_PRIVATE_BUFFER_POOL=64M private_db start "$SECOND_DB_DIR" "${TEST_SECOND_DB_PORT:-3317}")"; then
+        SECOND_DB_STARTED=1
+        export TEST_SECOND_DATABASE_URL="$url"
+        echo "TEST_SECOND_DATABASE_URL=$url (private, $SECOND_DB_DIR)"
+    else
+        warn "the second MariaDB did not start (log: $SECOND_DB_DIR/mariadbd.err); TEST_SECOND_DATABASE_URL is unset"
+    fi
+    return 0
+}
+
+stop_second_db() {
+    if [ "$SECOND_DB_STARTED" = 1 ]; then
+        private_db stop "$SECOND_DB_DIR" >/dev/null 2>&1 || warn "could not stop the second MariaDB"
+        SECOND_DB_STARTED=0
+    fi
 }
 
 step_tests() {
@@ -171,6 +215,7 @@ run_step aws scripts/lint-aws.sh
 if run_step build scripts/build.sh; then
     run_step bundle step_bundle
     run_step tests step_tests
+    stop_second_db
     run_step cpanel scripts/cpanel-smoke.sh
     run_step deny step_deny
     if [ -f tests/browser/run.mjs ]; then
@@ -184,6 +229,7 @@ if run_step build scripts/build.sh; then
 else
     skip_step bundle "build failed"
     skip_step tests "build failed"
+    stop_second_db
     skip_step cpanel "build failed"
     run_step deny step_deny
     skip_step browser "build failed"

@@ -14,7 +14,7 @@ use serde_json::{json, Map, Value};
 use crate::{keyset_page, ListQuery};
 use dash_store::error::{AppError, AppResult};
 use dash_store::tenancy::{
-    self, NewTenantRow, Tenant, TenantChanges, TenantConfig, TenantFilter, TenantRecord,
+    self, DbServer, NewTenantRow, Tenant, TenantChanges, TenantConfig, TenantFilter, TenantRecord,
 };
 use shared::auth::audit::{self, action};
 use shared::auth::authenticate;
@@ -203,6 +203,41 @@ fn conflict_on_company(e: AppError) -> AppError {
     }
 }
 
+/// The field of `config` a refused database is blamed on: `db_name` unless
+/// only the server changed.
+fn database_field(before: Option<&TenantConfig>, after: &TenantConfig) -> &'static str {
+    match before {
+        Some(b) if b.db_name == after.db_name && b.db_host != after.db_host => "config.db_host",
+        Some(b) if b.db_name == after.db_name && b.db_port != after.db_port => "config.db_port",
+        _ => "config.db_name",
+    }
+}
+
+/// A tenant's database is its own
+/// (docs/operations.md#a-tenants-database-is-its-own): a 409 naming `field`
+/// and the tenant that already uses the client database of `t`.
+async fn check_database_is_free(
+    conn: &mut impl Queryable,
+    state: &AppState,
+    t: &Tenant,
+    field: &str,
+) -> AppResult<()> {
+    let location = t.db_location();
+    let default_server = DbServer::from_url(&state.config().db.client_db_url)?;
+    let used =
+        tenancy::tenant_using_database(conn, &location, &default_server, Some(t.tenant_id)).await?;
+    match used {
+        None => Ok(()),
+        Some((id, name)) => {
+            let (host, port, db) = tenancy::resolved_location(&location, &default_server);
+            Err(AppError::conflict_on(
+                field,
+                format!("database {db} on {host}:{port} is already used by tenant {id} ({name})"),
+            ))
+        }
+    }
+}
+
 /// Where the new tenant's client database is to live, and how the operator creates it.
 fn client_database_note(t: &Tenant) -> Value {
     let location = t.db_location();
@@ -272,6 +307,15 @@ pub(crate) async fn create_tenant(req: Request, state: AppState) -> AppResult<Re
         config.db_name = Some(format!("dashboard_client_{tenant_id}"));
         tenancy::set_config(&mut tx, tenant_id, &config).await?;
     }
+    // Checked once the id is known (it names the default database); a refusal
+    // drops the transaction, and the row with it.
+    let created = Tenant {
+        tenant_id,
+        company_name: company_name.to_string(),
+        is_active,
+        config: config.clone(),
+    };
+    check_database_is_free(&mut tx, &state, &created, database_field(None, &config)).await?;
     let entry = tenant_entry(
         &ctx,
         action::TENANT_CREATE,
@@ -333,6 +377,14 @@ pub(crate) async fn update_tenant(req: Request, state: AppState) -> AppResult<Re
     let now = state.now();
     let ip = req.client_ip();
     let mut conn = state.db().global().await?;
+    let updated = Tenant {
+        config: config.clone(),
+        ..current.tenant.clone()
+    };
+    if updated.db_location() != current.tenant.db_location() {
+        let field = database_field(Some(&current.tenant.config), &config);
+        check_database_is_free(&mut conn, &state, &updated, field).await?;
+    }
     tenancy::update_tenant(&mut conn, id, &changes, now)
         .await
         .map_err(|e| conflict_on_company(e.into()))?;

@@ -34,8 +34,8 @@ use dash_store::tenancy::Tenant;
         server), DB_GLOBAL_NAME (default dashboard_global), CLIENT_DB_URL (server of the client databases, \
         default DATABASE_URL). Flags override them.\n\n\
         Typical first run:\n  dashctl migrate\n  dashctl seed-widget-catalog\n  \
-        dashctl register-tenant --name \"Acme Foods\" --timezone Europe/Madrid\n  \
-        dashctl provision-client --tenant 1\n  dashctl verify-client --tenant 1\n  \
+        dashctl register-tenant --name \"Acme Foods\" --timezone Europe/Madrid --db-name acme_plant\n  \
+        dashctl verify-client --tenant 1\n  \
         dashctl create-user --tenant 1 --username admin --password '...' --role admin",
     after_help = "Exit codes: 0 success, 1 failure (or verify-client found problems), 2 bad usage."
 )]
@@ -64,7 +64,7 @@ enum Command {
     Migrate,
     /// Insert or update the 18 widget types of the catalog (safe to re-run).
     SeedWidgetCatalog,
-    /// Register a tenant and create its client database; prints the tenant id.
+    /// Register a tenant: verify its client database, create the product's tables in it; prints the tenant id.
     RegisterTenant {
         /// Company name (unique).
         #[arg(long)]
@@ -90,6 +90,10 @@ enum Command {
         /// When a tenant of that name exists, print its id instead of failing.
         #[arg(long)]
         if_not_exists: bool,
+        /// Register without verifying the client database, creating it empty when missing
+        /// (demo and test plants: then provision-client --reference and demo-data).
+        #[arg(long)]
+        skip_verify: bool,
     },
     /// Create a user; prints the user id.
     CreateUser {
@@ -115,7 +119,7 @@ enum Command {
         #[arg(long)]
         tenant: i64,
     },
-    /// Create the app-owned tables (system_monitor, downtime_events_<code>) in a tenant's client database.
+    /// Create the product's own tables (dash_line_state, dash_rollup, downtime_events_<code>) in a tenant's client database.
     ProvisionClient {
         #[arg(long)]
         tenant: i64,
@@ -308,6 +312,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             db_host,
             db_port,
             if_not_exists,
+            skip_verify,
         } => {
             let mut g = env.global().await?;
             let t = NewTenant {
@@ -319,8 +324,15 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 db_host,
                 db_port,
                 if_not_exists,
+                verify: !skip_verify,
             };
             let r = schema::register_tenant(&mut g, &env.client_db_url, &t).await?;
+            for table in &r.provisioned {
+                eprintln!("created  {}.{table}", r.db_name);
+            }
+            for w in &r.warnings {
+                eprintln!("warning: {w}");
+            }
             eprintln!(
                 "{} tenant {} ({name:?}); client database {}{}",
                 if r.created {
@@ -331,9 +343,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 r.tenant_id,
                 r.db_name,
                 if r.database_created {
-                    " created"
-                } else {
+                    " created (empty)"
+                } else if skip_verify || !r.created {
                     " exists"
+                } else {
+                    " verified"
                 }
             );
             println!("{}", r.tenant_id);

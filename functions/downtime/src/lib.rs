@@ -17,7 +17,8 @@
 //! Every handler starts with `shared::extract::Call` and reads its query
 //! through `shared::params` ([`request`]); the stops come from the store's
 //! one window reader. Stops are never re-classified by the window: they are
-//! listed when they overlap it, and the summary clips their duration to it.
+//! listed when they overlap it; the summary counts those that start in it
+//! and clips every duration to it.
 
 mod calculate;
 mod list;

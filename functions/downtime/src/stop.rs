@@ -4,6 +4,7 @@
 //! (`If-Match` or `expected_updated_at`) is a 409.
 
 use ::http::StatusCode;
+use chrono::{DateTime, NaiveDateTime, Utc};
 use chrono_tz::Tz;
 use serde_json::{json, Value};
 
@@ -20,7 +21,7 @@ use shared::http::{self, Request, Response};
 use shared::state::AppState;
 
 use crate::request::{events_table, stop_line};
-use crate::views::{etag, fmt_time, stop_view, version};
+use crate::views::{etag, fmt_time, stop_view, updated_at};
 
 /// Longest justification comment (the column is `VARCHAR(1000)`).
 const MAX_COMMENT_CHARS: usize = 1000;
@@ -85,8 +86,34 @@ fn justification_json(clock: &mut DataClock, tz: Tz, row: &StopRow) -> Value {
         "justification": row.justification,
         "justified_by": row.justified_by,
         "justified_at": row.justified_at.map(|j| fmt_time(clock, tz, &j)),
-        "updated_at": version(row),
+        "updated_at": updated_at(row, tz),
     })
+}
+
+/// The version `expected_updated_at` names: the `updated_at` this API
+/// returns (an instant with its offset), or the stored value without one that
+/// it returned before every time carried an offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Version {
+    Instant(DateTime<Utc>),
+    Stored(NaiveDateTime),
+}
+
+impl Version {
+    fn parse(v: &str) -> Option<Version> {
+        let v = v.trim();
+        match DateTime::parse_from_rfc3339(v) {
+            Ok(t) => Some(Version::Instant(t.with_timezone(&Utc))),
+            Err(_) => parse_naive(v).map(Version::Stored),
+        }
+    }
+
+    fn matches(&self, row: &StopRow) -> bool {
+        match self {
+            Version::Instant(t) => *t == row.updated_instant,
+            Version::Stored(n) => *n == row.updated_at,
+        }
+    }
 }
 
 /// The reason a justification names: `failure_id`, `reason` (an id, as a
@@ -142,7 +169,7 @@ pub async fn justify(req: Request, state: AppState) -> AppResult<Response> {
     let comment = named_comment(&fields)?;
     let expected = match fields.opt_str("expected_updated_at")? {
         None => None,
-        Some(v) => Some(parse_naive(v).ok_or_else(|| {
+        Some(v) => Some(Version::parse(v).ok_or_else(|| {
             AppError::validation(
                 "expected_updated_at",
                 "expected_updated_at must be the updated_at this API returned",
@@ -190,7 +217,7 @@ pub async fn justify(req: Request, state: AppState) -> AppResult<Response> {
             return Err(stale());
         }
     }
-    if expected.is_some_and(|e| e != before.updated_at) {
+    if expected.is_some_and(|e| !e.matches(&before)) {
         return Err(stale());
     }
     let mut clock = DataClock::new(call.tenant.data_timezone());
@@ -250,5 +277,20 @@ mod tests {
         assert!(check_comment("comment", &"x".repeat(1001)).is_err());
         assert!(check_comment("comment", "bad\u{0}byte").is_err());
         assert!(check_comment("comment", "line\nbreak").is_ok());
+    }
+
+    #[test]
+    fn a_version_is_the_instant_shown_or_the_stored_value() {
+        let instant = Version::parse("2026-04-01T12:00:00.123+02:00").unwrap();
+        assert_eq!(
+            instant,
+            Version::parse("2026-04-01T10:00:00.123Z").unwrap(),
+            "the same instant in any offset"
+        );
+        assert!(matches!(
+            Version::parse("2026-04-01T10:00:00.123"),
+            Some(Version::Stored(_))
+        ));
+        assert_eq!(Version::parse("yesterday"), None);
     }
 }

@@ -1,5 +1,6 @@
 //! `GET /downtime/summary`: count, total time, MTBF, MTTR and the Paretos by
-//! reason and by shift of the stops a list would give
+//! reason and by shift of the stops a list would give — counted in the window
+//! they start in, their time clipped to it
 //! ([`dash_store::downtime::summary`]), with the lines stopped now.
 
 use serde_json::{json, Value};

@@ -34,9 +34,10 @@ pub fn window_json(window: &Window, tz: Tz) -> Value {
     })
 }
 
-/// The opaque version of a row: its `updated_at` as the database stores it.
-pub fn version(row: &StopRow) -> String {
-    row.updated_at.format("%Y-%m-%dT%H:%M:%S%.3f").to_string()
+/// A row's `updated_at` as an instant in the plant's zone: also its version,
+/// what `expected_updated_at` gives back.
+pub fn updated_at(row: &StopRow, tz: Tz) -> String {
+    timeutil::format_instant(row.updated_instant, tz)
 }
 
 /// The ETag of a stop: its line, id and version.
@@ -49,7 +50,10 @@ pub fn etag(line_id: i64, row: &StopRow) -> String {
 }
 
 /// A stop in the shape of docs/api.md#shapes (plus `line_name`, reason
-/// details and `updated_at`, the version for `expected_updated_at`).
+/// details and `updated_at`, the version for `expected_updated_at`). Every
+/// time carries the plant's offset: `start_time`, `end_time` and
+/// `justified_at` are stored wall times in `data_timezone`; `updated_at` is
+/// the database's clock, read as UTC.
 pub fn stop_view(call: &Call, clock: &mut DataClock, line_id: i64, row: &StopRow) -> Value {
     let tz = call.tenant.timezone();
     let failure = row.failure_id.and_then(|id| call.meta.failure(id));
@@ -69,7 +73,7 @@ pub fn stop_view(call: &Call, clock: &mut DataClock, line_id: i64, row: &StopRow
         "justification": row.justification,
         "justified_by": row.justified_by,
         "justified_at": row.justified_at.map(|j| fmt_time(clock, tz, &j)),
-        "updated_at": version(row),
+        "updated_at": updated_at(row, tz),
     })
 }
 

@@ -1,12 +1,13 @@
 //! `jobs downtime`: per active line of every tenant run, the recomputation
 //! from `--from` (late data) and the incremental downtime run
 //! ([`dash_store::downtime::engine`]), then the line's minute rollup brought
-//! up to date; each line's outcome recorded in `job_run` and in the client's
-//! `system_monitor`.
+//! up to date; each line's outcome recorded in `job_run` and in the product's
+//! `dash_line_state`. Stops come first: the rollup is optional (a cache), so
+//! its failure is reported beside the line's stops and never fails the line.
 
 use std::time::Instant;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::{json, Value};
 
 use crate::report::{
@@ -15,8 +16,9 @@ use crate::report::{
 };
 use crate::tenants::{for_each_tenant, tenants_to_run};
 use crate::DowntimeArgs;
+use dash_core::timeutil::format_instant;
+use dash_store::downtime::clock::DataClock;
 use dash_store::downtime::engine::{self, EngineOptions, LineSpec, RecomputeOutcome, RunOutcome};
-use dash_store::downtime::store::fmt_naive;
 use dash_store::error::{AppError, AppResult};
 use dash_store::metadata::TenantMetadata;
 use dash_store::query::{rollup, DetectionTable};
@@ -141,9 +143,11 @@ fn rollup_batch_ids() -> i64 {
 /// After a line's downtime run: folds its new detections into the exact
 /// minute rollup ([`rollup::refresh_line`]), so long data and metrics windows
 /// read pre-aggregated counts. The outcome is the item's `detail.rollup` and
-/// the line's `rollup_last_run` row in `system_monitor`. A failure fails the
-/// item (and only this line: counts not folded in yet are simply read raw,
-/// so answers stay exact); another run holding the line is not an error.
+/// the line's `rollup_last_run` entry in `dash_line_state`. The rollup is a
+/// cache: when it fails (its table missing or foreign, the server refusing)
+/// the line's stops stand, its counts are read raw, and the part is reported
+/// as `failed` (or `skipped`) with a warning — the item keeps the status of
+/// its stops. Another run holding the line is not an error.
 async fn rollup_for_line(
     state: &AppState,
     tenant: &Tenant,
@@ -170,8 +174,22 @@ async fn rollup_for_line(
                 Err(e) => return Err(e),
             };
         table = Some(t.clone());
-        let r = rollup::refresh_line(&mut conn, &t, rollup_batch_ids()).await?;
-        Ok(if r.busy {
+        let r = match rollup::refresh_line(&mut conn, &t, rollup_batch_ids()).await {
+            Ok(r) => r,
+            Err(AppError::ClientSchema { detail }) => {
+                return Ok(json!({
+                    "status": "skipped",
+                    "reason": format!(
+                        "{detail}: counts are read raw; `dashctl provision-client --tenant {}` \
+                         creates the product's {} table",
+                        tenant.tenant_id,
+                        rollup::TABLE
+                    ),
+                }));
+            }
+            Err(e) => return Err(e),
+        };
+        let mut detail = if r.busy {
             json!({ "status": "busy" })
         } else {
             json!({
@@ -182,17 +200,33 @@ async fn rollup_for_line(
                 "watermark": r.to_id,
                 "duration_ms": started.elapsed().as_millis() as u64,
             })
-        })
+        };
+        if let Some(why) = r.rebuilt {
+            detail["rebuilt"] = json!(why);
+        }
+        Ok(detail)
     }
     .await;
     let detail = match result {
         Ok(v) => v,
-        Err(e) => {
-            tracing::error!(tenant_id = tenant.tenant_id, line_id, error = %e, "rollup refresh failed");
-            item.status = ItemStatus::Failed;
-            json!({ "status": "failed", "error": e.to_string() })
-        }
+        Err(e) => json!({ "status": "failed", "error": e.to_string() }),
     };
+    let warning = match detail["status"].as_str() {
+        Some("failed") => Some(format!(
+            "rollup failed ({}); counts are read raw until it is refreshed",
+            detail["error"].as_str().unwrap_or("")
+        )),
+        Some("skipped") => detail["reason"]
+            .as_str()
+            .map(|r| format!("rollup skipped: {r}")),
+        _ => detail["rebuilt"]
+            .as_str()
+            .map(|why| format!("rollup did not parse ({why}); rebuilt from the detections")),
+    };
+    if let Some(w) = warning {
+        tracing::warn!(tenant_id = tenant.tenant_id, line_id, warning = %w, "rollup");
+        item.warnings.push(w);
+    }
     // A rollup held by another run (or by a killed run's lock, until the server
     // notices) is caught up by the next run; the summary says so.
     if detail["status"] == "busy" && item.status == ItemStatus::Ok {
@@ -211,7 +245,7 @@ async fn rollup_for_line(
             }
             .await;
             if let Err(e) = recorded {
-                tracing::warn!(tenant_id = tenant.tenant_id, line_id, error = %e, "could not record the rollup run in system_monitor");
+                tracing::warn!(tenant_id = tenant.tenant_id, line_id, error = %e, "could not record the rollup run in dash_line_state");
             }
         }
     }
@@ -224,7 +258,7 @@ async fn rollup_for_line(
 }
 
 /// Recomputes (when `from` is given) and then runs the incremental
-/// calculation for one line; records its outcome in `system_monitor`.
+/// calculation for one line; records its outcome in `dash_line_state`.
 async fn downtime_for_line(
     state: &AppState,
     tenant: &Tenant,
@@ -248,7 +282,7 @@ async fn downtime_for_line(
                     rows += r.detections;
                     let mut recompute = json!(r.counts());
                     recompute["note"] = json!(r.note);
-                    recompute["changed_justified"] = changed_justified_json(&r);
+                    recompute["changed_justified"] = changed_justified_json(&r, tenant);
                     detail.insert("recompute".into(), recompute);
                 }
                 RecomputeOutcome::Busy => status = ItemStatus::Busy,
@@ -270,7 +304,7 @@ async fn downtime_for_line(
                         "watermark".into(),
                         json!(r.watermark.map(|w| json!({
                             "detection_id": w.detection_id,
-                            "detected_at": fmt_naive(&w.detected_at),
+                            "detected_at": instant(&w.detected_at, tenant),
                         }))),
                     );
                 }
@@ -288,6 +322,7 @@ async fn downtime_for_line(
             rows,
             duration_ms: started.elapsed().as_millis() as u64,
             detail: Value::Object(detail),
+            warnings: Vec::new(),
         };
         if status != ItemStatus::Busy && !spec.output_areas.is_empty() {
             let record = json!({
@@ -298,7 +333,7 @@ async fn downtime_for_line(
                 "detail": item.detail,
             });
             if let Err(e) = engine::record_last_run(&mut conn, &location.db_name, &spec, &record).await {
-                tracing::warn!(tenant_id = tenant.tenant_id, line_id, error = %e, "could not record the run in system_monitor");
+                tracing::warn!(tenant_id = tenant.tenant_id, line_id, error = %e, "could not record the run in dash_line_state");
             }
         }
         Ok(item)
@@ -307,9 +342,15 @@ async fn downtime_for_line(
     result.unwrap_or_else(|e| failed(tid, Some(line_id), started, &e))
 }
 
-/// The justified stops a recomputation changed, with what replaced them
-/// (stored wall times, as the log and `job_run` keep them).
-fn changed_justified_json(r: &engine::RecomputeReport) -> Value {
+/// The instant of a stored wall time (`data_timezone`), with the plant's
+/// offset, as every instant of an answer is written.
+fn instant(stored: &NaiveDateTime, tenant: &Tenant) -> String {
+    let mut clock = DataClock::new(tenant.data_timezone());
+    format_instant(clock.to_utc(stored), tenant.timezone())
+}
+
+/// The justified stops a recomputation changed, with what replaced them.
+fn changed_justified_json(r: &engine::RecomputeReport, tenant: &Tenant) -> Value {
     r.changed_justified
         .iter()
         .map(|c| {
@@ -318,16 +359,16 @@ fn changed_justified_json(r: &engine::RecomputeReport) -> Value {
                 .iter()
                 .map(|e| {
                     json!({
-                        "start_time": fmt_naive(&e.start),
-                        "end_time": fmt_naive(&e.end),
+                        "start_time": instant(&e.start, tenant),
+                        "end_time": instant(&e.end, tenant),
                         "is_micro": e.is_micro,
                     })
                 })
                 .collect();
             json!({
                 "downtime_id": c.old.downtime_id,
-                "start_time": fmt_naive(&c.old.start),
-                "end_time": fmt_naive(&c.old.end),
+                "start_time": instant(&c.old.start, tenant),
+                "end_time": instant(&c.old.end, tenant),
                 "failure_id": c.old.failure_id,
                 "replaced_by": replaced_by,
             })

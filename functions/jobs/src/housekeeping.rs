@@ -35,6 +35,7 @@ pub async fn run(state: &AppState) -> JobSummary {
             rows,
             duration_ms: started.elapsed().as_millis() as u64,
             detail: json!({ "auth": auth, "job_runs_deleted": job_runs }),
+            warnings: Vec::new(),
         })
     }
     .await;

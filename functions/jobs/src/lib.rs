@@ -18,7 +18,7 @@
 //! One failing tenant or line never stops the others. Every unit of work is
 //! logged and recorded ([`report`]): a row in the global `job_run` table and,
 //! for downtime, the line's `downtime_last_run` and `rollup_last_run` in the
-//! client's `system_monitor`.
+//! product's `dash_line_state` table of the client database.
 
 mod cli;
 mod downtime;

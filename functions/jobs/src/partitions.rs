@@ -88,6 +88,7 @@ async fn partitions_for_line(
         rows: 0,
         duration_ms: started.elapsed().as_millis() as u64,
         detail: json!({ "reason": reason }),
+        warnings: Vec::new(),
     };
     let Some(code) = line.line_code.as_deref() else {
         return Ok(skipped(format!(
@@ -111,6 +112,7 @@ async fn partitions_for_line(
             rows: added.len() as u64,
             duration_ms: started.elapsed().as_millis() as u64,
             detail: json!({ "table": table, "added": added }),
+            warnings: Vec::new(),
         }),
         // Not partitioned by month, or partitioned some other way: the plant's
         // DBA maintains it; nothing to do here.

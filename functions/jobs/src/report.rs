@@ -45,6 +45,10 @@ pub struct ItemResult {
     pub rows: u64,
     pub duration_ms: u64,
     pub detail: Value,
+    /// An optional part that did not work although the item did (a line's
+    /// stops stored, its rollup not refreshed): logged, shown, not a failure.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -56,6 +60,8 @@ pub struct JobSummary {
     pub busy: usize,
     pub skipped: usize,
     pub failed: usize,
+    /// Items with a warning (whatever their status).
+    pub warned: usize,
     pub items: Vec<ItemResult>,
 }
 
@@ -75,6 +81,7 @@ impl JobSummary {
             busy: count(ItemStatus::Busy),
             skipped: count(ItemStatus::Skipped),
             failed: count(ItemStatus::Failed),
+            warned: items.iter().filter(|i| !i.warnings.is_empty()).count(),
             items,
         }
     }
@@ -103,10 +110,13 @@ impl JobSummary {
                 i.rows,
                 i.duration_ms
             ));
+            for w in &i.warnings {
+                out.push_str(&format!("WARNING    {who}: {w}\n"));
+            }
         }
         out.push_str(&format!(
-            "{} finished in {} ms: {} ok, {} busy, {} skipped, {} failed\n",
-            self.job, self.duration_ms, self.ok, self.busy, self.skipped, self.failed
+            "{} finished in {} ms: {} ok, {} busy, {} skipped, {} failed, {} with warnings\n",
+            self.job, self.duration_ms, self.ok, self.busy, self.skipped, self.failed, self.warned
         ));
         out
     }
@@ -126,6 +136,7 @@ pub fn failed(
         rows: 0,
         duration_ms: started.elapsed().as_millis() as u64,
         detail: json!({ "error": err.to_string() }),
+        warnings: Vec::new(),
     }
 }
 

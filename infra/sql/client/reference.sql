@@ -84,23 +84,17 @@ CREATE TABLE IF NOT EXISTS system_config (
     PRIMARY KEY (config_key)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
--- Written by the application (app-owned, created by `dashctl provision-client`).
--- One row per (metric, line): the latest value of a metric, written with
--- INSERT … ON DUPLICATE KEY UPDATE. line_id NULL = tenant-wide (line_key 0).
--- Examples: ('downtime_watermark', 3, {"id":…,"at":…}),
--- ('downtime_last_run', 3, {"duration_ms":…,"rows":…,"finished_at":…}).
--- The history of job runs is the global database's job_run table.
+-- The client's own telemetry table (SPEC §4.2: its columns are the client's).
+-- The product never reads or writes it; this shape is only an example, the one
+-- the tests use to show that a foreign system_monitor changes nothing.
 CREATE TABLE IF NOT EXISTS system_monitor (
-    monitor_id  BIGINT       NOT NULL AUTO_INCREMENT,
-    metric      VARCHAR(64)  NOT NULL,
-    line_id     INT          NULL,
-    value_json  JSON         NOT NULL,
-    created_at  DATETIME(3)  NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
-    updated_at  DATETIME(3)  NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3),
-    line_key    INT          AS (IFNULL(line_id, 0)) STORED,
+    monitor_id   BIGINT        NOT NULL AUTO_INCREMENT,
+    recorded_at  DATETIME(3)   NOT NULL,
+    metric       VARCHAR(100)  NOT NULL,
+    value        DECIMAL(18,4) NULL,
+    details      VARCHAR(1000) NULL,
     PRIMARY KEY (monitor_id),
-    UNIQUE KEY uq_system_monitor_metric_line (metric, line_key),
-    CONSTRAINT chk_system_monitor_value_json CHECK (JSON_VALID(value_json))
+    KEY ix_system_monitor_recorded (recorded_at)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
 CREATE TABLE IF NOT EXISTS failure (

@@ -35,6 +35,10 @@ pub enum AppError {
     MethodNotAllowed { allowed: Vec<::http::Method> },
     #[error("{message}")]
     Conflict { message: String },
+    /// A conflict caused by one field's value (a client database another
+    /// tenant uses): a 409 that names the field.
+    #[error("{message}")]
+    FieldConflict { field: String, message: String },
     #[error("request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
     #[error("{message}")]
@@ -95,6 +99,13 @@ impl AppError {
         }
     }
 
+    pub fn conflict_on(field: impl Into<String>, message: impl Into<String>) -> Self {
+        AppError::FieldConflict {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
@@ -103,7 +114,7 @@ impl AppError {
             AppError::Forbidden { .. } => StatusCode::FORBIDDEN,
             AppError::NotFound | AppError::UnknownId { .. } => StatusCode::NOT_FOUND,
             AppError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            AppError::Conflict { .. } => StatusCode::CONFLICT,
+            AppError::Conflict { .. } | AppError::FieldConflict { .. } => StatusCode::CONFLICT,
             AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Locked { .. } => StatusCode::LOCKED,
             AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -122,7 +133,7 @@ impl AppError {
             AppError::Forbidden { .. } => "forbidden",
             AppError::NotFound | AppError::UnknownId { .. } => "not_found",
             AppError::MethodNotAllowed { .. } => "method_not_allowed",
-            AppError::Conflict { .. } => "conflict",
+            AppError::Conflict { .. } | AppError::FieldConflict { .. } => "conflict",
             AppError::PayloadTooLarge { .. } => "payload_too_large",
             AppError::Locked { .. } => "account_locked",
             AppError::RateLimited { .. } => "rate_limited",
@@ -161,7 +172,9 @@ impl AppError {
     pub fn field(&self) -> Option<&str> {
         match self {
             AppError::BadRequest { field, .. } => field.as_deref(),
-            AppError::Validation { field, .. } | AppError::UnknownId { field, .. } => Some(field),
+            AppError::Validation { field, .. }
+            | AppError::UnknownId { field, .. }
+            | AppError::FieldConflict { field, .. } => Some(field),
             _ => None,
         }
     }
@@ -223,6 +236,16 @@ mod tests {
         let e = AppError::validation("end_date", "end_date must be after start_date");
         assert_eq!(e.status(), StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(e.to_json()["error"]["field"], "end_date");
+    }
+
+    #[test]
+    fn a_conflict_on_a_field_is_409_naming_it() {
+        let e = AppError::conflict_on("config.db_name", "database x is already used");
+        assert_eq!(e.status(), StatusCode::CONFLICT);
+        let body = e.to_json();
+        assert_eq!(body["error"]["code"], "conflict");
+        assert_eq!(body["error"]["field"], "config.db_name");
+        assert_eq!(body["error"]["message"], "database x is already used");
     }
 
     #[test]

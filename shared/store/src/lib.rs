@@ -15,6 +15,7 @@ pub mod error;
 pub mod housekeeping;
 pub mod jobs;
 pub mod layouts;
+pub mod line_state;
 pub mod metadata;
 pub mod metrics;
 pub mod password;

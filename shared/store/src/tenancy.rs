@@ -90,6 +90,73 @@ impl Tenant {
     }
 }
 
+/// A database server: a host name or address (compared without regard to
+/// case) and a port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbServer {
+    pub host: String,
+    pub port: u16,
+}
+
+impl DbServer {
+    /// The server of a `mysql://` URL (`CLIENT_DB_URL`: the default server of
+    /// client databases), port 3306 when the URL names none.
+    pub fn from_url(url: &str) -> AppResult<DbServer> {
+        let opts = mysql_async::Opts::from_url(url).map_err(AppError::internal)?;
+        Ok(DbServer {
+            host: opts.ip_or_hostname().to_string(),
+            port: opts.tcp_port(),
+        })
+    }
+}
+
+/// Where a client database is, with a missing host or port resolved to
+/// `default_server`'s (as the pools do): (host in lower case, port, name).
+pub fn resolved_location(
+    location: &DbLocation,
+    default_server: &DbServer,
+) -> (String, u16, String) {
+    (
+        location
+            .host
+            .as_deref()
+            .unwrap_or(&default_server.host)
+            .to_ascii_lowercase(),
+        location.port.unwrap_or(default_server.port),
+        location.db_name.clone(),
+    )
+}
+
+/// The tenant other than `except` whose client database is `location`, as
+/// (id, company name): the rule that a tenant's database is its own
+/// (docs/operations.md#a-tenants-database-is-its-own). Both sides are
+/// resolved by [`resolved_location`] — a missing `db_host`/`db_port` is the
+/// default server's (`CLIENT_DB_URL`, see [`DbServer::from_url`]), a missing
+/// `db_name` is `dashboard_client_<id>` ([`Tenant::db_location`]) — and the
+/// hosts are compared without regard to case (a name and an address of the
+/// same server are not recognised as one). Every caller that sets or changes
+/// a tenant's `db_name`, `db_host` or `db_port` (the tenant API, `dashctl
+/// register-tenant`) asks this and refuses a database in use; pass the
+/// tenant's own id as `except` once it has one.
+///
+/// Reads every tenant row (a few hundred at most). Not atomic with the write
+/// that follows: two registrations of one database at the same moment can
+/// both pass.
+pub async fn tenant_using_database(
+    conn: &mut impl Queryable,
+    location: &DbLocation,
+    default_server: &DbServer,
+    except: Option<i64>,
+) -> AppResult<Option<(i64, String)>> {
+    let wanted = resolved_location(location, default_server);
+    let tenants = list_tenants(conn).await?;
+    Ok(tenants
+        .into_iter()
+        .filter(|t| Some(t.tenant_id) != except)
+        .find(|t| resolved_location(&t.db_location(), default_server) == wanted)
+        .map(|t| (t.tenant_id, t.company_name)))
+}
+
 /// Checks a `config_tenant` document before it is stored: known zones, known
 /// languages and themes, a database name that is a safe identifier.
 pub fn validate_config(config: &TenantConfig) -> AppResult<()> {
@@ -356,7 +423,8 @@ pub async fn insert_tenant(
 }
 
 /// Inserts an active tenant for the operator CLI, associated since today and
-/// dated by the database's clock; returns its id.
+/// dated by the database's clock in UTC (as every global time; the column's
+/// `CURRENT_TIMESTAMP(3)` default would be the session's zone); returns its id.
 pub async fn insert_registered_tenant(
     conn: &mut impl Queryable,
     company_name: &str,
@@ -364,8 +432,8 @@ pub async fn insert_registered_tenant(
 ) -> mysql_async::Result<i64> {
     let written = exec_written(
         conn,
-        "INSERT INTO tenant (company_name, asociated_since, is_active, config_tenant) \
-         VALUES (?, UTC_DATE(), 1, ?)",
+        "INSERT INTO tenant (company_name, asociated_since, is_active, config_tenant, created_at, updated_at) \
+         VALUES (?, UTC_DATE(), 1, ?, UTC_TIMESTAMP(3), UTC_TIMESTAMP(3))",
         (company_name, config_json(config)),
     )
     .await?;
@@ -453,6 +521,40 @@ mod tests {
         assert_eq!(t.theme(), "dark");
         assert_eq!(t.data_timezone(), chrono_tz::UTC);
         assert_eq!(t.production_day_start(), NaiveTime::MIN);
+    }
+
+    #[test]
+    fn a_location_resolves_to_the_default_server() {
+        let default = DbServer {
+            host: "db.internal".into(),
+            port: 3306,
+        };
+        let implicit = Tenant {
+            tenant_id: 4,
+            company_name: "x".into(),
+            is_active: true,
+            config: TenantConfig::default(),
+        };
+        let explicit = DbLocation {
+            host: Some("DB.Internal".into()),
+            port: Some(3306),
+            db_name: "dashboard_client_4".into(),
+        };
+        assert_eq!(
+            resolved_location(&implicit.db_location(), &default),
+            resolved_location(&explicit, &default)
+        );
+        let elsewhere = DbLocation {
+            host: Some("other".into()),
+            ..explicit.clone()
+        };
+        assert_ne!(
+            resolved_location(&elsewhere, &default),
+            resolved_location(&explicit, &default)
+        );
+        let server = DbServer::from_url("mysql://u:p@Client-DB:3307/x").unwrap();
+        assert_eq!((server.host.as_str(), server.port), ("Client-DB", 3307));
+        assert_eq!(DbServer::from_url("mysql://u@h/").unwrap().port, 3306);
     }
 
     #[test]

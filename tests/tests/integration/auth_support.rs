@@ -68,15 +68,32 @@ const SECOND_PLANT_SQL: &[&str] = &[
 /// Builds the two plants and the users (all with [`PASSWORD`]). `extra_env`
 /// adds or overrides variables of the binaries' environment.
 pub async fn world(extra_env: &[(&str, &str)]) -> World {
+    world_on(extra_env, false).await
+}
+
+/// [`world`], with Second Plant's client database on the second server
+/// (`TEST_SECOND_DATABASE_URL`) when `second_server`.
+pub async fn world_on(extra_env: &[(&str, &str)], second_server: bool) -> World {
     let db = TestDb::new()
         .await
         .expect("test database")
         .with_demo_tenant(DEMO, "Europe/Madrid")
         .await
-        .expect("demo tenant")
-        .with_empty_tenant(SECOND, "America/Mexico_City")
-        .await
-        .expect("second tenant");
+        .expect("demo tenant");
+    let db = if second_server {
+        let db = db
+            .with_empty_tenant_on_second_server(SECOND, "America/Mexico_City")
+            .await
+            .expect("second tenant on the second server");
+        db.check_placement()
+            .await
+            .expect("one plant on each server");
+        db
+    } else {
+        db.with_empty_tenant(SECOND, "America/Mexico_City")
+            .await
+            .expect("second tenant")
+    };
     let demo = db.tenant(DEMO).tenant_id;
     let second = db.tenant(SECOND).tenant_id;
 

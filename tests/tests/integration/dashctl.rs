@@ -79,8 +79,28 @@ async fn operator_workflow() -> anyhow::Result<()> {
     let out = env_db.ok(&["seed-widget-catalog"]);
     assert!(out.contains("18"), "{out}");
 
-    // register-tenant prints the id, also when it exists already.
+    // register-tenant verifies the client database: one that does not exist is
+    // refused, with what to do about it.
     let client = db.db_name("cli_client");
+    let refused = env_db.run(&[
+        "register-tenant",
+        "--name",
+        "Fábrica Uno",
+        "--timezone",
+        "Europe/Madrid",
+        "--db-name",
+        &client,
+    ]);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    for what in [
+        format!("MISSING  database {client}"),
+        "--skip-verify".to_string(),
+    ] {
+        assert!(refused.stderr.contains(&what), "{what}: {}", refused.stderr);
+    }
+    assert!(refused.stdout.trim().is_empty(), "{}", refused.stdout);
+    // --skip-verify registers a demo plant and creates its empty database;
+    // register-tenant prints the id, also when it exists already.
     let id = env_db.ok(&[
         "register-tenant",
         "--name",
@@ -89,6 +109,7 @@ async fn operator_workflow() -> anyhow::Result<()> {
         "Europe/Madrid",
         "--db-name",
         &client,
+        "--skip-verify",
     ]);
     let id = id.trim().to_string();
     assert!(id.parse::<i64>().is_ok(), "{id:?}");

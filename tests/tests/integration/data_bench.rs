@@ -272,8 +272,8 @@ async fn bench_data_and_metrics() {
     let oee_areas: Vec<i64> = good.iter().chain(rejects.iter()).copied().collect();
     let all_areas: Vec<i64> = meta.areas_of_line(line_id).map(|a| a.area_id).collect();
     let watermark_sql = (
-        format!("SELECT CAST(value_json AS CHAR) FROM `{db_name}`.`system_monitor` WHERE metric = ? AND line_id = ?"),
-        vec![Value::from(rollup::WATERMARK_METRIC), Value::Int(line_id)],
+        format!("SELECT CAST(value_json AS CHAR) FROM `{db_name}`.`dash_rollup` WHERE line_id = ? AND entry = ?"),
+        vec![Value::Int(line_id), Value::from(rollup::WATERMARK_ENTRY)],
     );
     let open_stop_sql: Vec<(String, Vec<Value>)> = good
         .iter()

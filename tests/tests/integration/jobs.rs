@@ -1,7 +1,7 @@
 //! The `jobs` release binary: under the Lambda runtime interface with
 //! EventBridge "Scheduled Event" envelopes, and from the command line (cron on
 //! cPanel). One failing tenant never stops the others; every run is recorded
-//! in `job_run` and the line's `system_monitor`. The downtime run also brings
+//! in `job_run` and the line's `dash_line_state`. The downtime run also brings
 //! each line's minute rollup up to date, and the counts it serves are the
 //! raw detections' counts.
 
@@ -54,7 +54,7 @@ fn items_of(summary: &Value, tenant_id: i64) -> Vec<&Value> {
         .collect()
 }
 
-async fn count(db: &TestDb, tenant_db: Option<&str>, sql: &str) -> i64 {
+pub(crate) async fn count(db: &TestDb, tenant_db: Option<&str>, sql: &str) -> i64 {
     let mut conn = match tenant_db {
         Some(name) => {
             let mut c = db.server_conn().await.expect("server");
@@ -117,18 +117,18 @@ async fn scheduled_events_run_the_jobs_under_the_lambda_runtime() {
 
     let first = stops_of(&db, &plant.db_name).await;
     assert!(first.iter().all(|n| *n > 0), "{first:?}");
-    // Watermark and last run of every line in the client's system_monitor.
+    // Watermark and last run of every line in the product's dash_line_state.
     assert_eq!(
         count(
             &db,
             Some(&plant.db_name),
-            "SELECT COUNT(*) FROM system_monitor WHERE metric = 'downtime_watermark'"
+            "SELECT COUNT(*) FROM dash_line_state WHERE entry = 'downtime_watermark'"
         )
         .await,
         3
     );
     assert_eq!(
-        count(&db, Some(&plant.db_name), "SELECT COUNT(*) FROM system_monitor WHERE metric = 'downtime_last_run' AND JSON_VALUE(value_json, '$.status') = 'ok'").await,
+        count(&db, Some(&plant.db_name), "SELECT COUNT(*) FROM dash_line_state WHERE entry = 'downtime_last_run' AND JSON_VALUE(value_json, '$.status') = 'ok'").await,
         3
     );
     // Every unit of work is in job_run, finished.
@@ -213,7 +213,7 @@ async fn scheduled_events_run_the_jobs_under_the_lambda_runtime() {
     assert_eq!(hk["failed"], 0);
 }
 
-fn jobs_cli(db: &TestDb, args: &[&str]) -> Output {
+pub(crate) fn jobs_cli(db: &TestDb, args: &[&str]) -> Output {
     Command::new(bin("jobs"))
         .args(args)
         .env_clear()
@@ -223,7 +223,7 @@ fn jobs_cli(db: &TestDb, args: &[&str]) -> Output {
         .expect("run jobs")
 }
 
-fn text(o: &Output) -> String {
+pub(crate) fn text(o: &Output) -> String {
     format!(
         "status {:?}\nstdout:\n{}\nstderr:\n{}",
         o.status.code(),
@@ -360,6 +360,20 @@ fn state_of(db: &TestDb) -> shared::state::AppState {
 /// production by hour (every area) served with the rollup are exactly the
 /// figures of the raw rows, and the rollup path really reads the rollup.
 async fn rollup_equals_raw(db: &TestDb, tenant_id: i64, what: &str) {
+    automatic_counts_equal_raw(db, tenant_id, what, true, None).await;
+}
+
+/// Like [`rollup_equals_raw`]; `rollup_read` says whether the automatic path
+/// must plan to read the rollup (false: it may fall back to raw rows, as it
+/// does when the rollup is missing, foreign or unreadable); `at` is the end
+/// of the data (default now).
+pub(crate) async fn automatic_counts_equal_raw(
+    db: &TestDb,
+    tenant_id: i64,
+    what: &str,
+    rollup_read: bool,
+    at: Option<chrono::DateTime<chrono::Utc>>,
+) {
     let state = state_of(db);
     let tenant = dash_store::tenancy::load_tenant(&state, tenant_id)
         .await
@@ -375,8 +389,9 @@ async fn rollup_equals_raw(db: &TestDb, tenant_id: i64, what: &str) {
     )
     .await
     .expect("metadata");
-    let plant = Plant::new(&tenant, &meta, state.now());
-    let today = plant.cal.production_date(state.now());
+    let at = at.unwrap_or_else(|| state.now());
+    let plant = Plant::new(&tenant, &meta, at);
+    let today = plant.cal.production_date(at);
     let w = Window::new(
         plant.cal.day_start(today - chrono::Duration::days(15)),
         plant.cal.day_start(today + chrono::Duration::days(1)),
@@ -435,6 +450,9 @@ async fn rollup_equals_raw(db: &TestDb, tenant_id: i64, what: &str) {
             );
         }
         assert_eq!(whole[0], whole[1], "{what}: line {id} production");
+        if !rollup_read {
+            continue;
+        }
         // The rollup path reads the rollup rows (not only raw rows).
         let plan = query::plan_in_windows(
             &mut conn,
@@ -448,7 +466,7 @@ async fn rollup_equals_raw(db: &TestDb, tenant_id: i64, what: &str) {
         .await
         .expect("plan");
         assert!(
-            plan.iter().any(|(sql, _)| sql.contains("system_monitor")),
+            plan.iter().any(|(sql, _)| sql.contains("dash_rollup")),
             "{what}: line {id} is served by the rollup"
         );
     }
@@ -471,8 +489,8 @@ async fn rollup_watermarks(db: &TestDb, tenant_db: &str) -> Vec<(i64, i64)> {
             db,
             Some(tenant_db),
             &format!(
-                "SELECT CAST(JSON_VALUE(value_json, '$.detection_id') AS SIGNED) FROM system_monitor \
-                 WHERE metric = 'rollup_min_watermark' AND line_id = {line_id}"
+                "SELECT CAST(JSON_VALUE(value_json, '$.detection_id') AS SIGNED) FROM dash_rollup \
+                 WHERE entry = 'rollup_min_watermark' AND line_id = {line_id}"
             ),
         )
         .await;
@@ -491,7 +509,7 @@ async fn the_downtime_run_brings_the_rollup_up_to_date() {
         count(
             &db,
             Some(&plant.db_name),
-            "SELECT COUNT(*) FROM system_monitor WHERE metric LIKE 'rollup%'"
+            "SELECT COUNT(*) FROM dash_rollup"
         )
         .await,
         0
@@ -513,7 +531,7 @@ async fn the_downtime_run_brings_the_rollup_up_to_date() {
         assert_eq!(watermark, max_id);
     }
     assert_eq!(
-        count(&db, Some(&plant.db_name), "SELECT COUNT(*) FROM system_monitor WHERE metric = 'rollup_last_run' AND JSON_VALUE(value_json, '$.status') = 'ok'").await,
+        count(&db, Some(&plant.db_name), "SELECT COUNT(*) FROM dash_line_state WHERE entry = 'rollup_last_run' AND JSON_VALUE(value_json, '$.status') = 'ok'").await,
         3
     );
     rollup_equals_raw(&db, plant.tenant_id, "after the first run").await;

@@ -373,7 +373,10 @@ async fn provisioning_an_empty_client_database() -> R {
     let t = db.tenant("Empty").clone();
     let mut s = db.server_conn().await?;
     let r = schema::provision_client(&mut s, &t.db_name, false).await?;
-    assert_eq!(r.created, vec!["system_monitor".to_string()]);
+    assert_eq!(
+        r.created,
+        vec!["dash_line_state".to_string(), "dash_rollup".to_string()]
+    );
     assert!(
         r.warnings.iter().any(|w| w.contains("production_line")),
         "{:?}",

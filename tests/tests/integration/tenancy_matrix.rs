@@ -7,12 +7,25 @@
 //!   change it);
 //! * a viewer (and an operator, a manager) gets 403 on every write of the auth
 //!   function, and each role gets exactly what docs/roles.md#roles gives it.
+//!
+//! The two plants live on two database servers when there is a second one
+//! (`TEST_SECOND_DATABASE_URL`, which make test starts): Demo Plant's client
+//! database on the main server, Second Plant's on the second, its global row on
+//! the main one (docs/client-database.md, "Where it lives"). Without it a local
+//! run keeps both on the main server (with a note); under CI it fails.
 
 use crate::auth_support as support;
 
 use integration_tests::hosts::{RawResponse, TestRequest};
+use integration_tests::testdb::second_server_or_one;
 use serde_json::json;
 use support::*;
+
+/// The matrix's world: `support::world` with Second Plant's client database on
+/// the second server (when there is one).
+async fn matrix_world(test: &str) -> World {
+    world_on(&[], second_server_or_one(test).is_some()).await
+}
 
 fn call(w: &World, binary: &str, req: &TestRequest) -> RawResponse {
     match binary {
@@ -23,7 +36,7 @@ fn call(w: &World, binary: &str, req: &TestRequest) -> RawResponse {
 
 #[tokio::test]
 async fn second_plant_users_never_reach_demo_plant() {
-    let w = world(&[]).await;
+    let w = matrix_world("tenancy_matrix::second_plant_users_never_reach_demo_plant").await;
     let demo_user = w.user_id("demo.viewer");
     let demo_admin = w.user_id("demo.admin");
     let demo = w.demo;
@@ -266,7 +279,8 @@ fn writes(w: &World) -> Vec<TestRequest> {
 
 #[tokio::test]
 async fn viewers_operators_and_managers_get_403_on_every_write() {
-    let w = world(&[]).await;
+    let w =
+        matrix_world("tenancy_matrix::viewers_operators_and_managers_get_403_on_every_write").await;
     for who in [
         "demo.viewer",
         "demo.operator",
@@ -347,7 +361,8 @@ async fn viewers_operators_and_managers_get_403_on_every_write() {
 
 #[tokio::test]
 async fn admins_and_the_superadmin_get_what_their_role_allows() {
-    let w = world(&[]).await;
+    let w =
+        matrix_world("tenancy_matrix::admins_and_the_superadmin_get_what_their_role_allows").await;
     let admin = w.login("demo.admin");
     let demo = w.demo;
     let other = w.user_id("demo.other");

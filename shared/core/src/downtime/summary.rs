@@ -2,13 +2,19 @@
 //! Pareto of downtime by reason and by shift. Pure: the caller reads the stops
 //! (already filtered) and the shift calendar.
 //!
-//! Stops are clipped to the window (docs/downtime.md#downtime: windows clip stops, never
-//! re-classify them): a stop that began before the window counts once, with
-//! the part of it inside the window.
+//! Windows never re-classify stops (docs/downtime.md#counts-and-durations-in-windows),
+//! they only decide what is counted where:
 //!
-//! * MTTR = downtime / number of stops;
-//! * MTBF = (observed time − downtime) / number of stops, the observed time
-//!   being the window up to now, once per line.
+//! * **durations are clipped**: a stop overlapping the window gives it the
+//!   part of it inside the window;
+//! * **counts go by start**: a stop or micro-stop is one event of the single
+//!   window it starts in ([`starts_in`], the one rule every count of stops
+//!   goes through), so the counts of the parts of a window add up to the
+//!   window's. A stop that began before the window gives it time, not a count.
+//!
+//! * MTTR = downtime / number of stops starting in the window;
+//! * MTBF = (observed time − downtime) / number of stops starting in the
+//!   window, the observed time being the window up to now, once per line.
 
 use std::collections::BTreeMap;
 
@@ -49,7 +55,10 @@ pub struct ParetoRow {
     /// `planned` / `unplanned` (`by_reason` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub category: Option<String>,
+    /// Stops of the row starting in the window ([`starts_in`]); a row of a
+    /// stop that began before the window has its time and a count of 0.
     pub count: u64,
+    /// Clipped to the window.
     pub total_seconds: f64,
     /// Share of the total downtime, 0–1.
     pub share: f64,
@@ -59,17 +68,24 @@ pub struct ParetoRow {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MicroSummary {
+    /// Micro-stops starting in the window ([`starts_in`]).
     pub count: u64,
+    /// Clipped to the window.
     pub total_seconds: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Summary {
+    /// Stops starting in the window ([`starts_in`]).
     pub count: u64,
+    /// Downtime clipped to the window.
     pub total_seconds: f64,
     pub observed_seconds: f64,
+    /// `None` when no stop starts in the window.
     pub mtbf_seconds: Option<f64>,
+    /// `None` when no stop starts in the window.
     pub mttr_seconds: Option<f64>,
+    /// Of `count`, those with a reason (and without one).
     pub justified_count: u64,
     pub unjustified_count: u64,
     /// Micro-stops in the window (a performance loss, never in the totals
@@ -106,7 +122,17 @@ fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
 }
 
-/// Real seconds of `[start, end)` inside `window`.
+/// Whether a stop (or micro-stop) starting at `start` counts in `window`:
+/// `window.start <= start < window.end`. The one counting rule of
+/// docs/downtime.md#counts-and-durations-in-windows — an event belongs to
+/// exactly one of any windows that split a span, the one it starts in —
+/// used by every count of stops: the summary's count, micro-stop count,
+/// justified count, Pareto counts and so MTBF and MTTR.
+pub fn starts_in(window: &Window, start: DateTime<Utc>) -> bool {
+    window.contains(start)
+}
+
+/// Milliseconds of `[start, end)` inside `window`.
 pub fn clipped_ms(start: DateTime<Utc>, end: DateTime<Utc>, window: &Window) -> i64 {
     let s = ms(start).max(ms(window.start));
     let e = ms(end).min(ms(window.end));
@@ -157,7 +183,8 @@ fn pareto(
         .collect()
 }
 
-/// Computes the summary. Stops that do not overlap the window are ignored.
+/// Computes the summary. Stops that neither overlap the window nor start in
+/// it are ignored.
 pub fn summarize(input: &SummaryInput<'_>) -> Summary {
     let observed = Window {
         start: input.window.start,
@@ -171,26 +198,30 @@ pub fn summarize(input: &SummaryInput<'_>) -> Summary {
     let mut by_shift: BTreeMap<Option<i64>, Acc> = BTreeMap::new();
     let mut shift_names: BTreeMap<i64, String> = BTreeMap::new();
     for s in input.stops {
-        if !(s.start < input.window.end && s.end > input.window.start) {
+        // Its time wherever it overlaps the window; its one count only in
+        // the window it starts in.
+        let d = clipped_ms(s.start, s.end, &input.window);
+        let n = u64::from(starts_in(&input.window, s.start));
+        if d == 0 && n == 0 {
             continue;
         }
-        let d = clipped_ms(s.start, s.end, &input.window);
         if s.is_micro {
-            micro.count += 1;
+            micro.count += n;
             micro.total_ms += d;
             if !input.include_micro {
                 continue;
             }
         }
-        count += 1;
+        count += n;
         total_ms += d;
         if s.failure_id.is_some() {
-            justified += 1;
+            justified += n;
         }
         let r = by_reason.entry(s.failure_id).or_default();
-        r.count += 1;
+        r.count += n;
         r.total_ms += d;
-        // The shift the stop began in (or the window start, when it began before).
+        // The shift the stop began in (or the window start, when it began
+        // before: then its time only, not a count).
         let at = s.start.max(input.window.start);
         let shift = shift_at(input.shifts, at, input.tz);
         let key = shift.as_ref().map(|o| o.shift_id);
@@ -198,7 +229,7 @@ pub fn summarize(input: &SummaryInput<'_>) -> Summary {
             shift_names.entry(o.shift_id).or_insert(o.name);
         }
         let e = by_shift.entry(key).or_default();
-        e.count += 1;
+        e.count += n;
         e.total_ms += d;
     }
     let observed_ms = observed
@@ -243,6 +274,9 @@ pub fn summarize(input: &SummaryInput<'_>) -> Summary {
         }),
     }
 }
+
+#[cfg(test)]
+mod prop_tests;
 
 #[cfg(test)]
 mod tests {
@@ -329,10 +363,14 @@ mod tests {
             tz: chrono_tz::UTC,
             labels: LABELS,
         });
-        assert_eq!(s.count, 3);
+        // Counts go by start: the stop that began before the window (23:50)
+        // gives it its 10 minutes but is counted in the previous day, so 2
+        // stops here (3 when every overlapping stop was counted), and MTTR
+        // and MTBF divide by 2.
+        assert_eq!(s.count, 2);
         assert_eq!(s.total_seconds, 600.0 + 3600.0 + 1800.0);
-        assert_eq!(s.mttr_seconds, Some(6000.0 / 3.0));
-        assert_eq!(s.mtbf_seconds, Some((86_400.0 - 6000.0) / 3.0));
+        assert_eq!(s.mttr_seconds, Some(6000.0 / 2.0));
+        assert_eq!(s.mtbf_seconds, Some((86_400.0 - 6000.0) / 2.0));
         assert_eq!(
             s.micro_stops,
             MicroSummary {
@@ -341,26 +379,37 @@ mod tests {
             }
         );
         assert_eq!(s.justified_count, 2);
+        // The unjustified one began before the window.
+        assert_eq!(s.unjustified_count, 0);
         assert_eq!(s.by_reason[0].id, Some(2));
         assert_eq!(s.by_reason[0].label, "Avería mecánica");
         assert_eq!(s.by_reason[0].code.as_deref(), Some("MEC"));
         assert_eq!(s.by_reason[1].id, Some(3));
         assert_eq!(s.by_reason[1].label, "#3");
         assert_eq!(s.by_reason[2].id, None);
+        // Its row keeps its clipped time, with no stop counted (was 1).
+        assert_eq!(
+            (s.by_reason[2].count, s.by_reason[2].total_seconds),
+            (0, 600.0)
+        );
         assert!((s.by_reason[2].cumulative_share - 1.0).abs() < 1e-12);
         let shifts: Vec<_> = s
             .by_shift
             .iter()
             .map(|r| (r.id, r.label.as_str(), r.count))
             .collect();
+        // The stop from 23:50 lies outside every shift with 10 minutes and no
+        // count (was 1).
         assert_eq!(
             shifts,
             vec![
                 (Some(1), "Mañana", 1),
                 (Some(2), "Tarde", 1),
-                (None, "Fuera de turno", 1)
+                (None, "Fuera de turno", 0)
             ]
         );
+        let counted: u64 = s.by_reason.iter().map(|r| r.count).sum();
+        assert_eq!(counted, s.count);
     }
 
     #[test]
@@ -381,5 +430,64 @@ mod tests {
         assert_eq!(s.mtbf_seconds, None);
         assert_eq!(s.observed_seconds, 2.0 * 43_200.0);
         assert!(s.by_reason.is_empty());
+    }
+
+    /// Issue 13: a micro-stop from 23:59:46 to 00:00:26 plant time is one
+    /// micro-stop of the first day only; its 40 s split 14 s / 26 s.
+    #[test]
+    fn a_micro_stop_across_midnight_counts_in_the_day_it_starts() {
+        use chrono::TimeZone;
+        let tz = chrono_tz::Europe::Madrid;
+        let local = |d: u32, h: u32, m: u32, s: u32| {
+            tz.with_ymd_and_hms(2026, 4, d, h, m, s)
+                .unwrap()
+                .with_timezone(&Utc)
+        };
+        let day1 = Window::new(local(1, 0, 0, 0), local(2, 0, 0, 0)).unwrap();
+        let day2 = Window::new(local(2, 0, 0, 0), local(3, 0, 0, 0)).unwrap();
+        let both = Window::new(day1.start, day2.end).unwrap();
+        let stops = vec![SummaryStop {
+            line_id: 1,
+            start: local(1, 23, 59, 46),
+            end: local(2, 0, 0, 26),
+            is_micro: true,
+            failure_id: None,
+        }];
+        assert!(starts_in(&day1, stops[0].start));
+        assert!(!starts_in(&day2, stops[0].start));
+        for include_micro in [false, true] {
+            let sum = |window| {
+                summarize(&SummaryInput {
+                    window,
+                    now: local(10, 0, 0, 0),
+                    lines: 1,
+                    stops: &stops,
+                    include_micro,
+                    reasons: &BTreeMap::new(),
+                    shifts: &[],
+                    tz,
+                    labels: LABELS,
+                })
+            };
+            let (d1, d2, w) = (sum(day1), sum(day2), sum(both));
+            let micro = |s: &Summary| (s.micro_stops.count, s.micro_stops.total_seconds);
+            assert_eq!(micro(&d1), (1, 14.0));
+            assert_eq!(micro(&d2), (0, 26.0));
+            assert_eq!(micro(&w), (1, 40.0));
+            let n = u64::from(include_micro);
+            // As a stop too, when micro-stops count as stops.
+            assert_eq!((d1.count, d2.count, w.count), (n, 0, n));
+            assert_eq!(
+                d1.unjustified_count + d2.unjustified_count,
+                w.unjustified_count
+            );
+            assert_eq!(d2.mttr_seconds, None, "no stop starts in day 2");
+            if include_micro {
+                assert_eq!(d1.mttr_seconds, Some(14.0));
+                assert_eq!(w.mttr_seconds, Some(40.0));
+                assert_eq!(d2.total_seconds, 26.0);
+                assert_eq!(d2.by_reason[0].count, 0);
+            }
+        }
     }
 }

@@ -203,15 +203,18 @@ pub async fn load_demo(conn: &mut Conn, db_name: &str, opts: &DemoOptions) -> Re
                 .await?;
         }
     }
-    // Stale derived state of earlier loads: incidents and the downtime watermarks.
+    // Stale derived state of earlier loads: incidents, the product's line state
+    // (downtime watermarks) and rollups.
     let ids: Vec<String> = lines.iter().map(|l| l.line_id.to_string()).collect();
     conn.query_drop(format!(
         "DELETE FROM {db}.incident WHERE line_id IN ({})",
         ids.join(",")
     ))
     .await?;
-    conn.query_drop(format!("DELETE FROM {db}.system_monitor"))
-        .await?;
+    for table in [crate::line_state::TABLE, crate::query::rollup::TABLE] {
+        conn.query_drop(format!("DELETE FROM {db}.`{table}`"))
+            .await?;
+    }
 
     let plan = Plan {
         seed: opts.seed,

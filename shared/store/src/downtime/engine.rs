@@ -589,13 +589,19 @@ pub async fn open_stop(
         }))
 }
 
-/// Records the outcome of a run in `system_monitor` (`downtime_last_run`).
+/// Records the outcome of a run in `dash_line_state` (`downtime_last_run`).
 pub async fn record_last_run(
     conn: &mut Conn,
     db_name: &str,
     spec: &LineSpec,
     value: &serde_json::Value,
 ) -> AppResult<()> {
-    let t = spec.tables(db_name)?;
-    store::upsert_metric(conn, &t, store::LAST_RUN_METRIC, &value.to_string()).await
+    crate::line_state::put(
+        conn,
+        db_name,
+        spec.line_id,
+        crate::line_state::DOWNTIME_LAST_RUN,
+        &value.to_string(),
+    )
+    .await
 }

@@ -3,7 +3,7 @@
 //! writes and reads by start time. Windows are read through
 //! [`super::window`] only; justifications are written by [`super::justify`].
 
-use chrono::NaiveDateTime;
+use chrono::{DateTime, NaiveDateTime, Utc};
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
 
@@ -121,10 +121,14 @@ pub async fn insert_events<Q: Queryable>(
     Ok(())
 }
 
-/// Columns of [`StopRow`], in order.
+/// Columns of [`StopRow`], in order. `updated_at` is read twice: as stored
+/// (the version an update compares) and as UTC, converted by the server from
+/// the session's `time_zone` — the zone `CURRENT_TIMESTAMP(3)` wrote it in
+/// (nothing sets it: the server's default, `SYSTEM` unless configured).
 pub const STOP_COLUMNS: &str = "downtime_id, start_time, end_time, \
      CAST(ROUND(duration_seconds * 1000) AS SIGNED), detection_id, is_micro, failure_id, \
-     justification, justified_by, justified_at, updated_at";
+     justification, justified_by, justified_at, updated_at, \
+     CONVERT_TZ(updated_at, @@session.time_zone, '+00:00')";
 
 /// A row of `downtime_events_<code>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,8 +142,14 @@ pub struct StopRow {
     pub failure_id: Option<i64>,
     pub justification: Option<String>,
     pub justified_by: Option<i64>,
+    /// Stored wall time in `data_timezone`, written by the product.
     pub justified_at: Option<NaiveDateTime>,
+    /// As stored: written by the database's clock (`CURRENT_TIMESTAMP(3)`)
+    /// in the connection's time zone, not `data_timezone`. The row's version
+    /// (compared as is by [`super::justify::justify`]); never shown as a time.
     pub updated_at: NaiveDateTime,
+    /// The instant of `updated_at`, what the API shows.
+    pub updated_instant: DateTime<Utc>,
 }
 
 impl StopRow {
@@ -178,6 +188,7 @@ impl StopRow {
             justified_by: opt(&mut row, 8)?,
             justified_at: opt(&mut row, 9)?,
             updated_at: req(&mut row, 10)?,
+            updated_instant: req::<NaiveDateTime>(&mut row, 11)?.and_utc(),
         })
     }
 

@@ -1,6 +1,6 @@
 //! The database side of the downtime engine: one line's tables in a client
 //! database, where its detections stand (the neighbours of an instant, the
-//! newest one), the watermark in `system_monitor`, and the per-line advisory
+//! newest one), the watermark in `dash_line_state`, and the per-line advisory
 //! lock. The detections themselves are read by [`super::detections`], the
 //! stops written and read by [`super::events`] and [`super::window`].
 //!
@@ -20,12 +20,8 @@ use sha2::{Digest, Sha256};
 use super::detector::Detection;
 use super::events::EventsTable;
 use crate::error::{AppError, AppResult};
+use crate::line_state;
 use crate::schema::{self, SchemaError};
-
-/// `system_monitor.metric` of a line's watermark.
-pub const WATERMARK_METRIC: &str = "downtime_watermark";
-/// `system_monitor.metric` of a line's last engine run.
-pub const LAST_RUN_METRIC: &str = "downtime_last_run";
 
 /// `DATETIME(3)` as the client database stores it.
 pub fn fmt_naive(n: &NaiveDateTime) -> String {
@@ -75,8 +71,6 @@ pub struct LineTables {
     /// `` `db`.`detection_line_<code>` ``
     pub detections: String,
     pub events: EventsTable,
-    /// `` `db`.`system_monitor` ``
-    pub monitor: String,
     /// The output areas.
     pub(super) areas: Vec<i64>,
     /// The output areas, as an SQL list of integers (`3,7`); empty = none.
@@ -103,7 +97,6 @@ impl LineTables {
             line_id,
             detections: format!("{db}.`{detections}`"),
             events: EventsTable::named(db_name, line_code)?,
-            monitor: format!("{db}.`system_monitor`"),
             areas: output_areas.to_vec(),
             areas_sql,
             single_area: output_areas.len() == 1,
@@ -159,7 +152,7 @@ impl Key {
 }
 
 // ---------------------------------------------------------------------------
-// Watermark and telemetry in system_monitor
+// Watermark in dash_line_state
 // ---------------------------------------------------------------------------
 
 /// The newest detection an engine run processed, stored with its stops in one
@@ -203,16 +196,8 @@ mod naive_text {
 
 /// The line's watermark, if it was ever processed.
 pub async fn load_watermark(conn: &mut Conn, t: &LineTables) -> AppResult<Option<Watermark>> {
-    let raw: Option<Option<String>> = conn
-        .exec_first(
-            format!(
-                "SELECT CAST(value_json AS CHAR) FROM {} WHERE metric = ? AND line_id = ?",
-                t.monitor
-            ),
-            (WATERMARK_METRIC, t.line_id),
-        )
-        .await?;
-    match raw.flatten() {
+    let raw = line_state::get(conn, &t.db_name, t.line_id, line_state::DOWNTIME_WATERMARK).await?;
+    match raw {
         None => Ok(None),
         Some(text) => serde_json::from_str(&text).map(Some).map_err(|e| {
             AppError::internal(format!(
@@ -231,39 +216,14 @@ pub async fn save_watermark<Q: Queryable>(
     t: &LineTables,
     wm: Option<&Watermark>,
 ) -> AppResult<()> {
+    let entry = line_state::DOWNTIME_WATERMARK;
     match wm {
         Some(wm) => {
             let json = serde_json::to_string(wm).map_err(AppError::internal)?;
-            upsert_metric(q, t, WATERMARK_METRIC, &json).await
+            line_state::put(q, &t.db_name, t.line_id, entry, &json).await
         }
-        None => {
-            q.exec_drop(
-                format!("DELETE FROM {} WHERE metric = ? AND line_id = ?", t.monitor),
-                (WATERMARK_METRIC, t.line_id),
-            )
-            .await?;
-            Ok(())
-        }
+        None => line_state::delete(q, &t.db_name, t.line_id, entry).await,
     }
-}
-
-/// Writes the latest value of a per-line metric in `system_monitor`.
-pub async fn upsert_metric<Q: Queryable>(
-    q: &mut Q,
-    t: &LineTables,
-    metric: &str,
-    value_json: &str,
-) -> AppResult<()> {
-    q.exec_drop(
-        format!(
-            "INSERT INTO {} (metric, line_id, value_json) VALUES (?, ?, ?) \
-             ON DUPLICATE KEY UPDATE value_json = VALUES(value_json)",
-            t.monitor
-        ),
-        (metric, t.line_id, value_json),
-    )
-    .await?;
-    Ok(())
 }
 
 // ---------------------------------------------------------------------------

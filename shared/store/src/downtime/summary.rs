@@ -3,6 +3,11 @@
 //! come from the one reader ([`super::window`]), the figures from
 //! [`dash_core::downtime::summary`], the plant's reasons, shifts and zone from
 //! its metadata, and the labels from the caller, in its reader's language.
+//!
+//! It reads every stop overlapping the window (their clipped time counts) and
+//! leaves counting to the core: a stop counts only in the window it starts
+//! in (`dash_core::downtime::summary::starts_in`), so the counts of adjacent
+//! windows add up (docs/downtime.md#counts-and-durations-in-windows).
 
 use std::collections::BTreeMap;
 
@@ -14,7 +19,9 @@ use crate::error::AppResult;
 use crate::metrics::Plant;
 use dash_core::downtime::summary::{self, Labels, ReasonInfo, Summary, SummaryInput, SummaryStop};
 
-/// A summary and the stops it was made of (micro-stops included).
+/// A summary and the stops it was made of (micro-stops included): every stop
+/// overlapping the window, also those that began before it and so are not
+/// counted in it.
 #[derive(Debug, Clone)]
 pub struct WindowSummary {
     pub summary: Summary,

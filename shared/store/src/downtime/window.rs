@@ -8,7 +8,11 @@
 //! in it. `end_time` is never NULL: the gap after a line's newest detection is
 //! never stored (docs/downtime.md#open-gaps; the engine reports it apart).
 //! Rows come whole (with their full duration); clipping them to the window is
-//! the reader's business.
+//! the reader's business, and so is counting: a stop counts only in the
+//! window it starts in (`dash_core::downtime::summary::starts_in`), and the
+//! stops overlapping a window include every stop starting in it (a stored
+//! stop lasts more than 0 s), so this one read serves lists, durations and
+//! counts alike.
 
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use chrono_tz::Tz;

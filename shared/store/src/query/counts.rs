@@ -367,20 +367,49 @@ async fn plan_naive(
     Ok(plan)
 }
 
-/// Counts over strictly increasing naive bounds, choosing the source.
+/// Counts over strictly increasing naive bounds, choosing the source. The
+/// rollup is only a cache: when it cannot be used (missing, foreign, a
+/// document that does not parse) the count is read raw and a warning logged.
 async fn count_naive(
     conn: &mut Conn,
     table: &DetectionTable,
     req: &NaiveCount<'_>,
     source: CountSource,
 ) -> AppResult<Vec<KeyCounts>> {
-    let mut out = vec![KeyCounts::new(); req.bounds.len() - 1];
-    let plan = plan_naive(conn, table, req, source).await?;
-    if let Some((sql, params)) = &plan.rollup_sql {
-        rollup::add_minute_counts(conn, sql, params, req, &plan.partial, &mut out).await?;
+    let fresh = || vec![KeyCounts::new(); req.bounds.len() - 1];
+    if source == CountSource::Auto {
+        let mut out = fresh();
+        match read_rollup(conn, table, req, &mut out).await {
+            Ok(plan) => {
+                run_counts(conn, &plan.raw, &mut out).await?;
+                return Ok(out);
+            }
+            Err(e) if rollup::is_unusable(&e) => {
+                tracing::warn!(db = %table.db_name, line_id = table.line_id, error = %e,
+                    "the rollup cannot be read: counting raw detections");
+            }
+            Err(e) => return Err(e),
+        }
     }
+    let mut out = fresh();
+    let plan = plan_naive(conn, table, req, CountSource::Raw).await?;
     run_counts(conn, &plan.raw, &mut out).await?;
     Ok(out)
+}
+
+/// Plans an automatic count and adds what the rollup holds to `out`; the
+/// plan's raw statements are what is left to count.
+async fn read_rollup(
+    conn: &mut Conn,
+    table: &DetectionTable,
+    req: &NaiveCount<'_>,
+    out: &mut [KeyCounts],
+) -> AppResult<CountPlan> {
+    let plan = plan_naive(conn, table, req, CountSource::Auto).await?;
+    if let Some((sql, params)) = &plan.rollup_sql {
+        rollup::add_minute_counts(conn, sql, params, req, &plan.partial, out).await?;
+    }
+    Ok(plan)
 }
 
 /// The statements [`count_segments`] would send for `req` (after reading the

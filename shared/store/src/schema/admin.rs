@@ -58,6 +58,11 @@ pub struct NewTenant {
     pub db_port: Option<u16>,
     /// Return the existing tenant of the same name instead of failing.
     pub if_not_exists: bool,
+    /// Check the client database first (`verify-client`) and refuse while the
+    /// client's part of the contract is incomplete; then create the product's
+    /// own tables in it. Without it (`--skip-verify`) the database is created
+    /// empty when missing (demo and test databases, filled afterwards).
+    pub verify: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -70,6 +75,10 @@ pub struct RegisteredTenant {
     pub db_port: Option<u16>,
     /// True when the client database was created now.
     pub database_created: bool,
+    /// The product's tables created now in the client database (`verify`).
+    pub provisioned: Vec<String>,
+    /// What the verification warned about (partitions, indexes), if it ran.
+    pub warnings: Vec<String>,
 }
 
 /// A tenant row as read for the operator.
@@ -103,9 +112,13 @@ fn check_name(what: &str, value: &str, max: usize) -> Result<()> {
     Ok(())
 }
 
-/// Registers a tenant (docs/operations.md#configuration `config_tenant`) and creates its client database
-/// if it does not exist, on the server of `client_server_url` (`CLIENT_DB_URL`)
-/// or on `db_host`/`db_port` when given. `global` must use the global database.
+/// Registers a tenant (docs/operations.md#configuration `config_tenant`) whose
+/// client database lives on the server of `client_server_url` (`CLIENT_DB_URL`)
+/// or on `db_host`/`db_port` when given. With `verify` the database must exist
+/// and hold the client's part of the contract (else the refusal lists what is
+/// missing), and the product's own tables are created in it; without, the
+/// database is created empty if missing. A database another tenant uses is
+/// refused either way. `global` must use the global database.
 pub async fn register_tenant(
     global: &mut Conn,
     client_server_url: &str,
@@ -146,6 +159,26 @@ pub async fn register_tenant(
         return existing_tenant(client_server_url, existing, t.if_not_exists).await;
     }
 
+    if let Some(db_name) = &t.db_name {
+        refuse_if_in_use(global, client_server_url, t, db_name, None).await?;
+    }
+    let mut verified = None;
+    if t.verify {
+        let Some(db) = &t.db_name else {
+            return Err(invalid(
+                "--db-name: name the client's database to verify it (or pass --skip-verify to \
+                 create an empty dashboard_client_<id> for a demo or test plant)",
+            ));
+        };
+        let mut client =
+            connect_client_server(client_server_url, t.db_host.as_deref(), t.db_port).await?;
+        let report = super::verify_client(&mut client, db).await?;
+        if !report.client_problems().is_empty() {
+            return Err(SchemaError::Schema(refusal(&report)));
+        }
+        verified = Some((client, report));
+    }
+
     let mut tx = global.start_transaction(TxOpts::default()).await?;
     let inserted = tenancy::insert_registered_tenant(&mut tx, &company_name, &config).await;
     let tenant_id = match inserted {
@@ -166,6 +199,10 @@ pub async fn register_tenant(
         .clone()
         .unwrap_or_else(|| format!("dashboard_client_{tenant_id}"));
     config.db_name = Some(db_name.clone());
+    if t.db_name.is_none() {
+        // The default name, known only now.
+        refuse_if_in_use(&mut tx, client_server_url, t, &db_name, Some(tenant_id)).await?;
+    }
     tenancy::set_config(&mut tx, tenant_id, &config).await?;
     let entry = AuditEntry::new("tenant.create")
         .tenant(Some(tenant_id))
@@ -174,17 +211,87 @@ pub async fn register_tenant(
     audit::record_on_database_clock(&mut tx, &entry).await?;
     tx.commit().await?;
 
-    let database_created =
-        create_client_database(client_server_url, t.db_host.as_deref(), t.db_port, &db_name)
-            .await?;
-    Ok(RegisteredTenant {
+    let mut registered = RegisteredTenant {
         tenant_id,
         created: true,
-        db_name,
+        db_name: db_name.clone(),
         db_host: t.db_host.clone(),
         db_port: t.db_port,
-        database_created,
-    })
+        database_created: false,
+        provisioned: Vec::new(),
+        warnings: Vec::new(),
+    };
+    match verified {
+        Some((mut client, report)) => {
+            let provisioned = super::provision_client(&mut client, &db_name, false).await?;
+            let _ = client.disconnect().await;
+            registered.provisioned = provisioned.created;
+            registered.warnings = report.warnings;
+            registered.warnings.extend(provisioned.warnings);
+        }
+        None => {
+            registered.database_created = create_client_database(
+                client_server_url,
+                t.db_host.as_deref(),
+                t.db_port,
+                &db_name,
+            )
+            .await?;
+        }
+    }
+    Ok(registered)
+}
+
+/// Refuses `db_name` on the tenant's server when a tenant other than
+/// `except` uses it: a tenant's database is its own.
+async fn refuse_if_in_use(
+    conn: &mut impl Queryable,
+    client_server_url: &str,
+    t: &NewTenant,
+    db_name: &str,
+    except: Option<i64>,
+) -> Result<()> {
+    let location = crate::db::DbLocation {
+        host: t.db_host.clone(),
+        port: t.db_port,
+        db_name: db_name.to_string(),
+    };
+    let default_server = tenancy::DbServer::from_url(client_server_url)
+        .map_err(|e| invalid(format!("CLIENT_DB_URL: {e}")))?;
+    let user = tenancy::tenant_using_database(conn, &location, &default_server, except)
+        .await
+        .map_err(|e| SchemaError::Schema(e.to_string()))?;
+    match user {
+        None => Ok(()),
+        Some((other, name)) => Err(SchemaError::Conflict(format!(
+            "--db-name: database {db_name} is already used by tenant {other} ({name}); \
+             a tenant's database is its own"
+        ))),
+    }
+}
+
+/// Why `register-tenant` refuses a client database: the client's problems,
+/// and how to fix them.
+fn refusal(report: &super::Report) -> String {
+    let mut out = format!(
+        "client database {} is not ready for the product ({} problem(s)):\n",
+        report.db_name,
+        report.client_problems().len()
+    );
+    for p in report.client_problems() {
+        out.push_str(&format!("  {:<8} {}", p.status.label(), p.target()));
+        if let Some(note) = &p.note {
+            out.push_str(&format!(" — {note}"));
+        }
+        out.push('\n');
+    }
+    out.push_str(
+        "fix: create what is listed in the client's database (docs/client-database.md, \
+         reference DDL in infra/sql/client/), then run register-tenant again; \
+         or register anyway with --skip-verify and check later with \
+         `dashctl verify-client --tenant <id>`",
+    );
+    out
 }
 
 async fn existing_tenant(
@@ -213,6 +320,8 @@ async fn existing_tenant(
         db_host: loc.host,
         db_port: loc.port,
         database_created,
+        provisioned: Vec::new(),
+        warnings: Vec::new(),
     })
 }
 
@@ -237,6 +346,21 @@ pub fn client_server_opts(
     Ok(b.into())
 }
 
+/// A connection to the server of a client database (no default database).
+async fn connect_client_server(
+    client_server_url: &str,
+    host: Option<&str>,
+    port: Option<u16>,
+) -> Result<Conn> {
+    let opts = client_server_opts(client_server_url, host, port)?;
+    Conn::new(opts).await.map_err(|e| {
+        SchemaError::Schema(format!(
+            "cannot reach the client database server{}: {e}",
+            host.map(|h| format!(" {h}")).unwrap_or_default()
+        ))
+    })
+}
+
 /// Creates `db_name` (utf8mb4) on the client server if it is not there; true
 /// when created now.
 pub async fn create_client_database(
@@ -246,13 +370,7 @@ pub async fn create_client_database(
     db_name: &str,
 ) -> Result<bool> {
     let db = quote_ident(db_name)?;
-    let opts = client_server_opts(client_server_url, host, port)?;
-    let mut conn = Conn::new(opts).await.map_err(|e| {
-        SchemaError::Schema(format!(
-            "cannot reach the client database server{}: {e}",
-            host.map(|h| format!(" {h}")).unwrap_or_default()
-        ))
-    })?;
+    let mut conn = connect_client_server(client_server_url, host, port).await?;
     let n: Option<i64> = conn
         .exec_first(
             "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?",

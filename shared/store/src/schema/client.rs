@@ -1,6 +1,6 @@
 //! The client database contract (docs/client-database.md#client-database-contract): checking a client's database
-//! ([`verify_client`]) and creating the app-owned tables — and, for the demo and
-//! tests only, the whole reference schema ([`provision_client`]).
+//! ([`verify_client`]) and creating the product's own tables — and, for the demo
+//! and tests only, the whole reference schema ([`provision_client`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -10,8 +10,11 @@ use mysql_async::Conn;
 
 use super::{is_valid_line_code, line_code, quote_ident, Result, SchemaError};
 
-/// The reference client schema (catalog tables plus `system_monitor`).
+/// The reference client schema (the client's catalog tables, and an example
+/// of a client's own `system_monitor` that the product never reads).
 pub const REFERENCE_SQL: &str = include_str!("../../../../infra/sql/client/reference.sql");
+/// The product's own tables in a client database (`dash_line_state`, `dash_rollup`).
+pub const PRODUCT_SQL: &str = include_str!("../../../../infra/sql/client/product.sql");
 /// Templates of `detection_line_{{code}}` and `downtime_events_{{code}}`.
 pub const LINE_TABLES_SQL: &str = include_str!("../../../../infra/sql/client/line_tables.sql");
 
@@ -97,18 +100,6 @@ const TABLES: &[TableSpec] = &[
         ],
     ),
     (
-        "system_monitor",
-        true,
-        &[
-            ("monitor_id", true),
-            ("metric", true),
-            ("line_id", true),
-            ("value_json", true),
-            ("created_at", true),
-            ("updated_at", true),
-        ],
-    ),
-    (
         "failure",
         true,
         &[
@@ -151,8 +142,24 @@ const DOWNTIME_COLUMNS: &[&str] = &[
     "updated_at",
 ];
 
-/// Tables the application itself writes (created by `provision-client`).
-const APP_OWNED: &[&str] = &["system_monitor"];
+/// The product's own tables (infra/sql/client/product.sql), created by
+/// `provision-client` and `register-tenant`; every column is required.
+const PRODUCT_TABLES: &[(&str, &[&str])] = &[
+    (
+        "dash_line_state",
+        &["line_id", "entry", "value_json", "updated_at"],
+    ),
+    (
+        "dash_rollup",
+        &["line_id", "entry", "value_json", "updated_at"],
+    ),
+];
+
+/// Whether the product creates `table` (its own tables and the per-line stop
+/// tables), as opposed to a table of the client's.
+pub fn is_product_owned(table: &str) -> bool {
+    PRODUCT_TABLES.iter().any(|(t, _)| *t == table) || table.starts_with("downtime_events_")
+}
 
 /// The catalog part of the contract: `(table, column, required)`; a table of
 /// which every column is optional has `required = false` for all of them.
@@ -254,6 +261,16 @@ impl Report {
         self.items
             .iter()
             .filter(|i| matches!(i.status, CheckStatus::Missing | CheckStatus::Invalid))
+            .collect()
+    }
+
+    /// The problems only the client can fix (its catalog, its detection
+    /// tables, its line codes): what `register-tenant` refuses over. The
+    /// product's own tables are created by `provision-client`.
+    pub fn client_problems(&self) -> Vec<&ReportItem> {
+        self.problems()
+            .into_iter()
+            .filter(|i| !is_product_owned(&i.table))
             .collect()
     }
 
@@ -393,7 +410,8 @@ pub async fn verify_client(conn: &mut Conn, db_name: &str) -> Result<Report> {
             required: true,
             status: CheckStatus::Missing,
             note: Some(
-                "create it (dashctl register-tenant creates it) or fix the tenant's db_name".into(),
+                "create it with the client's tables (docs/client-database.md), or fix the tenant's db_name"
+                    .into(),
             ),
         });
         return Ok(report);
@@ -449,23 +467,30 @@ pub async fn verify_client(conn: &mut Conn, db_name: &str) -> Result<Report> {
                 true,
                 DOWNTIME_COLUMNS.iter().map(|c| (*c, true)),
             );
-            if let Some(item) = report.items.iter_mut().find(|i| {
-                i.table == downtime && i.column.is_none() && i.status == CheckStatus::Missing
-            }) {
-                item.note = Some("app-owned: create it with `dashctl provision-client`".into());
-            }
             if cols.contains_key(&detection) {
                 detection_warnings(conn, db_name, &detection, &mut report.warnings).await?;
             }
         }
     }
-    for t in APP_OWNED {
-        if let Some(item) = report
-            .items
-            .iter_mut()
-            .find(|i| i.table == *t && i.column.is_none() && i.status == CheckStatus::Missing)
-        {
-            item.note = Some("app-owned: create it with `dashctl provision-client`".into());
+    for (table, columns) in PRODUCT_TABLES {
+        check_table(
+            &mut report,
+            &cols,
+            table,
+            true,
+            columns.iter().map(|c| (*c, true)),
+        );
+    }
+    for item in report.items.iter_mut() {
+        if is_product_owned(&item.table) && item.status == CheckStatus::Missing {
+            item.note = Some(if item.column.is_none() {
+                "the product's own table: `dashctl provision-client --tenant <id>` creates it"
+                    .into()
+            } else {
+                "the product's own table has another shape: rename it out of the way, then \
+                 `dashctl provision-client --tenant <id>`"
+                    .into()
+            });
         }
     }
     Ok(report)
@@ -565,15 +590,6 @@ async fn detection_warnings(
     Ok(())
 }
 
-/// The `CREATE TABLE` statement of one table of [`REFERENCE_SQL`].
-fn reference_statement(table: &str) -> Result<String> {
-    let head = format!("CREATE TABLE IF NOT EXISTS {table} (");
-    super::split_statements(REFERENCE_SQL)
-        .into_iter()
-        .find(|s| s.starts_with(&head))
-        .ok_or_else(|| SchemaError::Schema(format!("reference.sql has no table {table}")))
-}
-
 /// The template statement of a per-line table (`detection_line_` or
 /// `downtime_events_`) with `{{code}}` substituted; `{{partitions}}` is left.
 pub(crate) fn line_table_statement(prefix: &str, code: &str) -> Result<String> {
@@ -603,8 +619,8 @@ pub struct ProvisionReport {
     pub warnings: Vec<String>,
 }
 
-/// Creates the app-owned tables of a client database — `system_monitor` and
-/// `downtime_events_<code>` for every line — and, only when `create_reference`
+/// Creates the product's own tables of a client database — `dash_line_state`,
+/// `dash_rollup` and `downtime_events_<code>` for every line — and, only when `create_reference`
 /// (demo and tests), the database itself, the whole reference catalog schema
 /// and `detection_line_<code>` for the lines it finds (monthly partitions from
 /// the current month to three months ahead). Never alters an existing table.
@@ -642,27 +658,22 @@ pub async fn provision_client(
     };
 
     let mut statements = Vec::new();
-    if create_reference {
-        for stmt in super::split_statements(REFERENCE_SQL) {
-            let Some(table) = stmt
-                .strip_prefix("CREATE TABLE IF NOT EXISTS ")
-                .and_then(|r| r.split_whitespace().next())
-                .map(str::to_string)
-            else {
-                continue;
-            };
-            let qualified = qualify(&stmt, &table, &db);
-            if let Some(s) = run(table, qualified, &mut report) {
-                statements.push(s);
-            }
-        }
+    let files: &[&str] = if create_reference {
+        &[REFERENCE_SQL, PRODUCT_SQL]
     } else {
-        for t in APP_OWNED {
-            let stmt = reference_statement(t)?;
-            let qualified = qualify(&stmt, t, &db);
-            if let Some(s) = run(t.to_string(), qualified, &mut report) {
-                statements.push(s);
-            }
+        &[PRODUCT_SQL]
+    };
+    for stmt in files.iter().flat_map(|f| super::split_statements(f)) {
+        let Some(table) = stmt
+            .strip_prefix("CREATE TABLE IF NOT EXISTS ")
+            .and_then(|r| r.split_whitespace().next())
+            .map(str::to_string)
+        else {
+            continue;
+        };
+        let qualified = qualify(&stmt, &table, &db);
+        if let Some(s) = run(table, qualified, &mut report) {
+            statements.push(s);
         }
     }
     for s in statements {
@@ -735,10 +746,22 @@ fn qualify(stmt: &str, table: &str, quoted_db: &str) -> String {
 mod tests {
     use super::*;
 
+    /// The `CREATE TABLE` statement of one table of `sql` (a file of `infra/sql/client`).
+    fn create_statement(sql: &str, table: &str) -> Result<String> {
+        let head = format!("CREATE TABLE IF NOT EXISTS {table} (");
+        crate::schema::split_statements(sql)
+            .into_iter()
+            .find(|s| s.starts_with(&head))
+            .ok_or_else(|| SchemaError::Schema(format!("infra/sql/client has no table {table}")))
+    }
+
     #[test]
     fn reference_has_every_contract_table() {
         for (table, _, _) in TABLES {
-            reference_statement(table).unwrap();
+            create_statement(REFERENCE_SQL, table).unwrap();
+        }
+        for (table, _) in PRODUCT_TABLES {
+            create_statement(PRODUCT_SQL, table).unwrap();
         }
         let d = line_table_statement("detection_line_", "linea_1").unwrap();
         assert!(d.contains("detection_line_linea_1") && d.contains("{{partitions}}"));
@@ -752,8 +775,16 @@ mod tests {
 
     #[test]
     fn contract_columns_are_in_the_reference_ddl() {
-        for (table, column, _) in required_columns() {
-            let stmt = reference_statement(table).unwrap();
+        let product = PRODUCT_TABLES
+            .iter()
+            .flat_map(|(t, cols)| cols.iter().map(move |c| (*t, *c, true)));
+        for (table, column, _) in required_columns().into_iter().chain(product) {
+            let sql = if is_product_owned(table) {
+                PRODUCT_SQL
+            } else {
+                REFERENCE_SQL
+            };
+            let stmt = create_statement(sql, table).unwrap();
             assert!(
                 stmt.lines()
                     .any(|l| l.trim_start().starts_with(&format!("{column} "))),

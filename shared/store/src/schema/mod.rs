@@ -21,8 +21,8 @@ pub use admin::{
     RegisteredTenant, TenantRow, ROLES,
 };
 pub use client::{
-    client_lines, provision_client, required_columns, verify_client, CheckStatus, ClientLine,
-    ProvisionReport, Report, ReportItem, LINE_TABLES_SQL, REFERENCE_SQL,
+    client_lines, is_product_owned, provision_client, required_columns, verify_client, CheckStatus,
+    ClientLine, ProvisionReport, Report, ReportItem, LINE_TABLES_SQL, PRODUCT_SQL, REFERENCE_SQL,
 };
 pub use dash_core::line_code::{fold_to_ascii, is_valid_line_code, line_code};
 pub use migrate::{migrate, migrations, split_statements, AppliedMigration, Migration};

@@ -174,7 +174,7 @@ impl Plant {
             format!("TRUNCATE TABLE `{db}`.`detection_line_{}`", spec.line_code),
             format!("TRUNCATE TABLE `{db}`.`downtime_events_{}`", spec.line_code),
             format!(
-                "DELETE FROM `{db}`.system_monitor WHERE line_id = {}",
+                "DELETE FROM `{db}`.dash_line_state WHERE line_id = {}",
                 spec.line_id
             ),
         ] {

@@ -63,6 +63,10 @@ pub(super) fn downtime_pareto(c: &Ctx, r: &Value) -> Value {
 }
 
 pub(super) fn downtime_table(c: &Ctx, r: &Value) -> Value {
+    // A list, not a count of the window: its "Stops", total and pending
+    // figures are over the rows shown (every stop overlapping the window, the
+    // newest first, full durations), not `kpi_downtime`'s count of the stops
+    // starting in it (docs/downtime.md#counts-and-durations-in-windows).
     let items = arr(r, "items");
     let pending = items
         .iter()

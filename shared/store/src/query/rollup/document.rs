@@ -1,6 +1,6 @@
 //! The stored form of one day of one area ([`AreaDoc`]), written by
 //! [`encode_day`] and read back whole by [`decode_day`] (the refresh merges
-//! new counts into it), and the `system_monitor.metric` naming each day row.
+//! new counts into it), and the `dash_rollup.entry` naming each day row.
 
 use std::collections::BTreeMap;
 
@@ -109,13 +109,14 @@ pub(super) fn decode_day(text: &str) -> AppResult<AreaDay> {
     Ok(day)
 }
 
-pub(super) fn row_metric(date: NaiveDate, area: i64) -> String {
+/// The `dash_rollup.entry` of a day and area (`rollup_min:2026-04-01:12`).
+pub(super) fn day_entry(date: NaiveDate, area: i64) -> String {
     format!("{DAY_PREFIX}{}:{area}", date.format("%Y-%m-%d"))
 }
 
-/// `(date, area)` of a rollup row's metric.
-pub(super) fn parse_metric(metric: &str) -> Option<(NaiveDate, i64)> {
-    let rest = metric.strip_prefix(DAY_PREFIX)?;
+/// `(date, area)` of a day row's entry.
+pub(super) fn parse_day_entry(entry: &str) -> Option<(NaiveDate, i64)> {
+    let rest = entry.strip_prefix(DAY_PREFIX)?;
     let (date, area) = rest.split_once(':')?;
     Some((
         NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()?,

@@ -6,7 +6,7 @@ use chrono::NaiveDateTime;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Value};
 
-use super::document::parse_metric;
+use super::document::parse_day_entry;
 use super::{fast, floor_minute, stream, HOUR_MS, MINUTE_MS};
 use crate::error::AppResult;
 use crate::query::counts::NaiveCount;
@@ -50,8 +50,8 @@ pub(crate) async fn add_minute_counts(
         key: None,
         run: None,
     };
-    for (metric, text) in rows {
-        let Some((date, area)) = parse_metric(&metric) else {
+    for (entry, text) in rows {
+        let Some((date, area)) = parse_day_entry(&entry) else {
             continue;
         };
         let (Some(text), true) = (text, req.areas.contains(&area)) else {

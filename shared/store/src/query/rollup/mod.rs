@@ -3,9 +3,9 @@
 //! under a second, 30 days under 300 ms).
 //!
 //! # Where it lives
-//! The client database may only be written in `downtime_events_<code>` and
-//! `system_monitor`, so the counts are app-owned rows of `system_monitor`:
-//! one row per line, stored (`data_timezone`) date and area, metric
+//! In the product's own table `dash_rollup` of the client database
+//! (infra/sql/client/product.sql), beside the detections it counts:
+//! one row per line, stored (`data_timezone`) date and area, entry
 //! `rollup_min:YYYY-MM-DD:<area_id>`, value `{"v":1,"rows":n,"c":{"<product>":
 //! [[first_minute, n, n, …], …]}}` (runs of consecutive minutes of the day;
 //! product `""` = none), and one `rollup_min_watermark` row per line holding
@@ -34,6 +34,13 @@
 //! rewrites or deletes history runs [`reset_line`] and the next refresh
 //! rebuilds from scratch.
 //!
+//! # Only a cache
+//! Nothing depends on the rollup being there or being right in form: a missing
+//! `dash_rollup`, one of another shape, or a document or watermark that does
+//! not parse makes a count read the raw detections (and log a warning; see
+//! `counts::count_naive`), and makes the refresh report the line's rollup as
+//! skipped or rebuild it — never a failed count or a line without stops.
+//!
 //! # The parts
 //! `document` (the stored day document), `minutes` (reading it for a count),
 //! `fast` and `stream` (its two readers: a byte scanner for what the refresh
@@ -57,23 +64,20 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Value};
 
 use super::{placeholders, DetectionTable};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::schema;
-use document::row_metric;
+use document::day_entry;
 
-/// `system_monitor.metric` of a line's rollup watermark.
-pub const WATERMARK_METRIC: &str = "rollup_min_watermark";
-/// `system_monitor.metric` of the outcome of a line's last refresh (the
-/// `jobs downtime` run writes it, like `downtime_last_run`).
-pub const LAST_RUN_METRIC: &str = "rollup_last_run";
+/// The product's table holding the rollup in a client database.
+pub const TABLE: &str = "dash_rollup";
+/// `dash_rollup.entry` of a line's rollup watermark.
+pub const WATERMARK_ENTRY: &str = "rollup_min_watermark";
 /// Prefix of the per-day-and-area rollup rows (`rollup_min:2026-04-01:3`).
 pub const DAY_PREFIX: &str = "rollup_min:";
-/// Beyond this many rows a read asks for a range of metrics instead of a list.
+/// Beyond this many rows a read asks for a range of entries instead of a list.
 const MAX_LISTED_ROWS: usize = 3000;
 /// Ids folded in per transaction by default.
 pub const DEFAULT_BATCH_IDS: i64 = 500_000;
-
-const ER_NO_SUCH_TABLE: u16 = 1146;
 
 fn minute() -> Duration {
     Duration::minutes(1)
@@ -82,37 +86,45 @@ fn minute() -> Duration {
 const MINUTE_MS: i64 = 60_000;
 const HOUR_MS: i64 = 60 * MINUTE_MS;
 
-fn monitor_table(table: &DetectionTable) -> AppResult<String> {
+/// `` `db`.`dash_rollup` `` of the line's client database.
+fn rollup_table(table: &DetectionTable) -> AppResult<String> {
     let db = schema::quote_ident(&table.db_name).map_err(super::schema_err)?;
-    Ok(format!("{db}.`system_monitor`"))
+    Ok(format!("{db}.`{TABLE}`"))
 }
 
-/// Whether a MySQL error says the table is missing.
-fn is_missing_table(e: &mysql_async::Error) -> bool {
-    matches!(e, mysql_async::Error::Server(s) if s.code == ER_NO_SUCH_TABLE)
+/// Whether a failed rollup read or write means "do without the rollup" (a
+/// missing or foreign table, an unreadable document) rather than a database
+/// that cannot be reached, which every other read would meet too.
+pub fn is_unusable(e: &AppError) -> bool {
+    !matches!(e, AppError::Unavailable { .. })
 }
 
 /// The line's watermark: the highest `detection_id` in the rollup, or `None`
-/// when the line has never been rolled up (or the client database has no
-/// `system_monitor`, in which case everything is counted raw).
+/// when the line has never been rolled up. An error when the table is missing
+/// or foreign or the watermark does not parse (see [`is_unusable`]).
 pub async fn watermark(conn: &mut Conn, table: &DetectionTable) -> AppResult<Option<i64>> {
-    let monitor = monitor_table(table)?;
-    let row: Result<Option<Option<String>>, _> = conn
+    let rollup = rollup_table(table)?;
+    let row: Option<Option<String>> = conn
         .exec_first(
             format!(
-                "SELECT CAST(value_json AS CHAR) FROM {monitor} WHERE metric = ? AND line_id = ?"
+                "SELECT CAST(value_json AS CHAR) FROM {rollup} WHERE line_id = ? AND entry = ?"
             ),
-            (WATERMARK_METRIC, table.line_id),
+            (table.line_id, WATERMARK_ENTRY),
         )
-        .await;
-    match row {
-        Ok(v) => Ok(v
-            .flatten()
-            .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
-            .and_then(|j| j.get("detection_id").and_then(serde_json::Value::as_i64))),
-        Err(e) if is_missing_table(&e) => Ok(None),
-        Err(e) => Err(e.into()),
-    }
+        .await?;
+    let Some(text) = row.flatten() else {
+        return Ok(None);
+    };
+    serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|j| j.get("detection_id").and_then(serde_json::Value::as_i64))
+        .map(Some)
+        .ok_or_else(|| {
+            AppError::internal(format!(
+                "the rollup watermark of line {} in {} does not parse: {text:.80}",
+                table.line_id, table.db_name
+            ))
+        })
 }
 
 fn floor_minute(n: NaiveDateTime) -> NaiveDateTime {
@@ -158,7 +170,7 @@ pub(super) fn rows_sql(
     ranges: &[(NaiveDateTime, NaiveDateTime)],
     areas: &[i64],
 ) -> AppResult<Option<(String, Vec<Value>)>> {
-    let monitor = monitor_table(table)?;
+    let rollup = rollup_table(table)?;
     let mut days: Vec<NaiveDate> = Vec::new();
     for &(a, b) in ranges {
         let mut d = a.date();
@@ -178,30 +190,30 @@ pub(super) fn rows_sql(
         let to = last.succ_opt().unwrap_or(last);
         return Ok(Some((
             format!(
-                "SELECT metric, CAST(value_json AS CHAR) FROM {monitor} \
-                 WHERE metric >= ? AND metric < ? AND line_id = ?"
+                "SELECT entry, CAST(value_json AS CHAR) FROM {rollup} \
+                 WHERE line_id = ? AND entry >= ? AND entry < ?"
             ),
             vec![
+                Value::Int(table.line_id),
                 Value::from(format!("{DAY_PREFIX}{}", first.format("%Y-%m-%d"))),
                 Value::from(format!("{DAY_PREFIX}{}", to.format("%Y-%m-%d"))),
-                Value::Int(table.line_id),
             ],
         )));
     }
     let mut params: Vec<Value> = vec![Value::Int(table.line_id)];
     for d in &days {
         for a in areas {
-            params.push(Value::from(row_metric(*d, *a)));
+            params.push(Value::from(day_entry(*d, *a)));
         }
     }
-    Ok(Some((rows_in_sql(&monitor, params.len() - 1), params)))
+    Ok(Some((rows_in_sql(&rollup, params.len() - 1), params)))
 }
 
 /// Reads `n` named rows of a line: the parameters are the line, then the
-/// `n` metrics.
-fn rows_in_sql(monitor: &str, n: usize) -> String {
+/// `n` entries.
+fn rows_in_sql(rollup: &str, n: usize) -> String {
     format!(
-        "SELECT metric, CAST(value_json AS CHAR) FROM {monitor} WHERE line_id = ? AND metric IN ({})",
+        "SELECT entry, CAST(value_json AS CHAR) FROM {rollup} WHERE line_id = ? AND entry IN ({})",
         placeholders(n)
     )
 }

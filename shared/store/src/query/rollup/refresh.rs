@@ -1,7 +1,8 @@
 //! Writing the rollup: [`refresh_line`] folds the detections above a line's
 //! watermark into its day rows, page by page, each page and its watermark in
 //! one transaction; [`reset_line`] forgets it; [`refresh_tenant`] refreshes
-//! every line of a tenant.
+//! every line of a tenant. A day document that does not parse makes the
+//! refresh forget the line's rollup and rebuild it from the detections.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -12,9 +13,10 @@ use mysql_async::{Conn, TxOpts, Value};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::document::{decode_day, encode_day, parse_metric, row_metric, AreaDay};
-use super::{monitor_table, rows_in_sql, watermark, DAY_PREFIX, LAST_RUN_METRIC, WATERMARK_METRIC};
+use super::document::{day_entry, decode_day, encode_day, parse_day_entry, AreaDay};
+use super::{rollup_table, rows_in_sql, watermark, DAY_PREFIX, WATERMARK_ENTRY};
 use crate::error::{AppError, AppResult};
+use crate::line_state;
 use crate::metadata::TenantMetadata;
 use crate::query::DetectionTable;
 use crate::store::Store;
@@ -35,13 +37,16 @@ pub struct RefreshReport {
     pub days: u64,
     pub transactions: u64,
     pub ms: u64,
+    /// Why the rollup was forgotten and rebuilt from scratch (a watermark or
+    /// day document that did not parse), if it was.
+    pub rebuilt: Option<String>,
 }
 
-/// Writes one `system_monitor` row of a line (metric, line, value), or
-/// replaces its value.
-fn upsert_sql(monitor: &str) -> String {
+/// Writes one `dash_rollup` row of a line (entry, line, value), or replaces
+/// its value.
+fn upsert_sql(rollup: &str) -> String {
     format!(
-        "INSERT INTO {monitor} (metric, line_id, value_json) VALUES (?, ?, ?) \
+        "INSERT INTO {rollup} (entry, line_id, value_json) VALUES (?, ?, ?) \
          ON DUPLICATE KEY UPDATE value_json = VALUES(value_json)"
     )
 }
@@ -77,7 +82,18 @@ pub async fn refresh_line(
         report.busy = true;
         return Ok(report);
     }
-    let result = refresh_locked(conn, table, batch_ids.max(1), &mut report).await;
+    let mut result = refresh_locked(conn, table, batch_ids.max(1), &mut report).await;
+    if let Err(AppError::Internal(why)) = &result {
+        // Our own readers failed on what is stored (a corrupt document or
+        // watermark): the rollup is only a cache, so start it again.
+        tracing::warn!(db = %table.db_name, line_id = table.line_id, error = %why,
+            "the rollup does not parse: forgetting it and rebuilding from the detections");
+        report.rebuilt = Some(why.clone());
+        result = match reset_line(conn, table).await {
+            Ok(()) => refresh_locked(conn, table, batch_ids.max(1), &mut report).await,
+            Err(e) => Err(e),
+        };
+    }
     let released: Result<Option<Option<i64>>, _> =
         conn.exec_first("SELECT RELEASE_LOCK(?)", (lock,)).await;
     if let Err(e) = released {
@@ -94,7 +110,7 @@ async fn refresh_locked(
     batch_ids: i64,
     report: &mut RefreshReport,
 ) -> AppResult<()> {
-    let monitor = monitor_table(table)?;
+    let rollup = rollup_table(table)?;
     let mut w = watermark(conn, table).await?.unwrap_or(0);
     report.from_id = w;
     report.to_id = w;
@@ -132,18 +148,18 @@ async fn refresh_locked(
                 .or_insert(0) += n;
         }
         let mut tx = conn.start_transaction(TxOpts::default()).await?;
-        let metrics: Vec<String> = days.keys().map(|(d, a)| row_metric(*d, *a)).collect();
-        for chunk in metrics.chunks(500) {
+        let entries: Vec<String> = days.keys().map(|(d, a)| day_entry(*d, *a)).collect();
+        for chunk in entries.chunks(500) {
             let mut params: Vec<Value> = vec![Value::Int(table.line_id)];
             params.extend(chunk.iter().map(|m| Value::from(m.clone())));
             let existing: Vec<(String, Option<String>)> = tx
                 .exec(
-                    format!("{} FOR UPDATE", rows_in_sql(&monitor, chunk.len())),
+                    format!("{} FOR UPDATE", rows_in_sql(&rollup, chunk.len())),
                     params,
                 )
                 .await?;
-            for (metric, text) in existing {
-                let (Some(key), Some(text)) = (parse_metric(&metric), text) else {
+            for (entry, text) in existing {
+                let (Some(key), Some(text)) = (parse_day_entry(&entry), text) else {
                     continue;
                 };
                 let day = days.entry(key).or_default();
@@ -157,16 +173,16 @@ async fn refresh_locked(
         }
         for ((date, area), counts) in &days {
             tx.exec_drop(
-                upsert_sql(&monitor),
-                (row_metric(*date, *area), table.line_id, encode_day(counts)),
+                upsert_sql(&rollup),
+                (day_entry(*date, *area), table.line_id, encode_day(counts)),
             )
             .await?;
             report.days += 1;
         }
         tx.exec_drop(
-            upsert_sql(&monitor),
+            upsert_sql(&rollup),
             (
-                WATERMARK_METRIC,
+                WATERMARK_ENTRY,
                 table.line_id,
                 serde_json::json!({ "detection_id": hi }).to_string(),
             ),
@@ -180,32 +196,33 @@ async fn refresh_locked(
     Ok(())
 }
 
-/// Records the outcome of the line's last refresh in `system_monitor`
-/// ([`LAST_RUN_METRIC`]).
+/// Records the outcome of the line's last refresh in `dash_line_state`
+/// (`rollup_last_run`).
 pub async fn record_last_run(
     conn: &mut Conn,
     table: &DetectionTable,
     value: &serde_json::Value,
 ) -> AppResult<()> {
-    let monitor = monitor_table(table)?;
-    conn.exec_drop(
-        upsert_sql(&monitor),
-        (LAST_RUN_METRIC, table.line_id, value.to_string()),
+    line_state::put(
+        conn,
+        &table.db_name,
+        table.line_id,
+        line_state::ROLLUP_LAST_RUN,
+        &value.to_string(),
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 /// Forgets the line's rollup (day rows and watermark): the next refresh
 /// rebuilds it, and until then every count is raw.
 pub async fn reset_line(conn: &mut Conn, table: &DetectionTable) -> AppResult<()> {
-    let monitor = monitor_table(table)?;
+    let rollup = rollup_table(table)?;
     let mut tx = conn.start_transaction(TxOpts::default()).await?;
     tx.exec_drop(
-        format!("DELETE FROM {monitor} WHERE line_id = ? AND (metric = ? OR metric LIKE ?)"),
+        format!("DELETE FROM {rollup} WHERE line_id = ? AND (entry = ? OR entry LIKE ?)"),
         (
             table.line_id,
-            WATERMARK_METRIC,
+            WATERMARK_ENTRY,
             format!("{}%", DAY_PREFIX.replace('_', "\\_")),
         ),
     )

@@ -3,7 +3,7 @@
 
 use chrono::{NaiveDate, NaiveDateTime};
 
-use super::document::{decode_day, encode_day, parse_metric, row_metric, AreaDay};
+use super::document::{day_entry, decode_day, encode_day, parse_day_entry, AreaDay};
 use super::refresh::lock_name;
 use super::*;
 
@@ -25,13 +25,13 @@ fn day_docs_round_trip_in_runs() {
     assert!(text.contains("\"rows\":14"), "{text}");
     assert_eq!(decode_day(&text).unwrap(), day);
     assert!(decode_day("{\"v\":1,\"rows\":0,\"c\":{\"x\":[]}}").is_err());
-    let metric = row_metric(NaiveDate::from_ymd_opt(2026, 4, 1).unwrap(), 12);
+    let metric = day_entry(NaiveDate::from_ymd_opt(2026, 4, 1).unwrap(), 12);
     assert_eq!(metric, "rollup_min:2026-04-01:12");
     assert_eq!(
-        parse_metric(&metric),
+        parse_day_entry(&metric),
         Some((NaiveDate::from_ymd_opt(2026, 4, 1).unwrap(), 12))
     );
-    assert_eq!(parse_metric("rollup_min_watermark"), None);
+    assert_eq!(parse_day_entry("rollup_min_watermark"), None);
 }
 
 /// Collects what the streaming reader hands out.
