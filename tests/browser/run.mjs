@@ -248,6 +248,50 @@ for (const user of USERS) {
   await ctx.close();
 }
 
+// 3. The dashboard's custom range on a phone: "Personalizado…" shows the from/to
+// fields, and the widgets then ask for that window (not their own range). As
+// admin2 (Second Plant): a user of its own, so the requests of section 2 do
+// not count against its per-minute limit.
+{
+  const ctx = await browser.newContext({ viewport: { width: 390, height: 844 } });
+  const page = await ctx.newPage();
+  const problems = [];
+  watch(page, problems);
+  await login(page, 'admin2');
+  await page.goto(`${BASE}/dashboard`);
+  await settle(page);
+  const hasRange = (await page.locator('#f-range').count()) === 1;
+  check('phone /dashboard: a range filter', hasRange);
+  if (hasRange) {
+    check('phone /dashboard: from/to hidden until custom', !(await page.isVisible('#f-start')));
+    await page.selectOption('#f-range', 'custom');
+    await page.waitForSelector('#f-end', { state: 'visible', timeout: 5000 }).catch(() => {});
+    const shown = (await page.isVisible('#f-start')) && (await page.isVisible('#f-end'));
+    check('phone /dashboard: custom range shows from and to', shown);
+    if (shown) {
+      const withTime = (await page.getAttribute('#f-start', 'type')) === 'datetime-local';
+      const day = (n) => new Date(Date.now() - n * 86400000).toISOString().slice(0, 10);
+      const [from, to] = withTime ? [`${day(3)}T06:00`, `${day(1)}T18:00`] : [day(3), day(1)];
+      await page.fill('#f-start', from);
+      const asked = [];
+      page.on('request', (r) => {
+        if (r.url().includes('/api/v1/dashboard/widgets/')) asked.push(new URL(r.url()).searchParams);
+      });
+      await page.fill('#f-end', to);
+      await page.locator('#f-end').dispatchEvent('change');
+      await settle(page);
+      const custom = asked.filter((q) => q.get('f_range') === 'custom' && q.get('f_start_date') === from && q.get('f_end_date') === to);
+      check('phone /dashboard: widgets ask for the custom window', custom.length > 0 && custom.length === asked.length, `${custom.length} of ${asked.length} widget requests`);
+      check('phone /dashboard: the URL keeps the custom window', page.url().includes('f_range=custom') && page.url().includes('f_end_date='), page.url());
+      const stuck = await page.locator('[data-widget-body] .skeleton').count();
+      check('phone /dashboard: no widget stuck loading (custom range)', stuck === 0, `${stuck} skeletons left`);
+      await shoot(page, 'dashboard-custom-range');
+    }
+  }
+  check('phone /dashboard custom range: no console errors or failed requests', problems.length === 0, problems.slice(0, 8).join(' | '));
+  await ctx.close();
+}
+
 await browser.close();
 console.log(`\n${passed} passed, ${failed} failed`);
 if (failed) {

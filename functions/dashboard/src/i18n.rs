@@ -149,6 +149,7 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
     ("widget.show_table", "Ver como tabla", "Show as table"),
     ("widget.error", "No se pudo cargar este widget", "This widget could not be loaded"),
     ("widget.config_error", "Configuración del widget no válida", "Invalid widget configuration"),
+    ("widget.rate_limited", "Demasiadas peticiones seguidas; espere {seconds} s y reintente.", "Too many requests in a row; wait {seconds} s and retry."),
     ("widget.all_lines", "Todas las líneas", "All lines"),
     ("widget.lines", "líneas", "lines"),
     ("widget.other", "Otros", "Other"),

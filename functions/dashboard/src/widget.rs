@@ -255,6 +255,14 @@ fn failure_response(
         } else {
             "error"
         };
+    // The one message a reader is sure to meet in their own language: how
+    // long the request limit asks them to wait.
+    let message = match &e {
+        AppError::RateLimited { retry_after } => {
+            i18n::t(lang, "widget.rate_limited").replace("{seconds}", &retry_after.to_string())
+        }
+        other => other.public_message(),
+    };
     widget_error_card(
         state,
         lang,
@@ -262,7 +270,7 @@ fn failure_response(
         e.code(),
         kind,
         i18n::t(lang, "widget.error"),
-        e.public_message(),
+        message,
     )
 }
 
@@ -302,9 +310,10 @@ pub async fn widget(req: Request, state: AppState) -> AppResult<Response> {
     let cookie_lang = Lang::from_request(&req, None);
     let call = match Call::extract(req, state.clone(), Permission::DataRead, Input::Query).await {
         Ok(call) => call,
-        // Refusals stay errors; a plant that cannot be loaded is a card, like
-        // every failure after the sign-in.
-        Err(e) if e.is_server_error() => {
+        // Refusals stay errors; a plant that cannot be loaded, or the request
+        // limit (how long to wait), is a card, like every failure after the
+        // sign-in.
+        Err(e) if e.is_server_error() || matches!(e, AppError::RateLimited { .. }) => {
             return failure_response(&state, cookie_lang, htmx, &widget_type, e)
         }
         Err(e) => return Err(e),

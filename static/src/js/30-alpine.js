@@ -143,14 +143,14 @@
       return {
         range: '',
         init: function () {
-          var sel = this.$el.querySelector('[name="range"]');
+          var sel = this.$el.querySelector('[name="f_range"]');
           this.range = sel ? sel.value : '';
         },
         get custom() {
           return this.range === 'custom';
         },
         changed: function () {
-          var sel = this.$el.querySelector('[name="range"]');
+          var sel = this.$el.querySelector('[name="f_range"]');
           this.range = sel ? sel.value : '';
           var params = new URLSearchParams(new FormData(this.$el));
           var clean = new URLSearchParams();

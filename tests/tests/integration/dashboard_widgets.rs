@@ -451,3 +451,49 @@ async fn hostile_names_are_escaped_in_the_production_widgets() {
     let en = run_cgi(&bin("dashboard"), &c.w.env, &req).text();
     assert!(en.contains("Good") && en.contains("Rejects"), "{en}");
 }
+
+#[tokio::test]
+async fn a_widget_over_the_request_limit_says_how_long_to_wait() {
+    let w = world(&[("RATE_LIMIT_USER_PER_MIN", "3")]).await;
+    let token = w.login("demo.viewer").access;
+    let uri = "/api/v1/dashboard/widgets/kpi_production?line_id=1&range=today";
+    let card = |lang: &str| {
+        let req = TestRequest::get(uri)
+            .bearer(&token)
+            .header("HX-Request", "true")
+            .header("Cookie", &format!("lang={lang}"));
+        run_cgi(&bin("dashboard"), &w.env, &req)
+    };
+    // The card of the first request over the limit: htmx gets a 200 to swap
+    // in, the real status beside it, and how long to wait in the reader's
+    // language.
+    let answers: Vec<RawResponse> = (0..6).map(|_| card("es")).collect();
+    let limited = answers
+        .iter()
+        .find(|r| r.header("x-widget-status") == Some("429"))
+        .unwrap_or_else(|| {
+            panic!(
+                "the limit is reached within 6 requests: {:?}",
+                answers
+                    .iter()
+                    .map(|r| (r.status, r.header("x-widget-status").map(str::to_string)))
+                    .collect::<Vec<_>>()
+            )
+        });
+    assert_eq!(limited.status, 200);
+    let html = limited.text();
+    assert!(
+        html.contains("data-widget-error=\"rate_limited\""),
+        "{html}"
+    );
+    assert!(
+        html.contains("Demasiadas peticiones seguidas; espere ")
+            && html.contains(" s y reintente."),
+        "{html}"
+    );
+    let en = card("en").text();
+    assert!(
+        en.contains("Too many requests in a row; wait ") && en.contains(" s and retry."),
+        "{en}"
+    );
+}
