@@ -28,6 +28,7 @@ mod data_api;
 mod data_bench;
 mod data_partitions;
 mod downtime_api;
+mod downtime_counts;
 mod downtime_engine;
 mod hosts;
 mod jobs;
