@@ -115,6 +115,26 @@ round() {
     done
 }
 
+# await_recovery BASE TOKEN — after a server comes back, rounds until three in a row succeed,
+# for at most 15 s (the first rounds may meet connections that died with the server); sets
+# RECOVERED (0 = recovered, the check's rc), ROUNDS and FIRST_FAIL.
+await_recovery() {
+    local streak=0 t_end=$((SECONDS + 15))
+    RECOVERED=1 ROUNDS=0 FIRST_FAIL=""
+    while [ "$SECONDS" -lt "$t_end" ]; do
+        round "$1" "$2"
+        ROUNDS=$((ROUNDS + 1))
+        if [ "$R_OK" = "$R_TOTAL" ]; then
+            streak=$((streak + 1))
+            if [ "$streak" -ge 3 ]; then RECOVERED=0; return; fi
+        else
+            streak=0
+            [ -n "$FIRST_FAIL" ] || FIRST_FAIL="round $ROUNDS: $((R_TOTAL - R_OK)) failed:$R_BAD"
+            sleep 0.5
+        fi
+    done
+}
+
 # outage_round BASE TOKEN SECONDS PATH... — every path must be 503 + Retry-After + JSON error
 # in < SECONDS; sets O_OK O_TOTAL O_BAD O_MAX.
 outage_round() {
@@ -138,7 +158,7 @@ outage_round() {
 
 # ------------------------------------------------------------------------ a: database stopped
 fault_db_stopped() {
-    local modes=(fcgid cgi) m base tok port rc recovered first_fail t_end rounds
+    local modes=(fcgid cgi) m base tok port rc
     declare -A TOK BASE
     stack_apache fcgid start fcgid "$P_FCGID"
     stack_apache cgi start cgi "$P_CGI"
@@ -172,26 +192,10 @@ fault_db_stopped() {
         die "the private MariaDB came back on port $ST_DB_PORT_USED, not $port"
     fi
     for m in "${modes[@]}"; do
-        # Apache untouched: the same processes must recover by themselves. The first
-        # round may meet connections that died with the server; within 15 s every
-        # request must succeed, three rounds in a row.
-        recovered=1 first_fail="" rounds=0
-        t_end=$((SECONDS + 15))
-        local streak=0
-        while [ "$SECONDS" -lt "$t_end" ]; do
-            round "${BASE[$m]}" "${TOK[$m]}"
-            rounds=$((rounds + 1))
-            if [ "$R_OK" = "$R_TOTAL" ]; then
-                streak=$((streak + 1))
-                if [ "$streak" -ge 3 ]; then recovered=0; break; fi
-            else
-                streak=0
-                [ -n "$first_fail" ] || first_fail="round $rounds: $((R_TOTAL - R_OK)) failed:$R_BAD"
-                sleep 0.5
-            fi
-        done
-        check "a.$m: DB back: requests succeed, Apache not restarted" "$recovered" \
-            "$rounds rounds${first_fail:+ (before recovery: $first_fail)}"
+        # Apache untouched: the same processes must recover by themselves.
+        await_recovery "${BASE[$m]}" "${TOK[$m]}"
+        check "a.$m: DB back: requests succeed, Apache not restarted" "$RECOVERED" \
+            "$ROUNDS rounds${FIRST_FAIL:+ (before recovery: $FIRST_FAIL)}"
     done
     stack_apache cgi stop
     stack_apache fcgid stop
@@ -568,24 +572,9 @@ fault_second_server() {
     url2="$(DB_PRIVATE_BUFFER_POOL=64M private_db start "$DB2_DIR" "$P_DB2" 2>>"$ST_LOG")" \
         || die "the second private MariaDB did not restart (log: $ST_LOG)"
     [ "${url2##*:}" = "$port2" ] || die "the second MariaDB came back on ${url2##*:}, not $port2"
-    local recovered=1 first_fail="" n=0 streak=0 t_end=$((SECONDS + 15)) p bad
-    while [ "$SECONDS" -lt "$t_end" ]; do
-        n=$((n + 1)) bad=""
-        for p in "${DATA_PATHS[@]}"; do
-            http GET "$base$p" "$tok_b"
-            [ "$HS" = 200 ] || bad="$bad $HS:$p"
-        done
-        if [ -z "$bad" ]; then
-            streak=$((streak + 1))
-            if [ "$streak" -ge 3 ]; then recovered=0; break; fi
-        else
-            streak=0
-            [ -n "$first_fail" ] || first_fail="round $n:$bad"
-            sleep 0.5
-        fi
-    done
-    check "f: its server back: Remote Plant answers 200 again" "$recovered" \
-        "$n rounds${first_fail:+ (before recovery: $first_fail)}"
+    await_recovery "$base" "$tok_b"
+    check "f: its server back: Remote Plant answers 200 again" "$RECOVERED" \
+        "$ROUNDS rounds${FIRST_FAIL:+ (before recovery: $FIRST_FAIL)}"
     round "$base" "$tok_a"
     rc=0; [ "$R_OK" = "$R_TOTAL" ] || rc=1
     check "f: Demo Plant still answers" "$rc" "$R_OK/$R_TOTAL${R_BAD:+ bad:$R_BAD}"

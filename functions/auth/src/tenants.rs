@@ -195,9 +195,7 @@ fn date_field(f: &Fields, name: &str) -> AppResult<Option<NaiveDate>> {
 
 fn conflict_on_company(e: AppError) -> AppError {
     if matches!(e, AppError::Conflict { .. }) {
-        AppError::Conflict {
-            message: "a tenant with this company_name already exists".into(),
-        }
+        AppError::conflict("a tenant with this company_name already exists")
     } else {
         e
     }
@@ -228,13 +226,7 @@ async fn check_database_is_free(
         tenancy::tenant_using_database(conn, &location, &default_server, Some(t.tenant_id)).await?;
     match used {
         None => Ok(()),
-        Some((id, name)) => {
-            let (host, port, db) = tenancy::resolved_location(&location, &default_server);
-            Err(AppError::conflict_on(
-                field,
-                format!("database {db} on {host}:{port} is already used by tenant {id} ({name})"),
-            ))
-        }
+        Some(used) => Err(AppError::conflict_on(field, used.to_string())),
     }
 }
 

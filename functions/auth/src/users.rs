@@ -160,11 +160,10 @@ async fn check_refinement(
 /// user), and never which.
 fn conflict_on_username(e: AppError) -> AppError {
     if matches!(e, AppError::Conflict { .. }) {
-        AppError::Conflict {
-            message: "this username is already taken (user names are unique across the whole \
-                      service); choose another"
-                .into(),
-        }
+        AppError::conflict(
+            "this username is already taken (user names are unique across the whole \
+             service); choose another",
+        )
     } else {
         e
     }

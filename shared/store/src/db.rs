@@ -206,9 +206,9 @@ fn timed_out(detail: &str) -> AppError {
 pub fn map_err(e: mysql_async::Error) -> AppError {
     use mysql_async::Error as E;
     match &e {
-        E::Server(server) if server.code == ER_DUP_ENTRY => AppError::Conflict {
-            message: "a record with the same unique value already exists".into(),
-        },
+        E::Server(server) if server.code == ER_DUP_ENTRY => {
+            AppError::conflict("a record with the same unique value already exists")
+        }
         E::Server(server)
             if matches!(
                 server.code,

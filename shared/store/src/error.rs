@@ -33,12 +33,13 @@ pub enum AppError {
     UnknownId { field: String, message: String },
     #[error("method not allowed")]
     MethodNotAllowed { allowed: Vec<::http::Method> },
+    /// A 409; `field` names the value that collides, when one does (a
+    /// client database another tenant uses).
     #[error("{message}")]
-    Conflict { message: String },
-    /// A conflict caused by one field's value (a client database another
-    /// tenant uses): a 409 that names the field.
-    #[error("{message}")]
-    FieldConflict { field: String, message: String },
+    Conflict {
+        message: String,
+        field: Option<String>,
+    },
     #[error("request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
     #[error("{message}")]
@@ -96,13 +97,14 @@ impl AppError {
     pub fn conflict(message: impl Into<String>) -> Self {
         AppError::Conflict {
             message: message.into(),
+            field: None,
         }
     }
 
     pub fn conflict_on(field: impl Into<String>, message: impl Into<String>) -> Self {
-        AppError::FieldConflict {
-            field: field.into(),
+        AppError::Conflict {
             message: message.into(),
+            field: Some(field.into()),
         }
     }
 
@@ -114,7 +116,7 @@ impl AppError {
             AppError::Forbidden { .. } => StatusCode::FORBIDDEN,
             AppError::NotFound | AppError::UnknownId { .. } => StatusCode::NOT_FOUND,
             AppError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            AppError::Conflict { .. } | AppError::FieldConflict { .. } => StatusCode::CONFLICT,
+            AppError::Conflict { .. } => StatusCode::CONFLICT,
             AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Locked { .. } => StatusCode::LOCKED,
             AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -133,7 +135,7 @@ impl AppError {
             AppError::Forbidden { .. } => "forbidden",
             AppError::NotFound | AppError::UnknownId { .. } => "not_found",
             AppError::MethodNotAllowed { .. } => "method_not_allowed",
-            AppError::Conflict { .. } | AppError::FieldConflict { .. } => "conflict",
+            AppError::Conflict { .. } => "conflict",
             AppError::PayloadTooLarge { .. } => "payload_too_large",
             AppError::Locked { .. } => "account_locked",
             AppError::RateLimited { .. } => "rate_limited",
@@ -171,10 +173,10 @@ impl AppError {
 
     pub fn field(&self) -> Option<&str> {
         match self {
-            AppError::BadRequest { field, .. } => field.as_deref(),
-            AppError::Validation { field, .. }
-            | AppError::UnknownId { field, .. }
-            | AppError::FieldConflict { field, .. } => Some(field),
+            AppError::BadRequest { field, .. } | AppError::Conflict { field, .. } => {
+                field.as_deref()
+            }
+            AppError::Validation { field, .. } | AppError::UnknownId { field, .. } => Some(field),
             _ => None,
         }
     }

@@ -112,10 +112,7 @@ impl DbServer {
 
 /// Where a client database is, with a missing host or port resolved to
 /// `default_server`'s (as the pools do): (host in lower case, port, name).
-pub fn resolved_location(
-    location: &DbLocation,
-    default_server: &DbServer,
-) -> (String, u16, String) {
+fn resolved_location(location: &DbLocation, default_server: &DbServer) -> (String, u16, String) {
     (
         location
             .host
@@ -127,8 +124,29 @@ pub fn resolved_location(
     )
 }
 
-/// The tenant other than `except` whose client database is `location`, as
-/// (id, company name): the rule that a tenant's database is its own
+/// A client database that another tenant already uses: its resolved
+/// location and that tenant. Displays as the refusal both the tenant API and
+/// `dashctl register-tenant` give.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatabaseInUse {
+    pub host: String,
+    pub port: u16,
+    pub db_name: String,
+    pub tenant_id: i64,
+    pub company_name: String,
+}
+
+impl std::fmt::Display for DatabaseInUse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "database {} on {}:{} is already used by tenant {} ({})",
+            self.db_name, self.host, self.port, self.tenant_id, self.company_name
+        )
+    }
+}
+
+/// The tenant other than `except` whose client database is `location`: the rule that a tenant's database is its own
 /// (docs/operations.md#a-tenants-database-is-its-own). Both sides are
 /// resolved by [`resolved_location`] — a missing `db_host`/`db_port` is the
 /// default server's (`CLIENT_DB_URL`, see [`DbServer::from_url`]), a missing
@@ -147,14 +165,23 @@ pub async fn tenant_using_database(
     location: &DbLocation,
     default_server: &DbServer,
     except: Option<i64>,
-) -> AppResult<Option<(i64, String)>> {
+) -> AppResult<Option<DatabaseInUse>> {
     let wanted = resolved_location(location, default_server);
     let tenants = list_tenants(conn).await?;
     Ok(tenants
         .into_iter()
         .filter(|t| Some(t.tenant_id) != except)
         .find(|t| resolved_location(&t.db_location(), default_server) == wanted)
-        .map(|t| (t.tenant_id, t.company_name)))
+        .map(|t| {
+            let (host, port, db_name) = wanted;
+            DatabaseInUse {
+                host,
+                port,
+                db_name,
+                tenant_id: t.tenant_id,
+                company_name: t.company_name,
+            }
+        }))
 }
 
 /// Checks a `config_tenant` document before it is stored: known zones, known

@@ -56,6 +56,18 @@ async fn fixture() -> Fixture {
 }
 
 impl Fixture {
+    /// "Owner Plant" on `db_name` of the default server: its id.
+    async fn owner(&self, db_name: &str) -> i64 {
+        let owner = data(
+            &self
+                .create("Owner Plant", json!({"db_name": db_name}))
+                .await,
+            201,
+            "owner",
+        );
+        owner["tenant_id"].as_i64().expect("id")
+    }
+
     async fn create(&self, name: &str, config: Value) -> Answer {
         let mut config = config;
         config["timezone"] = json!("UTC");
@@ -102,12 +114,7 @@ async fn a_new_tenant_cannot_take_a_database_in_use() {
     let f = fixture().await;
     let shared_db = f.app.db.db_name("shared");
 
-    let owner = data(
-        &f.create("Owner Plant", json!({"db_name": shared_db})).await,
-        201,
-        "owner",
-    );
-    let owner_id = owner["tenant_id"].as_i64().expect("id");
+    let owner_id = f.owner(&shared_db).await;
 
     // Same name on the default server.
     let same = f.create("Same Plant", json!({"db_name": shared_db})).await;
@@ -194,12 +201,7 @@ async fn a_new_tenant_cannot_take_a_database_in_use() {
 async fn an_update_cannot_move_a_tenant_onto_a_database_in_use() {
     let f = fixture().await;
     let shared_db = f.app.db.db_name("shared");
-    let owner = data(
-        &f.create("Owner Plant", json!({"db_name": shared_db})).await,
-        201,
-        "owner",
-    );
-    let owner_id = owner["tenant_id"].as_i64().expect("id");
+    let owner_id = f.owner(&shared_db).await;
     let mover = data(
         &f.create(
             "Mover Plant",

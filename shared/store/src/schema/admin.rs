@@ -263,9 +263,8 @@ async fn refuse_if_in_use(
         .map_err(|e| SchemaError::Schema(e.to_string()))?;
     match user {
         None => Ok(()),
-        Some((other, name)) => Err(SchemaError::Conflict(format!(
-            "--db-name: database {db_name} is already used by tenant {other} ({name}); \
-             a tenant's database is its own"
+        Some(used) => Err(SchemaError::Conflict(format!(
+            "--db-name: {used}; a tenant's database is its own"
         ))),
     }
 }
