@@ -191,7 +191,8 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
     ("losses.micro", "Microparadas", "Micro-stops"),
     ("losses.speed", "Pérdida de velocidad", "Speed loss"),
     ("losses.quality", "Pérdida de calidad", "Quality loss"),
-    ("losses.valuable", "Tiempo productivo", "Valuable time"),
+    ("losses.valuable", "Tiempo productivo", "Fully productive time"),
+    ("losses.run", "Tiempo en marcha", "Run time"),
     ("losses.unjustified", "Paros sin justificar", "Unjustified stops"),
     ("heatmap.day", "Día", "Day"),
     ("heatmap.total", "Total", "Total"),
@@ -237,7 +238,8 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
     ("downtime.justify_pending", "Justificar paradas pendientes", "Justify pending stops"),
     ("downtime.choose_reason", "Elija un motivo…", "Choose a reason…"),
     ("downtime.count", "Paradas", "Stops"),
-    ("downtime.total", "Tiempo total", "Total time"),
+    ("downtime.outside_planned", "Paro fuera del tiempo planificado", "Downtime outside planned time"),
+    ("downtime.newest_shown", "Las {n} más recientes", "The newest {n}"),
     ("downtime.pending", "Pendientes", "Pending"),
     ("category.planned", "Planificada", "Planned"),
     ("category.unplanned", "No planificada", "Unplanned"),
@@ -252,7 +254,7 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
     ("reports.periods", "Detalle por periodo", "Breakdown by period"),
     ("reports.period", "Periodo", "Period"),
     ("reports.planned", "Planificado", "Planned"),
-    ("reports.downtime", "Paro", "Downtime"),
+    ("reports.downtime", "Tiempo de paro", "Downtime"),
     ("reports.good", "Buenas", "Good"),
     ("reports.rejects", "Rechazos", "Rejects"),
     ("reports.total", "Total", "Total"),
@@ -437,6 +439,39 @@ mod tests {
             assert!(seen.insert(*k), "duplicate key {k}");
             assert!(!es.trim().is_empty(), "{k}: Spanish missing");
             assert!(!en.trim().is_empty(), "{k}: English missing");
+        }
+    }
+
+    /// The glossary of docs/oee.md is written once; the screens use its
+    /// words, in both languages, for the quantities it defines.
+    #[test]
+    fn the_screens_use_the_glossary_terms() {
+        let glossary: HashMap<&str, &str> = include_str!("../../../docs/oee.md")
+            .split("## Glossary")
+            .nth(1)
+            .expect("docs/oee.md has a glossary")
+            .lines()
+            .filter_map(|l| {
+                let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+                (cells.len() >= 4 && !cells[1].starts_with('-')).then(|| (cells[1], cells[2]))
+            })
+            .collect();
+        for (key, english) in [
+            ("losses.planned", "Planned time"),
+            ("chart.downtime", "Downtime"),
+            ("reports.downtime", "Downtime"),
+            ("downtime.outside_planned", "Downtime outside planned time"),
+            ("losses.run", "Run time"),
+            ("losses.valuable", "Fully productive time"),
+            ("kpi.availability", "Availability"),
+            ("kpi.performance", "Performance"),
+            ("kpi.quality", "Quality"),
+        ] {
+            let spanish = glossary
+                .get(english)
+                .unwrap_or_else(|| panic!("{english} is not in the glossary"));
+            assert_eq!(t(Lang::En, key), english, "{key}");
+            assert_eq!(t(Lang::Es, key), *spanish, "{key}");
         }
     }
 

@@ -1,7 +1,8 @@
-//! `GET /downtime/summary`: count, total time, MTBF, MTTR and the Paretos by
-//! reason and by shift of the stops a list would give — counted in the window
-//! they start in, their time clipped to it
-//! ([`dash_store::downtime::summary`]), with the lines stopped now.
+//! `GET /downtime/summary`: count, downtime (in planned time: the OEE's),
+//! downtime outside planned time, MTBF, MTTR and the Paretos by reason and by
+//! shift of the stops a list would give — counted in the window they start
+//! in, their time clipped to it ([`dash_store::downtime::summary`]), with the
+//! lines stopped now.
 
 use serde_json::{json, Value};
 
@@ -44,7 +45,7 @@ pub async fn summary(req: Request, state: AppState) -> AppResult<Response> {
     )
     .await?;
     let open = open_stops(&call, &mut conn, &selection.line_ids).await?;
-    let mut body = serde_json::to_value(&s.summary).map_err(AppError::internal)?;
+    let mut body = serde_json::to_value(&s).map_err(AppError::internal)?;
     if let Value::Object(map) = &mut body {
         map.insert("line_ids".into(), json!(selection.line_ids));
         map.insert(

@@ -41,7 +41,7 @@ use chrono_tz::Tz;
 use mysql_async::Conn;
 
 use crate::downtime::clock::DataClock;
-use crate::downtime::events::EventsTable;
+use crate::downtime::events::{EventsTable, StopRow};
 use crate::downtime::window::{self, EventFilter, Order};
 use crate::downtime::LineSpec;
 use crate::error::{AppError, AppResult};
@@ -447,18 +447,24 @@ pub async fn load_stops(
     .await?;
     let mut clock = DataClock::new(data_tz);
     Ok(rows
-        .into_iter()
-        .map(|r| Stop {
-            start: clock.to_utc(&r.start),
-            end: clock.to_utc(&r.end),
-            is_micro: r.is_micro,
-            reason_category: r
-                .failure_id
-                .and_then(|id| plant.meta.failure(id))
-                .and_then(|f| ReasonCategory::parse(&f.failure_category)),
-            failure_id: r.failure_id,
-        })
+        .iter()
+        .map(|r| engine_stop(plant, &mut clock, r))
         .collect())
+}
+
+/// A stored stop as the OEE engine (and the downtime summary, which builds
+/// the same model) sees it: instants, and its reason's category.
+pub fn engine_stop(plant: &Plant<'_>, clock: &mut DataClock, r: &StopRow) -> Stop {
+    Stop {
+        start: clock.to_utc(&r.start),
+        end: clock.to_utc(&r.end),
+        is_micro: r.is_micro,
+        reason_category: r
+            .failure_id
+            .and_then(|id| plant.meta.failure(id))
+            .and_then(|f| ReasonCategory::parse(&f.failure_category)),
+        failure_id: r.failure_id,
+    }
 }
 
 /// The "stopped since" gap after the line's newest output detection, if it

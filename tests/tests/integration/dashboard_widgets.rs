@@ -181,7 +181,10 @@ async fn every_widget_type_answers_data_for_the_demo_manager() {
             }
             "kpi_downtime" => {
                 assert!(n(&r["count"]) > 0, "{t}: {r}");
-                assert!(r["total_seconds"].as_f64().unwrap_or(0.0) > 0.0, "{t}");
+                assert!(
+                    r["downtime_seconds"].as_f64().unwrap_or(0.0) > 0.0,
+                    "{t}: {r}"
+                );
             }
             "production_over_time" => {
                 assert_eq!(r["interval"], "day");

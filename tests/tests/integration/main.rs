@@ -39,6 +39,7 @@ mod metrics_support;
 mod offsets;
 mod openapi;
 mod production;
+mod reconciliation;
 mod schema;
 mod security_probe;
 mod static_files;

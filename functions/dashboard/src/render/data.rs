@@ -12,7 +12,7 @@
 
 use serde_json::{json, Value};
 
-use dash_core::downtime::summary::{clipped_ms, Labels, Summary};
+use dash_core::downtime::summary::{Labels, Summary};
 use dash_core::timeutil::{self, Interval, Window, WindowQuery};
 use dash_store::downtime;
 use dash_store::downtime::clock::DataClock;
@@ -95,16 +95,16 @@ fn widget_stops(line_ids: &[i64], w: &Window, include_micro: bool) -> LinesQuery
     }
 }
 
-/// The downtime summary of `line_ids` over `w` (built by
-/// [`dash_store::downtime::summary`], its labels in the plant's language) and
-/// the longest stop inside the window, in seconds.
+/// The downtime summary of `line_ids` over `w`, built by
+/// [`dash_store::downtime::summary`] (its downtime the OEE's), its labels in
+/// the plant's language.
 async fn downtime_summary(
     conn: &mut mysql_async::Conn,
     plant: &Plant<'_>,
     line_ids: &[i64],
     w: &Window,
     include_micro: bool,
-) -> AppResult<(Summary, f64)> {
+) -> AppResult<Summary> {
     let lang = crate::i18n::Lang::parse(plant.tenant.language()).unwrap_or(crate::i18n::Lang::Es);
     let unjustified = crate::i18n::t(lang, "downtime.not_justified");
     let no_shift = crate::i18n::t(lang, "downtime.outside_shifts");
@@ -112,21 +112,13 @@ async fn downtime_summary(
         unjustified: &unjustified,
         no_shift: &no_shift,
     };
-    let s = downtime::summary::summarize(
+    downtime::summary::summarize(
         conn,
         plant,
         &widget_stops(line_ids, w, include_micro),
         labels,
     )
-    .await?;
-    let longest_ms = s
-        .stops
-        .iter()
-        .filter(|stop| !stop.is_micro)
-        .map(|stop| clipped_ms(stop.start, stop.end, w))
-        .max()
-        .unwrap_or(0);
-    Ok((s.summary, longest_ms as f64 / 1000.0))
+    .await
 }
 
 /// The newest stops of the lines in the window, for `downtime_table`.
@@ -253,16 +245,13 @@ pub async fn compute(
             let w = wl.0;
             let include_micro = flag(params, "include_micro");
             let mut conn = state.db().client(&tenant.db_location()).await?;
-            let (s, longest) =
-                downtime_summary(&mut conn, &plant, &line_ids, &w, include_micro).await?;
+            let s = downtime_summary(&mut conn, &plant, &line_ids, &w, include_micro).await?;
             let mut r = serde_json::to_value(&s).map_err(AppError::internal)?;
-            r["longest_seconds"] = json!(longest);
             if widget_type == "kpi_downtime" {
                 if let Some(prev) = metrics::previous_window(&plant, &w) {
-                    let (p, _) =
-                        downtime_summary(&mut conn, &plant, &line_ids, &prev, include_micro)
-                            .await?;
-                    r["previous_total_seconds"] = json!(p.total_seconds);
+                    let p = downtime_summary(&mut conn, &plant, &line_ids, &prev, include_micro)
+                        .await?;
+                    r["previous_downtime_seconds"] = json!(p.downtime_seconds);
                 }
             }
             (r, window_json(&wl, &plant))
@@ -273,7 +262,11 @@ pub async fn compute(
             let include_micro = flag(params, "include_micro");
             let mut conn = state.db().client(&tenant.db_location()).await?;
             let items = stop_rows(&mut conn, &plant, &line_ids, &w, include_micro).await?;
-            (json!({"items": items}), window_json(&wl, &plant))
+            // The list's figures are the window's, not the page's.
+            let s = downtime_summary(&mut conn, &plant, &line_ids, &w, include_micro).await?;
+            let mut r = serde_json::to_value(&s).map_err(AppError::internal)?;
+            r["items"] = json!(items);
+            (r, window_json(&wl, &plant))
         }
         "line_status" => {
             let id = *line_ids.first().ok_or(AppError::NotFound)?;

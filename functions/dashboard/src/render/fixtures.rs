@@ -86,7 +86,7 @@ pub fn sample(widget_type: &str) -> Value {
             json!({"units": 18432, "good": 18110, "rejects": 322, "previous_units": 17250, "rate_per_hour": 2304})
         }
         "kpi_downtime" => {
-            json!({"count": 7, "total_seconds": 3840.0, "micro_stops": {"count": 23, "total_seconds": 610.0}, "previous_total_seconds": 4500.0, "longest_seconds": 1500.0})
+            json!({"count": 7, "downtime_seconds": 3840.0, "outside_planned_seconds": 1260.0, "micro_stops": {"count": 23, "total_seconds": 610.0}, "previous_downtime_seconds": 4500.0, "longest_seconds": 1500.0})
         }
         "production_over_time" => json!({"interval": "hour", "buckets": (0..12).map(|h| json!({
             "label": format!("{:02}:00", 6 + h), "good": 2000 + (h * 137) % 500, "rejects": 20 + (h * 7) % 30 })).collect::<Vec<_>>()}),
@@ -111,14 +111,17 @@ pub fn sample(widget_type: &str) -> Value {
             r
         }
         "oee_losses" => oee(0.83, 0.91, 0.982, None),
-        "downtime_pareto" => json!({"count": 9, "total_seconds": 5400.0, "by_reason": [
+        "downtime_pareto" => {
+            json!({"count": 9, "downtime_seconds": 5400.0, "outside_planned_seconds": 1800.0, "by_reason": [
             {"id": 4, "label": "Atasco", "code": "ATASCO", "category": "unplanned", "count": 4, "total_seconds": 2400.0, "share": 0.444, "cumulative_share": 0.444},
             {"id": null, "label": "Sin justificar", "count": 2, "total_seconds": 1500.0, "share": 0.278, "cumulative_share": 0.722},
             {"id": 1, "label": "Cambio de formato", "code": "CAMBIO", "category": "planned", "count": 1, "total_seconds": 900.0, "share": 0.167, "cumulative_share": 0.889},
-            {"id": 5, "label": XSS_PRODUCT, "category": "unplanned", "count": 2, "total_seconds": 600.0, "share": 0.111, "cumulative_share": 1.0}]}),
+            {"id": 5, "label": XSS_PRODUCT, "category": "unplanned", "count": 2, "total_seconds": 600.0, "share": 0.111, "cumulative_share": 1.0}]})
+        }
         "downtime_table" => json!({"items": [
             {"downtime_id": 31, "line_id": 2, "start_time": "2026-04-01T10:42:10.000+02:00", "end_time": "2026-04-01T11:07:10.000+02:00", "duration_seconds": 1500.0, "is_micro": false, "failure_id": 4, "reason": null, "justification": XSS_PRODUCT, "justified_by": 3, "justified_at": "2026-04-01T11:20:00.000+02:00"},
-            {"downtime_id": 30, "line_id": 1, "start_time": "2026-04-01T08:15:00.000+02:00", "end_time": "2026-04-01T08:30:00.000+02:00", "duration_seconds": 900.0, "is_micro": false, "failure_id": null, "reason": null, "justification": null, "justified_by": null, "justified_at": null}]}),
+            {"downtime_id": 30, "line_id": 1, "start_time": "2026-04-01T08:15:00.000+02:00", "end_time": "2026-04-01T08:30:00.000+02:00", "duration_seconds": 900.0, "is_micro": false, "failure_id": null, "reason": null, "justification": null, "justified_by": null, "justified_at": null}],
+            "count": 3, "downtime_seconds": 2100.0, "outside_planned_seconds": 300.0, "unjustified_count": 1}),
         "hourly_heatmap" => json!({"days": (0..5).map(|d| json!({
             "date": format!("2026-04-{:02}", d + 1),
             "hours": (0..24).map(|h| if (6..22).contains(&h) { 1500 + ((h * 97 + d * 31) % 900) } else { (h * 13 + d) % 200 }).collect::<Vec<_>>()})).collect::<Vec<_>>()}),

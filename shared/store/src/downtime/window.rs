@@ -47,6 +47,34 @@ pub struct EventFilter {
 }
 
 impl EventFilter {
+    /// Whether the filter keeps a stop already read: the rule [`statement`]
+    /// writes as SQL, applied to a row in memory (a summary reads every stop
+    /// of a window once, since planned time depends on all of them, and
+    /// keeps those the filter asks for).
+    pub fn keeps(&self, row: &StopRow) -> bool {
+        self.keeps_stop(row.is_micro, row.duration_ms, row.failure_id)
+    }
+
+    /// Whether it keeps the running stop of `duration_ms` so far (never a
+    /// micro-stop, never justified).
+    pub fn keeps_running(&self, duration_ms: i64) -> bool {
+        self.keeps_stop(false, duration_ms, None)
+    }
+
+    fn keeps_stop(&self, is_micro: bool, duration_ms: i64, failure_id: Option<i64>) -> bool {
+        let micro = match self.micro {
+            MicroStops::Exclude => !is_micro,
+            MicroStops::Only => is_micro,
+            MicroStops::Include => true,
+        };
+        micro
+            && self.min_duration_ms.is_none_or(|min| duration_ms >= min)
+            && self
+                .justified
+                .is_none_or(|justified| failure_id.is_some() == justified)
+            && self.failure_id.is_none_or(|id| failure_id == Some(id))
+    }
+
     /// Every stop, and the micro-stops too when `include_micro`.
     pub fn every_stop(include_micro: bool) -> EventFilter {
         EventFilter {

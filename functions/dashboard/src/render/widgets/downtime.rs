@@ -14,16 +14,16 @@ pub(super) fn downtime_pareto(c: &Ctx, r: &Value) -> Value {
             .map(str::to_string)
             .unwrap_or_else(|| c.reason_label(int(p, "id").or_else(|| int(p, "failure_id"))))
     };
-    let labels: Vec<String> = shown.iter().map(|p| label(p)).collect();
-    let secs: Vec<Value> = shown
+    let mut labels: Vec<String> = shown.iter().map(|p| label(p)).collect();
+    let mut secs: Vec<Value> = shown
         .iter()
         .map(|p| json!(num(p, "total_seconds")))
         .collect();
-    let cum: Vec<Value> = shown
+    let mut cum: Vec<Value> = shown
         .iter()
         .map(|p| json!(num(p, "cumulative_share")))
         .collect();
-    let colors: Vec<&str> = shown
+    let mut colors: Vec<&str> = shown
         .iter()
         .map(|p| {
             if text(p, "category") == Some("planned") {
@@ -35,14 +35,24 @@ pub(super) fn downtime_pareto(c: &Ctx, r: &Value) -> Value {
             }
         })
         .collect();
-    let rows: Vec<Value> = shown
+    let mut rows: Vec<Value> = shown
         .iter()
         .map(|p| {
             json!({"cells": [cell(label(p)), num_cell(c.n(num(p, "count"))), num_cell(c.dur(num(p, "total_seconds"))), num_cell(c.pct(num(p, "share"))), num_cell(c.pct(num(p, "cumulative_share")))]})
         })
         .collect();
+    // Stop time outside planned time is a bar of its own after the Pareto,
+    // outside its shares and its cumulative line: it is not downtime.
+    let outside = num(r, "outside_planned_seconds").filter(|s| *s > 0.0);
+    if let Some(seconds) = outside {
+        labels.push(c.t("downtime.outside_planned"));
+        secs.push(json!(seconds));
+        cum.push(Value::Null);
+        colors.push("neutral");
+        rows.push(json!({"cells": [json!({"text": c.t("downtime.outside_planned"), "class": "muted"}), cell("—"), num_cell(c.dur(Some(seconds))), cell("—"), cell("—")]}));
+    }
     json!({
-        "empty": shown.is_empty(),
+        "empty": shown.is_empty() && outside.is_none(),
         "chart_label": c.t("chart.downtime"),
         "chart": {
             "kind": "bar", "labels": labels,
@@ -57,25 +67,18 @@ pub(super) fn downtime_pareto(c: &Ctx, r: &Value) -> Value {
             "caption": c.t("chart.downtime"),
             "columns": [col(c.t("chart.reason"), false), col(c.t("kpi.stops"), true), col(c.t("chart.downtime"), true), col(c.t("chart.share"), true), col(c.t("chart.cumulative"), true)],
             "rows": rows,
-            "foot": [cell(c.t("heatmap.total")), num_cell(c.n(num(r, "count"))), num_cell(c.dur(num(r, "total_seconds"))), num_cell("100 %"), cell("")],
+            "foot": [cell(c.t("chart.downtime")), num_cell(c.n(num(r, "count"))), num_cell(c.dur(num(r, "downtime_seconds"))), num_cell("100 %"), cell("")],
         },
     })
 }
 
 pub(super) fn downtime_table(c: &Ctx, r: &Value) -> Value {
-    // A list, not a count of the window: its "Stops", total and pending
-    // figures are over the rows shown (every stop overlapping the window, the
-    // newest first, full durations), not `kpi_downtime`'s count of the stops
-    // starting in it (docs/downtime.md#counts-and-durations-in-windows).
+    // The figures are the window's (the downtime summary: stops starting in
+    // it, downtime in planned time, the rest apart), whatever the rows
+    // shown: the newest stops overlapping the window, full durations.
     let items = arr(r, "items");
-    let pending = items
-        .iter()
-        .filter(|s| s.get("failure_id").map(Value::is_null).unwrap_or(true))
-        .count();
-    let total: f64 = items
-        .iter()
-        .filter_map(|s| num(s, "duration_seconds"))
-        .sum();
+    let count = num(r, "count");
+    let pending = num(r, "unjustified_count").unwrap_or(0.0);
     let rows: Vec<Value> = items
         .iter()
         .map(|s| {
@@ -95,13 +98,16 @@ pub(super) fn downtime_table(c: &Ctx, r: &Value) -> Value {
             ]})
         })
         .collect();
+    let shown = (items.len() as f64) < count.unwrap_or(0.0);
     json!({
         "summary": [
-            {"label": c.t("downtime.count"), "value": c.n(Some(items.len() as f64)), "tone": "neutral"},
-            {"label": c.t("downtime.total"), "value": c.dur(Some(total)), "tone": "info"},
-            {"label": c.t("downtime.pending"), "value": c.n(Some(pending as f64)), "tone": if pending > 0 { "warning" } else { "success" }},
+            {"label": c.t("downtime.count"), "value": c.n(count), "tone": "neutral"},
+            {"label": c.t("chart.downtime"), "value": c.dur(num(r, "downtime_seconds")), "tone": "info"},
+            {"label": c.t("downtime.outside_planned"), "value": c.dur(num(r, "outside_planned_seconds")), "tone": "neutral"},
+            {"label": c.t("downtime.pending"), "value": c.n(Some(pending)), "tone": if pending > 0.0 { "warning" } else { "success" }},
         ],
-        "has_pending": pending > 0,
+        "has_pending": pending > 0.0,
+        "shown_text": shown.then(|| c.t("downtime.newest_shown").replace("{n}", &c.n(Some(items.len() as f64)))),
         "table": {
             "caption": c.t("downtime.list"),
             "columns": [col(c.t("downtime.start"), false), col(c.t("downtime.line"), false), col(c.t("downtime.duration"), true), col(c.t("downtime.reason"), false), col(c.t("downtime.justification"), false)],

@@ -52,9 +52,9 @@ pub(super) fn kpi_ratio(c: &Ctx, widget_type: &str, r: &Value) -> Value {
             json!({"label": c.t("kpi.quality"), "value": c.pct(num(r, "quality"))}),
         ],
         "availability" => vec![
-            json!({"label": c.t("reports.planned"), "value": c.dur(num(r, "planned_seconds"))}),
-            json!({"label": c.t("reports.downtime"), "value": c.dur(num(r, "downtime_seconds"))}),
-            json!({"label": c.t("kpi.stops"), "value": c.dur(num(r, "run_seconds"))}),
+            json!({"label": c.t("losses.planned"), "value": c.dur(num(r, "planned_seconds"))}),
+            json!({"label": c.t("chart.downtime"), "value": c.dur(num(r, "downtime_seconds"))}),
+            json!({"label": c.t("losses.run"), "value": c.dur(num(r, "run_seconds"))}),
         ],
         "quality" => vec![
             json!({"label": c.t("kpi.good"), "value": c.n(num(r, "good"))}),
@@ -62,16 +62,8 @@ pub(super) fn kpi_ratio(c: &Ctx, widget_type: &str, r: &Value) -> Value {
         ],
         _ => vec![
             json!({"label": c.t("kpi.good"), "value": c.n(num(r, "good"))}),
-            json!({"label": c.t("reports.planned"), "value": c.dur(num(r, "run_seconds"))}),
+            json!({"label": c.t("losses.run"), "value": c.dur(num(r, "run_seconds"))}),
         ],
-    };
-    // The availability card's third stat is run time: label it so.
-    let stats: Vec<Value> = if metric == "availability" {
-        let mut s = stats;
-        s[2]["label"] = json!(c.t("losses.valuable"));
-        s
-    } else {
-        stats
     };
     json!({
         "value_text": c.pct(value),
@@ -112,12 +104,14 @@ pub(super) fn kpi_production(c: &Ctx, r: &Value) -> Value {
     })
 }
 
+/// Downtime is the OEE's (in planned time); stop time outside planned time
+/// is a stat of its own, never added to it (docs/oee.md#downtime-outside-planned-time).
 pub(super) fn kpi_downtime(c: &Ctx, r: &Value) -> Value {
-    let seconds = num(r, "total_seconds").or_else(|| num(r, "downtime_seconds"));
+    let seconds = num(r, "downtime_seconds");
     let minutes = seconds.map(|s| s / 60.0);
     let target = num(c.params, "target");
     let state = kpi_state(minutes, target, num(c.params, "warning"), false);
-    let previous = num(r, "previous_total_seconds").map(|s| s / 60.0);
+    let previous = num(r, "previous_downtime_seconds").map(|s| s / 60.0);
     let (delta_text, delta_state, delta_icon) = delta_parts(c, minutes, previous, false, false);
     let micro = r.get("micro_stops");
     json!({
@@ -127,9 +121,10 @@ pub(super) fn kpi_downtime(c: &Ctx, r: &Value) -> Value {
         "has_progress": false,
         "target_text": target.map(|t| format::duration(t * 60.0)),
         "stats": [
-            {"label": c.t("kpi.stops"), "value": c.n(num(r, "count").or_else(|| num(r, "stops")))},
-            {"label": c.t("kpi.micro_stops"), "value": c.n(micro.and_then(|m| num(m, "count")).or_else(|| num(r, "micro_stops")))},
+            {"label": c.t("kpi.stops"), "value": c.n(num(r, "count"))},
+            {"label": c.t("kpi.micro_stops"), "value": c.n(micro.and_then(|m| num(m, "count")))},
             {"label": c.t("kpi.longest"), "value": c.dur(num(r, "longest_seconds"))},
+            {"label": c.t("downtime.outside_planned"), "value": c.dur(num(r, "outside_planned_seconds"))},
         ],
     })
 }

@@ -17,15 +17,15 @@
 //! |---|---|
 //! | `kpi_oee`, `kpi_availability`, `kpi_performance`, `kpi_quality` | an OEE result (docs/api.md#shapes) + `"previous"`: the OEE result of the window before (optional) |
 //! | `kpi_production` | `{"units", "good", "rejects", "previous_units"?, "rate_per_hour"?}`: every detection of the window, planned or not (`units = good + rejects`) |
-//! | `kpi_downtime` | a downtime summary (`count`, `total_seconds`, `micro_stops: {count, total_seconds}`) + `"previous_total_seconds"?`, `"longest_seconds"?` |
+//! | `kpi_downtime` | a downtime summary (`count`, `downtime_seconds`, `outside_planned_seconds`, `longest_seconds`, `micro_stops: {count, total_seconds}`) + `"previous_downtime_seconds"?` |
 //! | `production_over_time` | `{"interval", "buckets": [{"label", "start", "end", "good", "rejects", "units"}], "good", "rejects", "units"}` |
 //! | `product_distribution` | `{"items": [{"product_id" (null: no product), "product_name"?, "product_code"?, "units", "good", "rejects"}], "other_units"?, "other_count"?, "units"}` |
 //! | `production_by_area` | `{"items": [{"area_id", "area_name"?, "area_type"?, "line_id"?, "line_name"?, "units"}]}` (all detections of the area) |
 //! | `line_comparison` | `{"metric", "items": [{"line_id", "line_name"?, "value"}]}` (ratio, units or seconds) |
 //! | `oee_trend`, `quality_trend`, `shift_summary` | an OEE result with `"buckets"` (each with `label`) |
 //! | `oee_losses` | an OEE result (`planned_seconds`, `losses`) |
-//! | `downtime_table` | `{"items": [stops of docs/api.md#shapes], "total"?}` |
-//! | `downtime_pareto` | a downtime summary (`by_reason`: Pareto rows) |
+//! | `downtime_table` | a downtime summary of the window (`count`, `downtime_seconds`, `outside_planned_seconds`, `unjustified_count`) + `"items"`: its newest stops (docs/api.md#shapes) |
+//! | `downtime_pareto` | a downtime summary (`by_reason`: Pareto rows of downtime; `outside_planned_seconds` a bar of its own) |
 //! | `hourly_heatmap` | `{"days": [{"date", "label"?, "hours": [24 numbers or null], "total"?}], "max"?, "units"?}` (plant-local date × hour of day) |
 //! | `line_status` | `{"line_id", "state": "running"|"stopped"|"no_data", "since"?, "last_detection_at"?, "rate_per_hour"?, "ideal_rate_per_hour"?, "product_name"?, "shift_name"?}` |
 //!
