@@ -20,6 +20,8 @@
 #      a trivial C CGI then the real binaries as CGI (mod_cgid), then FastCGI (mod_fcgid):
 #      wrk on a metadata route and on a static file, the 30-day data/metrics calls, the
 #      year-long OEE and the dashboard page with 8 widgets; stopped at the end;
+#      then CPU per request of production/lines for the function processes, Apache and
+#      mysqld beside libfcgi's trivial responder and the seed stack (scripts/bench/cpu.sh);
 #   5. stripped binary sizes, peak RSS of each binary run as CGI, Lambda cold start against
 #      a local Runtime API (scripts/bench/benchtool.py);
 #   6. scripts/bench-data.sh (when present: bare-SQL baselines of the data/metrics calls).
@@ -408,6 +410,11 @@ if apache_start fcgid "$BIN" && login; then
             || na wrk_lines.na "wrk failed"
         wrk -t2 -c8 -d2s "$BASE/static/dist/lines.json" >/dev/null 2>&1 || true
         wrk -t2 -c8 -d"$WRK_DURATION" --latency "$BASE/static/dist/lines.json" >"$WORK/wrk_static.txt" 2>&1 || true
+        step "FastCGI: CPU per request of production/lines beside libfcgi's trivial responder and the seed stack (scripts/bench/cpu.sh)"
+        CPU_PRODUCT_URL="$BASE" CPU_AUTH="$TOKEN" CPU_APACHE_PIDFILE="$APACHE_DIR/httpd.pid" \
+            CPU_ENV_FILE="$ENV_FILE" CPU_DB_URL="$DB_URL" CPU_CLIENT_DB="$CLIENT" CPU_TZ=Europe/Madrid \
+            CPU_OUT="$WORK/cpu" CPU_BIN_DIR="$BIN" CPU_PORT="$((PORT + 110))" CPU_DURATION="$WRK_DURATION" \
+            scripts/bench/cpu.sh >>"$LOG" 2>&1 || note "scripts/bench/cpu.sh failed (log: $WORK/cpu/cpu.log)"
     else
         na wrk_lines.na "wrk is not installed (apt-get install wrk)"
     fi
@@ -575,4 +582,8 @@ json.dump({
 }, open("$WORK/meta.json", "w"), indent=2, ensure_ascii=False)
 PY
 python3 "$TOOL" report --work "$WORK" --out "$OUT"
+if [ -s "$WORK/cpu/table.md" ]; then
+    printf '\nCPU per request, GET /api/v1/production/lines, 8 connections (scripts/bench/cpu.sh):\n\n'
+    cat "$WORK/cpu/table.md"
+fi
 step "written $OUT (raw outputs: $WORK) in $(fmt_ms $(( $(now_ms) - T_START )))"

@@ -77,6 +77,7 @@ OPTIONAL_PKGS=()         # the tests' and benchmarks' tools; the demo runs witho
 if [ "$PURPOSE" = test ]; then
     OPTIONAL_PKGS=(
         libfcgi-bin:cgi-fcgi
+        libfcgi-dev:        # the trivial FastCGI responder of make bench (fcgiapp.h)
         chromium:chromium
         wrk:wrk
         hyperfine:hyperfine

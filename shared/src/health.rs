@@ -1,5 +1,6 @@
 //! `GET /api/v1/<group>/health`: liveness plus whether the global database
-//! answers. No auth; 503 with `Retry-After` when the database does not answer.
+//! answers (one round trip, [`dash_store::db::Db::ping_global`]). No auth; 503
+//! with `Retry-After` when the database does not answer.
 
 use ::http::StatusCode;
 use serde_json::json;

@@ -4,12 +4,13 @@
 
 use std::ops::Deref;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use dash_store::cache::TtlCache;
 use dash_store::{AppResult, HostKind, Store};
 
 use crate::auth::context::SessionState;
+use crate::auth::tokens::AccessClaims;
 use crate::config::Config;
 
 #[derive(Clone)]
@@ -25,8 +26,17 @@ struct Inner {
     /// authenticated request needs no session query; short TTL so a logout in
     /// another process, a deactivated user or tenant is refused soon after.
     sessions: TtlCache<String, Arc<SessionState>>,
+    /// Access tokens whose signature and claims were verified, by token
+    /// ([`crate::auth::tokens::decode_access`]: the same token always gets the
+    /// same answer; expiry is checked on every request).
+    verified_tokens: TtlCache<String, Arc<AccessClaims>>,
     started: Instant,
 }
+
+/// How long a verified token is remembered: not a freshness bound (the answer
+/// never changes) but a memory bound — a process keeps about the tokens of
+/// the last minute.
+const VERIFIED_TOKEN_TTL: Duration = Duration::from_secs(60);
 
 impl AppState {
     pub fn new(group: &'static str, host: HostKind, config: Config) -> AppResult<Self> {
@@ -37,6 +47,7 @@ impl AppState {
                 store,
                 config,
                 sessions: TtlCache::new(dash_store::cache::ACCOUNT_TTL),
+                verified_tokens: TtlCache::new(VERIFIED_TOKEN_TTL),
                 started: Instant::now(),
             }),
         })
@@ -56,6 +67,10 @@ impl AppState {
 
     pub fn sessions(&self) -> &TtlCache<String, Arc<SessionState>> {
         &self.inner.sessions
+    }
+
+    pub fn verified_tokens(&self) -> &TtlCache<String, Arc<AccessClaims>> {
+        &self.inner.verified_tokens
     }
 
     pub fn uptime_seconds(&self) -> u64 {

@@ -6,3 +6,4 @@ pub mod app;
 pub mod cpanel_apache;
 pub mod hosts;
 pub mod testdb;
+pub mod wire;

@@ -85,6 +85,17 @@ pub fn issue_access(
 /// Verifies signature, algorithm, issuer, audience, `iat` and `exp`. Every
 /// failure is a 401 that says no more than needed.
 pub fn verify_access(config: &Config, token: &str, now: DateTime<Utc>) -> AppResult<AccessClaims> {
+    let claims = decode_access(config, token)?;
+    check_access_time(&claims, now)?;
+    Ok(claims)
+}
+
+/// Everything [`verify_access`] checks that does not depend on the clock:
+/// algorithm, signature, issuer, audience, the claims' shape and the token's
+/// lifetime. The answer depends only on the token and the process's
+/// configuration, so a process may keep it for a token it has seen
+/// (`AppState::verified_tokens`) and check only the clock again.
+pub fn decode_access(config: &Config, token: &str) -> AppResult<AccessClaims> {
     if token.is_empty() || token.len() > MAX_TOKEN_LEN {
         return Err(invalid_token("invalid access token"));
     }
@@ -97,7 +108,7 @@ pub fn verify_access(config: &Config, token: &str, now: DateTime<Utc>) -> AppRes
     let key = DecodingKey::from_secret(&config.jwt_secret).map_err(AppError::internal)?;
     let mut validation = Validation::new(ALGORITHM);
     validation.algorithms = vec![ALGORITHM];
-    validation.validate_exp = false; // checked below against the injectable clock
+    validation.validate_exp = false; // checked by check_access_time against the injectable clock
     validation.validate_nbf = false;
     validation.leeway = 0;
     validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
@@ -108,15 +119,6 @@ pub fn verify_access(config: &Config, token: &str, now: DateTime<Utc>) -> AppRes
         invalid_token("invalid access token")
     })?;
     let claims = data.claims;
-    let now = now.timestamp();
-    if claims.exp <= now {
-        return Err(invalid_token(
-            "the access token has expired; refresh it or sign in again",
-        ));
-    }
-    if claims.iat > now + IAT_SKEW_SECONDS {
-        return Err(invalid_token("invalid access token"));
-    }
     let max_life = config.access_token_ttl.as_secs() as i64 + IAT_SKEW_SECONDS;
     if claims.exp - claims.iat > max_life {
         return Err(invalid_token("invalid access token"));
@@ -126,6 +128,20 @@ pub fn verify_access(config: &Config, token: &str, now: DateTime<Utc>) -> AppRes
     }
     claims.user_id()?;
     Ok(claims)
+}
+
+/// The clock's part of [`verify_access`]: not expired, not issued in the future.
+pub fn check_access_time(claims: &AccessClaims, now: DateTime<Utc>) -> AppResult<()> {
+    let now = now.timestamp();
+    if claims.exp <= now {
+        return Err(invalid_token(
+            "the access token has expired; refresh it or sign in again",
+        ));
+    }
+    if claims.iat > now + IAT_SKEW_SECONDS {
+        return Err(invalid_token("invalid access token"));
+    }
+    Ok(())
 }
 
 /// Signs arbitrary claims with an HMAC algorithm named like a JWT header
@@ -241,6 +257,20 @@ mod tests {
         assert_eq!(e.status(), 401);
         // issued in the future
         assert!(verify_access(&cfg, &token, now - chrono::Duration::seconds(120)).is_err());
+    }
+
+    #[test]
+    fn a_remembered_token_still_expires() {
+        // What a process keeps of a token (decode_access) holds no verdict on
+        // time: check_access_time refuses it once the clock passes exp.
+        let cfg = config();
+        let now = Utc::now();
+        let (token, _) = issue_access(&cfg, now, 7, Some(1), "admin", "fam").unwrap();
+        let kept = decode_access(&cfg, &token).unwrap();
+        assert!(check_access_time(&kept, now + chrono::Duration::seconds(899)).is_ok());
+        let e = check_access_time(&kept, now + chrono::Duration::seconds(900)).unwrap_err();
+        assert_eq!(e.status(), 401);
+        assert!(check_access_time(&kept, now - chrono::Duration::seconds(120)).is_err());
     }
 
     #[test]

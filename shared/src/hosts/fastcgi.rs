@@ -1,7 +1,12 @@
-//! FastCGI responder on the listening socket mod_fcgid passes as fd 0: a thread
-//! per connection, one request at a time on each, every request run on the
-//! process's tokio runtime, so pools and the warm cache live across requests
-//! for the life of the process.
+//! FastCGI responder on the listening socket mod_fcgid passes as fd 0.
+//!
+//! mod_fcgid sends a process one request at a time and opens a connection per
+//! request, so the process accepts and serves on its main thread: no thread per
+//! connection, and the handler runs on a current-thread tokio runtime kept for
+//! the life of the process (pools, their background recycler and the warm
+//! caches survive between requests and make progress whenever a request runs).
+//! A request costs the accept, one read of its records, the handler's own work
+//! and one write of the whole answer (STDOUT records and END_REQUEST together).
 //!
 //! The protocol (FastCGI 1.0, responder role) is spoken here rather than
 //! through the `fastcgi` crate, which decodes parameters as UTF-8 and silently
@@ -11,7 +16,7 @@
 //! environment is decoded.
 
 use std::collections::HashMap;
-use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixListener;
 use std::process::ExitCode;
@@ -82,20 +87,18 @@ pub fn run(app: Arc<App>) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        let app = app.clone();
-        let handle = rt.handle().clone();
-        std::thread::spawn(move || {
-            let respond = |vars: &HashMap<String, String>, body: &mut dyn Read| {
-                let parsed = parse_request(vars, |declared| read_body(body, declared));
-                match parsed {
-                    Ok(request) => handle.block_on(app.handle(request)),
-                    Err(err) => error_response(&err),
-                }
-            };
-            if let Err(e) = serve_connection(&stream, &stream, respond) {
-                tracing::warn!(error = %e, "FastCGI connection dropped");
+        // Served here, one connection after the other: mod_fcgid sends this
+        // process its next request only once the answer is written.
+        let respond = |vars: &HashMap<String, String>, body: &mut dyn Read| {
+            let parsed = parse_request(vars, |declared| read_body(body, declared));
+            match parsed {
+                Ok(request) => rt.block_on(app.handle(request)),
+                Err(err) => error_response(&err),
             }
-        });
+        };
+        if let Err(e) = serve_connection(&stream, &stream, respond) {
+            tracing::warn!(error = %e, "FastCGI connection dropped");
+        }
     }
 }
 
@@ -129,10 +132,7 @@ fn serve_connection(
     output: impl Write,
     respond: impl Fn(&HashMap<String, String>, &mut dyn Read) -> Response,
 ) -> io::Result<()> {
-    let mut conn = Connection {
-        input: BufReader::new(input),
-        output: BufWriter::new(output),
-    };
+    let mut conn = Connection::new(input, output);
     while let Some(begin) = conn.next_begin()? {
         if begin.role != RESPONDER {
             conn.end_request(begin.id, UNKNOWN_ROLE)?;
@@ -168,12 +168,32 @@ struct Begin {
     keep_conn: bool,
 }
 
+/// Records read through a buffer; records written are gathered in `pending`
+/// and go out in one `write` when a request ends or a management record is
+/// answered ([`Connection::flush`]).
 struct Connection<R, W: Write> {
     input: BufReader<R>,
-    output: BufWriter<W>,
+    output: W,
+    pending: Vec<u8>,
 }
 
 impl<R: Read, W: Write> Connection<R, W> {
+    fn new(input: R, output: W) -> Self {
+        Connection {
+            // Apache's parameters for a request fit in one read.
+            input: BufReader::with_capacity(16 * 1024, input),
+            output,
+            pending: Vec::with_capacity(16 * 1024),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        let written = self.output.write_all(&self.pending);
+        self.pending.clear();
+        written?;
+        self.output.flush()
+    }
+
     /// The next record; `None` when the web server closed the connection
     /// between records.
     fn read_record(&mut self) -> io::Result<Option<Record>> {
@@ -218,7 +238,7 @@ impl<R: Read, W: Write> Connection<R, W> {
                 &[record.kind, 0, 0, 0, 0, 0, 0, 0],
             )?;
         }
-        self.output.flush()?;
+        self.flush()?;
         Ok(true)
     }
 
@@ -285,9 +305,10 @@ impl<R: Read, W: Write> Connection<R, W> {
         let len = u16::try_from(content.len()).map_err(|_| invalid_data("record too long"))?;
         let [id_hi, id_lo] = id.to_be_bytes();
         let [len_hi, len_lo] = len.to_be_bytes();
-        self.output
-            .write_all(&[1, kind, id_hi, id_lo, len_hi, len_lo, 0, 0])?;
-        self.output.write_all(content)
+        self.pending
+            .extend_from_slice(&[1, kind, id_hi, id_lo, len_hi, len_lo, 0, 0]);
+        self.pending.extend_from_slice(content);
+        Ok(())
     }
 
     /// A whole stream: the data in records, then the empty record that ends it.
@@ -301,7 +322,7 @@ impl<R: Read, W: Write> Connection<R, W> {
     fn end_request(&mut self, id: u16, protocol_status: u8) -> io::Result<()> {
         // Application status 0, then the protocol status.
         self.write_record(END_REQUEST, id, &[0, 0, 0, 0, protocol_status, 0, 0, 0])?;
-        self.output.flush()
+        self.flush()
     }
 }
 
@@ -488,10 +509,7 @@ mod tests {
     ) -> (io::Result<()>, Vec<Record>) {
         let mut output = Vec::new();
         let outcome = serve_connection(input, &mut output, respond);
-        let mut back = Connection {
-            input: BufReader::new(&output[..]),
-            output: BufWriter::new(io::sink()),
-        };
+        let mut back = Connection::new(&output[..], io::sink());
         let mut records = Vec::new();
         while let Some(record) = back.read_record().expect("well-formed records") {
             records.push(record);
@@ -660,6 +678,46 @@ mod tests {
             io::ErrorKind::UnexpectedEof
         );
         assert!(records.is_empty());
+    }
+
+    /// A socket that records how many writes it was given.
+    struct CountingWriter<'a> {
+        calls: &'a std::cell::Cell<usize>,
+        bytes: Vec<u8>,
+    }
+
+    impl Write for CountingWriter<'_> {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.calls.set(self.calls.get() + 1);
+            self.bytes.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_whole_answer_is_one_write() {
+        let calls = std::cell::Cell::new(0);
+        let mut output = CountingWriter {
+            calls: &calls,
+            bytes: Vec::new(),
+        };
+        let big = "x".repeat(100_000);
+        serve_connection(&request(1, false, &GET, b"")[..], &mut output, |_, _| {
+            crate::http::json(StatusCode::OK, &json!({ "big": big }))
+        })
+        .expect("served");
+        // Two STDOUT records of data, the empty one and END_REQUEST: one call.
+        assert_eq!(calls.get(), 1);
+        let mut back = Connection::new(&output.bytes[..], io::sink());
+        let mut kinds = Vec::new();
+        while let Some(record) = back.read_record().expect("well-formed records") {
+            kinds.push(record.kind);
+        }
+        assert_eq!(kinds, vec![STDOUT, STDOUT, STDOUT, END_REQUEST]);
     }
 
     #[test]

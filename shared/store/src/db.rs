@@ -168,14 +168,15 @@ impl Db {
         }
     }
 
-    /// Runs `SELECT 1` on the global database within the acquire timeout.
+    /// Pings the global database: one round trip (`COM_PING`), bounded in time
+    /// as a whole — not a ping on acquire, then a query, then a reset when the
+    /// connection goes back to the pool (a ping leaves no session state).
     pub async fn ping_global(&self) -> AppResult<()> {
-        let mut conn = self.global().await?;
-        let timeout = self.inner.acquire_timeout;
-        match tokio::time::timeout(timeout, conn.query_drop("SELECT 1")).await {
-            Ok(result) => result.map_err(map_err),
-            Err(_) => Err(timed_out("database did not answer in time")),
-        }
+        self.global_bounded(|mut conn| async move {
+            conn.reset_connection(false);
+            conn.ping().await.map_err(map_err)
+        })
+        .await
     }
 
     /// Closes every pool cleanly (CGI processes call this before exiting).

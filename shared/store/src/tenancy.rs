@@ -313,7 +313,7 @@ pub async fn load_tenant(store: &Store, tenant_id: i64) -> AppResult<Option<Tena
     Ok(find_tenant(&mut conn, tenant_id).await?)
 }
 
-/// The tenant from the warm cache (refreshed every `ACCOUNT_TTL`, 5 s), or `NotFound`.
+/// The tenant from the warm cache (refreshed every `ACCOUNT_TTL`, 4 s), or `NotFound`.
 pub async fn tenant(store: &Store, tenant_id: i64) -> AppResult<std::sync::Arc<Tenant>> {
     store
         .cache()

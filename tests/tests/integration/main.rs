@@ -31,6 +31,7 @@ mod downtime_api;
 mod downtime_counts;
 mod downtime_engine;
 mod hosts;
+mod hot_path;
 mod jobs;
 mod metrics_errors;
 mod metrics_golden;
