@@ -24,12 +24,13 @@ use crate::cards::layout_pairs;
 use crate::i18n::{self, Lang};
 use crate::layout::effective_layout;
 use crate::widget::{card_fragment, etag_of, fragment_status, with_etag};
-use dash_core::catalog::Layout;
+use dash_core::catalog::{self, Layout};
 use dash_store::error::AppResult;
 use dash_store::metadata::TenantMetadata;
 use shared::auth::{Permission, TenantContext};
 use shared::extract::{Call, Input};
 use shared::http::{self, Request, Response};
+use shared::params::{parse_choice, parse_flag, parse_id};
 use shared::state::AppState;
 
 /// The path of the batch route (below the base path).
@@ -134,13 +135,37 @@ pub fn board_settings(lang: Lang, base: &str, board: &Board, refresh_seconds: u6
     })
 }
 
-/// The `f_*` pairs of a request, as the widget route would read them.
-pub fn filter_pairs(pairs: &[(String, String)]) -> Vec<(String, String)> {
-    pairs
+/// The filled `f_*` pairs of a request, each value checked as its param
+/// takes it (docs/api.md#bad-input: 422 naming the `f_*` field): ids
+/// positive whole numbers (lists comma-separated), `f_include_micro` a flag,
+/// `f_range` a relative range or `custom`. The dates are the widgets' to
+/// check (a card names a bad one), as a custom range without both dates
+/// leaves each widget its own window.
+pub fn filter_pairs(pairs: &[(String, String)]) -> AppResult<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for (k, v) in pairs
         .iter()
         .filter(|(k, v)| k.starts_with("f_") && !v.is_empty())
-        .cloned()
-        .collect()
+    {
+        let value = match k.as_str() {
+            "f_line_id" | "f_shift_id" => parse_id(k, v)?.to_string(),
+            "f_line_ids" | "f_product_ids" | "f_area_ids" => {
+                for id in v.split(',') {
+                    parse_id(k, id)?;
+                }
+                v.clone()
+            }
+            "f_include_micro" => parse_flag(k, v)?.to_string(),
+            "f_range" => {
+                let mut ranges = catalog::RANGES.to_vec();
+                ranges.push("custom");
+                parse_choice(k, v, &ranges)?.to_string()
+            }
+            _ => v.clone(),
+        };
+        out.push((k.clone(), value));
+    }
+    Ok(out)
 }
 
 /// The pairs the filter panel's form sends as the page shows it
@@ -193,7 +218,7 @@ pub async fn dashboard_widgets(req: Request, state: AppState) -> AppResult<Respo
     let lang = Lang::from_request(&call.req, Some(call.tenant.language()));
     let (layout, _source, _refused) =
         effective_layout(&state, call.tenant.tenant_id, call.ctx.role).await?;
-    let filters = filter_pairs(&call.req.query_pairs());
+    let filters = filter_pairs(&call.req.query_pairs())?;
     let board = Board::render(&state, &call.ctx, &call.meta, lang, &layout, &filters).await?;
     Ok(with_etag(&call.req, board.response()))
 }
@@ -247,16 +272,34 @@ mod tests {
     }
 
     #[test]
-    fn only_filled_filters_are_passed_on() {
-        let pairs = vec![
-            ("f_range".to_string(), "today".to_string()),
-            ("f_line_id".to_string(), String::new()),
-            ("slot".to_string(), "3".to_string()),
-        ];
+    fn filters_are_checked_and_only_filled_ones_passed_on() {
+        let pairs = |q: &str| -> Vec<(String, String)> {
+            form_urlencoded::parse(q.as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect()
+        };
         assert_eq!(
-            filter_pairs(&pairs),
-            vec![("f_range".to_string(), "today".to_string())]
+            filter_pairs(&pairs(
+                "f_range=Today&f_line_id=&slot=3&f_include_micro=1&f_product_ids=4,5"
+            ))
+            .unwrap(),
+            pairs("f_range=today&f_include_micro=true&f_product_ids=4,5")
         );
+        for (bad, field) in [
+            ("f_line_id=abc", "f_line_id"),
+            ("f_shift_id=0", "f_shift_id"),
+            ("f_area_ids=1,x", "f_area_ids"),
+            ("f_include_micro=maybe", "f_include_micro"),
+            ("f_range=someday", "f_range"),
+        ] {
+            let e = filter_pairs(&pairs(bad)).unwrap_err();
+            assert_eq!(
+                e.status(),
+                ::http::StatusCode::UNPROCESSABLE_ENTITY,
+                "{bad}"
+            );
+            assert_eq!(e.field(), Some(field), "{bad}");
+        }
     }
 
     #[test]
