@@ -5,7 +5,7 @@
 // requests per refresh met the per-user limit (100 a minute) in normal
 // browsing; this is one per refresh, one per filter change.
 //   * refresh: `refresh` seconds after the last answer (a filter change
-//     restarts the wait);
+//     restarts the wait), none while the tab is hidden (one on its return);
 //   * a filter change (debounced 200 ms) cancels a request still running;
 //   * 401: one session refresh, then the same request; 429: each card says
 //     how long to wait (Retry-After) and the board asks again after it.
@@ -24,6 +24,7 @@
     this.timer = null;
     this.filterTimer = null;
     this.inflight = null;
+    this.paused = false;
     this.schedule(this.refreshMs);
   }
 
@@ -44,9 +45,15 @@
     return this.src + (s ? '?' + s : '');
   };
 
+  // The next refresh in `ms`; none while the tab is hidden (it refreshes
+  // when shown again): a tab left open in the background spends nothing.
   Board.prototype.schedule = function (ms) {
     var self = this;
     clearTimeout(self.timer);
+    if (document.hidden) {
+      self.paused = true;
+      return;
+    }
     self.timer = setTimeout(function () {
       self.load();
     }, ms);
@@ -184,6 +191,14 @@
       var btn = ev.target.closest ? ev.target.closest('[data-refresh-widget]') : null;
       if (btn) board.load(true);
     });
-    Dash.board = board;
+    document.addEventListener('visibilitychange', function () {
+      if (document.hidden) {
+        clearTimeout(board.timer);
+        board.paused = true;
+      } else if (board.paused) {
+        board.paused = false;
+        board.load();
+      }
+    });
   });
 })();
