@@ -338,7 +338,8 @@ async fn widget_outcome(
 /// What a widget card shows for the query `pairs`: the widget's partial, or
 /// the card of what keeps it from being shown (with `X-Widget-Status`). The
 /// one renderer of a card's content, for the widget route under htmx and for
-/// the dashboard's batch ([`crate::board`]). Err only for a failed sign-in.
+/// the dashboard's batch ([`crate::board`]). Err only for a failed sign-in
+/// or a template that cannot render.
 pub(crate) async fn card_fragment(
     state: &AppState,
     ctx: &TenantContext,
