@@ -275,13 +275,13 @@ for (const user of USERS) {
       await page.fill('#f-start', from);
       const asked = [];
       page.on('request', (r) => {
-        if (r.url().includes('/api/v1/dashboard/widgets/')) asked.push(new URL(r.url()).searchParams);
+        if (new URL(r.url()).pathname.endsWith('/api/v1/dashboard/widgets')) asked.push(new URL(r.url()).searchParams);
       });
       await page.fill('#f-end', to);
       await page.locator('#f-end').dispatchEvent('change');
       await settle(page);
       const custom = asked.filter((q) => q.get('f_range') === 'custom' && q.get('f_start_date') === from && q.get('f_end_date') === to);
-      check('phone /dashboard: widgets ask for the custom window', custom.length > 0 && custom.length === asked.length, `${custom.length} of ${asked.length} widget requests`);
+      check('phone /dashboard: widgets ask for the custom window', custom.length > 0 && custom.length === asked.length, `${custom.length} of ${asked.length} board requests`);
       check('phone /dashboard: the URL keeps the custom window', page.url().includes('f_range=custom') && page.url().includes('f_end_date='), page.url());
       const stuck = await page.locator('[data-widget-body] .skeleton').count();
       check('phone /dashboard: no widget stuck loading (custom range)', stuck === 0, `${stuck} skeletons left`);
@@ -289,6 +289,91 @@ for (const user of USERS) {
     }
   }
   check('phone /dashboard custom range: no console errors or failed requests', problems.length === 0, problems.slice(0, 8).join(' | '));
+  await ctx.close();
+}
+
+// 4. One request per dashboard refresh (issue 14): the page carries its widgets,
+// a filter change and a refresh are one request each to the batch route
+// (/api/v1/dashboard/widgets), no widget loads on its own, and a 429 says on
+// each card how long to wait. As admin2 (a user of its own: its own count).
+{
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await ctx.newPage();
+  const problems = [];
+  watch(page, problems);
+  await login(page, 'admin2');
+  // Every request to the site that is not a static file, by kind.
+  const seen = [];
+  page.on('request', (r) => {
+    const u = new URL(r.url());
+    if (!r.url().startsWith(BASE) || u.pathname.includes('/static/')) return;
+    const kind = u.pathname.endsWith('/api/v1/dashboard/widgets') ? 'batch' : u.pathname.includes('/api/v1/dashboard/widgets/') ? 'single' : r.resourceType() === 'document' ? 'page' : 'other';
+    seen.push({ kind, url: r.url(), etag: r.headers()['if-none-match'] || null, request: r });
+  });
+  const count = (kind, from) => seen.slice(from).filter((s) => s.kind === kind).length;
+  const statusOf = async (s) => {
+    const resp = await s.request.response();
+    return resp ? resp.status() : 0;
+  };
+  // A window of whole past days (in the URL, as the filter panel keeps it), so
+  // nothing changes between two answers and the refresh can be a 304.
+  await page.goto(`${BASE}/dashboard`);
+  const withTime = (await page.locator('#f-start').count()) === 1 && (await page.getAttribute('#f-start', 'type')) === 'datetime-local';
+  const day = (n) => new Date(Date.now() - n * 86400000).toISOString().slice(0, 10) + (withTime ? 'T00:00' : '');
+  seen.length = 0;
+  await page.goto(`${BASE}/dashboard?f_range=custom&f_start_date=${day(8)}&f_end_date=${day(1)}`);
+  await settle(page);
+  const cards = await page.locator('[data-board] [data-widget]').count();
+  const filled = await page.locator('[data-board] [data-widget-body] .skeleton').count();
+  check('board: the page carries its widgets', cards > 0 && filled === 0, `${cards} cards, ${filled} skeletons`);
+  check('board: a load is one page request and no data request', count('page', 0) === 1 && count('batch', 0) === 0 && count('single', 0) === 0, JSON.stringify(seen.map((s) => s.kind)));
+
+  // A filter change: one request for every widget.
+  const before = seen.length;
+  const select = (await page.locator('#f-line_id').count()) ? '#f-line_id' : '#f-range';
+  const options = await page.$$eval(`${select} option`, (os) => os.map((o) => o.value));
+  const current = await page.inputValue(select);
+  await page.selectOption(select, options.find((v) => v !== current && v !== 'custom'));
+  await page.waitForFunction(() => Number(document.querySelector('[data-board]').getAttribute('data-board-loaded') || 0) > 0, null, { timeout: 20000 }).catch(() => {});
+  await settle(page);
+  const change = seen.slice(before);
+  check('board: a filter change is one request', count('batch', before) === 1 && count('single', before) === 0 && change.length === 1, JSON.stringify(change.map((s) => s.kind)));
+  if (change.length) check('board: the filter change answers 200', (await statusOf(change[0])) === 200, String(await statusOf(change[0])));
+  const after = await page.locator('[data-board] [data-widget-body][data-widget-status]').count();
+  check('board: the answer reached every card', after === cards, `${after} of ${cards}`);
+
+  // The 30-s refresh: one request, revalidated with the ETag.
+  const refresh = Number((await page.evaluate(() => JSON.parse(document.getElementById('board-config').textContent).refresh)) || 30);
+  const beforeRefresh = seen.length;
+  await page.waitForTimeout(refresh * 1000 + 3000);
+  const refreshed = seen.slice(beforeRefresh);
+  check(`board: a ${refresh}-s refresh is one request`, count('batch', beforeRefresh) === 1 && refreshed.length === 1, JSON.stringify(refreshed.map((s) => s.kind)));
+  if (refreshed.length) {
+    const st = await statusOf(refreshed[0]);
+    check('board: the refresh of an unchanged board is a 304 (ETag sent)', !!refreshed[0].etag && st === 304, `${refreshed[0].etag} ${st}`);
+  }
+  const dataRequests = count('batch', 0) + count('single', 0);
+  console.log(`     board: ${seen.length} requests (${count('page', 0)} page, ${dataRequests} data) for a load, a filter change and a refresh`);
+
+  // Over the limit: spend the minute's requests, then refresh by hand.
+  let limited = null;
+  for (let i = 0; i < 120 && !limited; i++) {
+    const r = await page.request.get(`${BASE}/api/v1/dashboard/catalog`);
+    if (r.status() === 429) limited = r;
+  }
+  check('board: the limit is met by hand', !!limited);
+  if (limited) {
+    const beforeLimited = seen.length;
+    await page.click('[data-board] [data-widget] [data-refresh-widget]');
+    await page.waitForFunction((n) => Number(document.querySelector('[data-board]').getAttribute('data-board-loaded') || 0) > n, await page.evaluate(() => Number(document.querySelector('[data-board]').getAttribute('data-board-loaded') || 0)), { timeout: 20000 }).catch(() => {});
+    const asked = seen.slice(beforeLimited);
+    const st = asked.length ? await statusOf(asked[0]) : 0;
+    const texts = await page.locator('[data-board] [data-widget-body] [role=alert]').allTextContents();
+    const waits = texts.filter((t) => /\d+\s*s\b/.test(t));
+    check('board: a 429 says on every card how long to wait', st === 429 && texts.length === cards && waits.length === cards, `${st}; ${texts.length} alerts of ${cards}: ${texts[0] || ''}`);
+    await shoot(page, 'dashboard-rate-limited');
+  }
+  check('board: no console errors or failed requests', problems.filter((p) => !/status of 429/.test(p)).length === 0, problems.slice(0, 8).join(' | '));
   await ctx.close();
 }
 

@@ -22,6 +22,7 @@ use crate::testdb::TestDb;
 pub struct Answer {
     pub status: u16,
     pub body: Vec<u8>,
+    pub headers: ::http::HeaderMap,
 }
 
 impl Answer {
@@ -31,6 +32,11 @@ impl Answer {
 
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// A response header as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 }
 
@@ -126,6 +132,20 @@ impl TestApp {
         bearer: Option<&str>,
         body: Option<Value>,
     ) -> Answer {
+        self.call_with_headers(method, path_and_query, bearer, body, &[])
+            .await
+    }
+
+    /// [`call`](Self::call) with extra request headers (`If-None-Match`,
+    /// `HX-Request`, `Cookie`, …).
+    pub async fn call_with_headers(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        bearer: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Answer {
         let path = path_and_query.split('?').next().unwrap_or("");
         let method_value: ::http::Method = method.parse().expect("method");
         let app = self
@@ -138,11 +158,16 @@ impl TestApp {
                 )
             })
             .unwrap_or(&self.apps[0]);
-        let resp = app
-            .handle(request(method, path_and_query, bearer, body.as_ref()))
-            .await;
+        let mut req = request(method, path_and_query, bearer, body.as_ref());
+        for (name, value) in headers {
+            let name: ::http::header::HeaderName = name.parse().expect("header name");
+            req.headers
+                .insert(name, value.parse().expect("header value"));
+        }
+        let resp = app.handle(req).await;
         Answer {
             status: resp.status().as_u16(),
+            headers: resp.headers().clone(),
             body: resp.body().to_vec(),
         }
     }

@@ -25,9 +25,11 @@ pub fn preview(state: &AppState, params: &Params) -> bool {
     state.config().templates_dir.is_some() && params.get("preview").is_some()
 }
 
-/// The URL a widget card loads: its layout params as query pairs.
-fn widget_src(base: &str, widget_type: &str, params: &Value, slot: usize) -> String {
-    let mut q = form_urlencoded::Serializer::new(String::new());
+/// A widget's layout params as the query pairs of its card (lists
+/// comma-separated), then its `slot`: what [`crate::widget::params_from_query`]
+/// reads back, on the widget route and in the dashboard's batch alike.
+pub fn layout_pairs(params: &Value, slot: usize) -> Vec<(String, String)> {
+    let mut pairs = Vec::new();
     if let Some(obj) = params.as_object() {
         for (k, v) in obj {
             let text = match v {
@@ -44,10 +46,17 @@ fn widget_src(base: &str, widget_type: &str, params: &Value, slot: usize) -> Str
                 Value::Null => continue,
                 other => other.to_string(),
             };
-            q.append_pair(k, &text);
+            pairs.push((k.clone(), text));
         }
     }
-    q.append_pair("slot", &slot.to_string());
+    pairs.push(("slot".to_string(), slot.to_string()));
+    pairs
+}
+
+/// The URL a widget card loads: its layout params as query pairs.
+fn widget_src(base: &str, widget_type: &str, params: &Value, slot: usize) -> String {
+    let mut q = form_urlencoded::Serializer::new(String::new());
+    q.extend_pairs(layout_pairs(params, slot));
     format!(
         "{base}/api/v1/dashboard/widgets/{widget_type}?{}",
         q.finish()
@@ -101,6 +110,7 @@ pub fn widget_cards(
             }
             json!({
                 "id": format!("w{i}"),
+                "slot": i,
                 "type": w.widget_type,
                 "kind": wt.map(|t| t.chart_kind.as_str()),
                 "title": title,

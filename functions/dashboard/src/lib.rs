@@ -15,6 +15,7 @@
 //! | [`pages`] | the page wrapper, sign-in, and the pages (`plant`, `admin`, `account`) |
 //! | [`layout`] | the layout API and the layout a role sees |
 //! | [`widget`] | the widget data route (`/api/v1/dashboard/widgets/{widget_type}`) |
+//! | [`board`] | every widget of the dashboard in one answer (`/api/v1/dashboard/widgets`) |
 //! | [`cards`] | the widget cards a page lays out |
 //! | [`filters`] | the filter panel, the filters and catalog API |
 //! | [`system`] | `/api/v1/system/version` and `/stats` |
@@ -25,6 +26,7 @@ pub mod i18n;
 pub mod openapi;
 pub mod render;
 
+mod board;
 mod cards;
 mod errors;
 mod filters;
@@ -64,6 +66,8 @@ pub fn router() -> Router {
         .get("/api/v1/dashboard/layout", layout::get_layout)
         .query(&["role"])
         .post("/api/v1/dashboard/layout", layout::save_layout)
+        .get(board::BOARD_PATH, board::dashboard_widgets)
+        .query(board::FILTER_PARAMS)
         .get("/api/v1/dashboard/widgets/{widget_id}", widget::widget)
         .query_checked_by_handler()
         .get("/api/v1/dashboard/filters", filters::filters_api)

@@ -176,12 +176,14 @@ async fn widget_data(
     }
 }
 
-fn etag_of(body: &[u8]) -> String {
+pub(crate) fn etag_of(body: &[u8]) -> String {
     let digest = Sha256::digest(body);
     format!("\"w-{}\"", hex::encode(&digest[..10]))
 }
 
-fn with_etag(req: &Request, mut resp: Response) -> Response {
+/// The ETag of a 200 answer (a digest of its body), and a 304 without a body
+/// when the request's `If-None-Match` names it.
+pub(crate) fn with_etag(req: &Request, mut resp: Response) -> Response {
     if resp.status() != StatusCode::OK {
         return resp;
     }
@@ -302,6 +304,76 @@ fn partial(
     )
 }
 
+/// The widget's parameters and data for the query `pairs` (layout params and
+/// `f_*` filters), or why it has none. `preview`: sample data.
+async fn widget_outcome(
+    state: &AppState,
+    ctx: &TenantContext,
+    meta: &TenantMetadata,
+    widget_type: &str,
+    pairs: &[(String, String)],
+    preview: bool,
+) -> Result<(Value, widgets::Names), WidgetFailure> {
+    let given = params_from_query(widget_type, pairs).map_err(WidgetFailure::Error)?;
+    let params = catalog::effective_params(widget_type, &given).map_err(|e| {
+        let at = if e.pointer().is_empty() {
+            String::new()
+        } else {
+            format!("{}: ", e.pointer().trim_start_matches('/'))
+        };
+        WidgetFailure::Config(format!("{at}{}", e.message()))
+    })?;
+    if preview {
+        let mut data = fixtures::sample(widget_type);
+        data["params"] = params;
+        return Ok((data, fixtures::names()));
+    }
+    if let Some(id) = params.get("line_id").and_then(Value::as_i64) {
+        ctx.line(meta, id).map_err(WidgetFailure::Error)?;
+    }
+    let data = widget_data(state, ctx, meta, widget_type, &params).await?;
+    Ok((data, widgets::Names::from_metadata(meta)))
+}
+
+/// What a widget card shows for the query `pairs`: the widget's partial, or
+/// the card of what keeps it from being shown (with `X-Widget-Status`). The
+/// one renderer of a card's content, for the widget route under htmx and for
+/// the dashboard's batch ([`crate::board`]). Err only for a failed sign-in
+/// or a template that cannot render.
+pub(crate) async fn card_fragment(
+    state: &AppState,
+    ctx: &TenantContext,
+    meta: &TenantMetadata,
+    lang: Lang,
+    widget_type: &str,
+    pairs: &[(String, String)],
+    preview: bool,
+) -> AppResult<Response> {
+    match widget_outcome(state, ctx, meta, widget_type, pairs, preview).await {
+        Ok((data, names)) => partial(state, ctx, lang, widget_type, &names, &data),
+        Err(WidgetFailure::Config(message)) => widget_error_card(
+            state,
+            lang,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            "config",
+            i18n::t(lang, "widget.config_error"),
+            message,
+        ),
+        Err(WidgetFailure::Error(e)) => failure_response(state, lang, true, widget_type, e),
+    }
+}
+
+/// The status a card fragment stands for: its `X-Widget-Status` (an error
+/// card), else 200.
+pub(crate) fn fragment_status(resp: &Response) -> u16 {
+    resp.headers()
+        .get("x-widget-status")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200)
+}
+
 /// `GET /api/v1/dashboard/widgets/{widget_type}`.
 pub async fn widget(req: Request, state: AppState) -> AppResult<Response> {
     let htmx = is_htmx(&req);
@@ -325,53 +397,18 @@ pub async fn widget(req: Request, state: AppState) -> AppResult<Response> {
     }
     let pairs = req.query_pairs();
     let preview = cards::preview(&state, &call.params);
-    let outcome: Result<(Value, widgets::Names), WidgetFailure> = async {
-        let given = params_from_query(&widget_type, &pairs).map_err(WidgetFailure::Error)?;
-        let params = catalog::effective_params(&widget_type, &given).map_err(|e| {
-            let at = if e.pointer().is_empty() {
-                String::new()
-            } else {
-                format!("{}: ", e.pointer().trim_start_matches('/'))
-            };
-            WidgetFailure::Config(format!("{at}{}", e.message()))
-        })?;
-        if preview {
-            let mut data = fixtures::sample(&widget_type);
-            data["params"] = params;
-            return Ok((data, fixtures::names()));
-        }
-        if let Some(id) = params.get("line_id").and_then(Value::as_i64) {
-            ctx.line(meta, id).map_err(WidgetFailure::Error)?;
-        }
-        let data = widget_data(&state, ctx, meta, &widget_type, &params).await?;
-        Ok((data, widgets::Names::from_metadata(meta)))
+    if htmx {
+        let resp = card_fragment(&state, ctx, meta, lang, &widget_type, &pairs, preview).await?;
+        return Ok(if fragment_status(&resp) == 200 {
+            with_etag(req, resp)
+        } else {
+            resp
+        });
     }
-    .await;
-    match outcome {
-        Ok((data, names)) => {
-            let resp = if htmx {
-                partial(&state, ctx, lang, &widget_type, &names, &data)?
-            } else {
-                http::data(&data)
-            };
-            Ok(with_etag(req, resp))
-        }
-        Err(WidgetFailure::Config(message)) => {
-            if htmx {
-                widget_error_card(
-                    &state,
-                    lang,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "validation_failed",
-                    "config",
-                    i18n::t(lang, "widget.config_error"),
-                    message,
-                )
-            } else {
-                Err(AppError::validation("params", message))
-            }
-        }
-        Err(WidgetFailure::Error(e)) => failure_response(&state, lang, htmx, &widget_type, e),
+    match widget_outcome(&state, ctx, meta, &widget_type, &pairs, preview).await {
+        Ok((data, _)) => Ok(with_etag(req, http::data(&data))),
+        Err(WidgetFailure::Config(message)) => Err(AppError::validation("params", message)),
+        Err(WidgetFailure::Error(e)) => Err(e),
     }
 }
 

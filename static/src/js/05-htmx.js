@@ -121,10 +121,11 @@
     });
   });
 
-  // Manual refresh buttons: <button data-refresh-widget> inside a widget card.
+  // Manual refresh buttons: <button data-refresh-widget> inside a widget card
+  // that loads on its own (a board's cards refresh with the board, 25-board.js).
   document.addEventListener('click', function (ev) {
     var btn = ev.target.closest ? ev.target.closest('[data-refresh-widget]') : null;
-    if (!btn) return;
+    if (!btn || btn.closest('[data-board]')) return;
     var card = btn.closest('[data-widget]');
     var body = card && card.querySelector('[data-widget-body]');
     if (body && window.htmx) {

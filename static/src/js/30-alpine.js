@@ -137,8 +137,8 @@
     });
 
     // ------------------------------------------------------------ dashboard filters
-    // Widgets include #dash-filters in their requests; a change re-requests
-    // them (hx-trigger "change from:#dash-filters") and the URL keeps the state.
+    // A change asks the board for every widget in one request (25-board.js);
+    // the URL keeps the state, so a reload shows the same filters.
     Alpine.data('filters', function () {
       return {
         range: '',

@@ -22,6 +22,7 @@ mod auth_users;
 mod bad_input;
 mod client_databases;
 mod cpanel;
+mod dashboard_batch;
 mod dashboard_widgets;
 mod dashctl;
 mod data_api;

@@ -6,6 +6,7 @@
 use serde_json::{json, Value};
 
 use super::plant_page;
+use crate::board::{board_settings, form_pairs, Board};
 use crate::cards::{preview, refresh_seconds, widget_cards};
 use crate::filters::{filter_controls, range_options};
 use crate::i18n;
@@ -68,7 +69,17 @@ pub async fn dashboard(req: Request, state: AppState, ctx: TenantContext) -> App
         .crumb(i18n::t(lang, "nav.dashboard"), None);
     let refresh = refresh_seconds(meta);
     let filters = filter_controls(lang, &call.req, ctx, meta);
-    let cards = cards(&page, &call, &layout, refresh, !filters.is_empty());
+    let mut cards = cards(&page, &call, &layout, refresh, !filters.is_empty());
+    // The widgets in the page itself, as the batch route renders them for the
+    // filters the panel shows; then the page's script refreshes them all in
+    // one request (`?preview`: cards of sample data, each loading its own).
+    if !preview(&call.state, &call.params) {
+        let board =
+            Board::render(&call.state, ctx, meta, lang, &layout, &form_pairs(&filters)).await?;
+        board.fill(&mut cards);
+        let settings = board_settings(lang, page.base(), &board, refresh);
+        page.set("board", settings);
+    }
     page.set("heading", title)
         .set("subheading", i18n::t(lang, "dashboard.subtitle"))
         .set("refresh_seconds", refresh)
