@@ -97,7 +97,7 @@ pub async fn justify_running(req: Request, state: AppState) -> AppResult<Respons
         since: open.since_naive,
         failure_id,
         comment,
-        justified_by: call.ctx.user_id,
+        justified_by: Some(call.ctx.user_id),
         justified_at: clock.to_naive(now),
     };
     running::save(&mut conn, &db_name, line_id, &entered).await?;

@@ -107,7 +107,7 @@ pub fn open_stop_view(
         "failure_id": failure_id,
         "reason": reason_name(&call.meta, failure_id),
         "justification": reason.and_then(|r| r.comment.as_deref()),
-        "justified_by": reason.map(|r| r.justified_by),
+        "justified_by": reason.and_then(|r| r.justified_by),
         "justified_at": reason.map(|r| fmt_time(&mut clock, tz, &r.justified_at)),
     })
 }

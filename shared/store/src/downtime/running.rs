@@ -38,7 +38,9 @@ pub struct RunningReason {
     pub since: NaiveDateTime,
     pub failure_id: i64,
     pub comment: Option<String>,
-    pub justified_by: i64,
+    /// The user who gave it (`None`: written by `dashctl demo-data`, the
+    /// demo plant's simulated operators).
+    pub justified_by: Option<i64>,
     /// Stored wall time (`data_timezone`) of when it was entered.
     #[serde(with = "naive_text")]
     pub justified_at: NaiveDateTime,
@@ -174,7 +176,7 @@ mod tests {
             since: at("2026-03-29 01:59:59.250"),
             failure_id: 4,
             comment: Some("jam".into()),
-            justified_by: 9,
+            justified_by: Some(9),
             justified_at: at("2026-03-29 03:10:00.000"),
         };
         let text = serde_json::to_string(&r).unwrap();
