@@ -230,7 +230,8 @@ pub async fn justify_many(req: Request, state: AppState) -> AppResult<Response> 
         .await?;
         views.push(stop_view(&call, &mut clock, *line_id, after));
     }
-    Ok(http::data(&json!({"data": views, "count": count})))
+    // The shape of every list (docs/api.md#shapes): every stop, no next page.
+    Ok(http::list(&views, None))
 }
 
 #[cfg(test)]
