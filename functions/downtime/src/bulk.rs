@@ -9,6 +9,7 @@
 //! names the item (`stops[2].downtime_id`), so the caller fixes that one and
 //! sends the set again.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 
 use mysql_async::TxOpts;
@@ -153,9 +154,8 @@ pub async fn justify_many(req: Request, state: AppState) -> AppResult<Response> 
     let failure_id = reason.resolve(&mut conn).await?;
     let mut tables: HashMap<i64, Option<EventsTable>> = HashMap::new();
     for item in &items {
-        if !tables.contains_key(&item.line_id) {
-            let table = events_table(&mut conn, &call, item.line_id).await?;
-            tables.insert(item.line_id, table);
+        if let Entry::Vacant(slot) = tables.entry(item.line_id) {
+            slot.insert(events_table(&mut conn, &call, item.line_id).await?);
         }
     }
     let mut clock = DataClock::new(call.tenant.data_timezone());

@@ -55,7 +55,9 @@ pub async fn leave_a_line_stopped(
 /// Whether the demo's operators gave this incident's stop a reason.
 fn gets_a_reason(seed: u64, index: usize, incident: &Incident, end: DateTime<Utc>) -> bool {
     let recent = end.timestamp_millis() - incident.start_ms < RECENT_HOURS * 3_600_000;
-    let skipped = (seed.wrapping_add(index as u64 * 2_654_435_761)) % UNJUSTIFIED_ONE_IN == 0;
+    let skipped = seed
+        .wrapping_add(index as u64 * 2_654_435_761)
+        .is_multiple_of(UNJUSTIFIED_ONE_IN);
     !recent && !skipped
 }
 

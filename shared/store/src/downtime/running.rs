@@ -184,7 +184,7 @@ mod tests {
             text.contains("\"since\":\"2026-03-29 01:59:59.250\""),
             "{text}"
         );
-        assert_eq!(parse(1, &text), Some(r));
+        assert_eq!(parse(1, &text), Some(r.clone()));
         assert_eq!(parse(1, "{\"since\": 3}"), None);
         assert!(entry(&r.since).len() <= 64, "fits dash_line_state.entry");
     }
