@@ -2,7 +2,8 @@
 // Browser test: a real headless Chromium (Debian's /usr/bin/chromium) driven by
 // playwright-core signs in as each demo user, visits every page, and fails on
 // any console error, uncaught exception, CSP violation or failed same-site
-// request, and on a hostile name shown as markup. Screenshots at 1280 px and
+// request, and on a hostile name shown as markup; then justifies stops on a
+// 390 px phone (one, a running one, several, an edit). Screenshots at 1280 px and
 // 390 px wide go to tests/browser/artifacts/ (git-ignored).
 //
 //   BASE_URL=http://127.0.0.1:8080 node tests/browser/run.mjs
@@ -374,6 +375,105 @@ for (const user of USERS) {
     await shoot(page, 'dashboard-rate-limited');
   }
   check('board: no console errors or failed requests', problems.filter((p) => !/status of 429/.test(p)).length === 0, problems.slice(0, 8).join(' | '));
+  await ctx.close();
+}
+
+// 5. Reason capture on a 390 px phone (issue 14), as the operator: the downtime
+// page opens on the stops still waiting for a reason (the operator's prompt);
+// justify one, the running stop (the demo leaves line 2 stopped), several at
+// once, and edit a justified one — with nothing wider than the screen, the
+// dialog included (document.documentElement.scrollWidth <= 390).
+{
+  const ctx = await browser.newContext({ viewport: { width: 390, height: 844 } });
+  const page = await ctx.newPage();
+  const problems = [];
+  watch(page, problems);
+  const fits = async (what) => {
+    const w = await page.evaluate(() => document.documentElement.scrollWidth);
+    check(`phone /downtime ${what}: no horizontal scroll`, w <= 390, `scrollWidth ${w}`);
+  };
+  const dialogFits = async (what) => {
+    const box = await page.locator('[role=dialog] form').boundingBox();
+    check(`phone /downtime ${what}: the dialog is on screen`, !!box && box.x >= 0 && box.x + box.width <= 390 && box.y >= 0 && box.y + box.height <= 844, JSON.stringify(box));
+    await fits(`${what} (dialog open)`);
+  };
+  const chooseAndSave = async (index) => {
+    await page.selectOption('#justify-reason', { index });
+    const reason = await page.$eval('#justify-reason', (el) => el.options[el.selectedIndex].textContent.split(' — ').pop().trim());
+    await Promise.all([page.waitForResponse((r) => r.url().includes('/api/v1/downtime') && r.request().method() !== 'GET', { timeout: 15000 }), page.click('[role=dialog] button[type=submit]')]);
+    await settle(page);
+    return reason;
+  };
+  // shoot() leaves the page at 1280 px; the checks here are at 390 px.
+  const shootPhone = async (name) => {
+    await shoot(page, name);
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.waitForTimeout(200);
+  };
+  await login(page, 'operator');
+  await page.goto(`${BASE}/downtime`);
+  await settle(page);
+  check('phone /downtime: an operator starts on the pending stops', await page.isChecked('[name="unjustified"]'));
+  await fits('pending list');
+  await shootPhone('downtime-pending');
+
+  // A running stop: the demo's line 2.
+  const runningCard = page.locator('[data-running-stop]').first();
+  check('phone /downtime: the running stop is shown', (await runningCard.count()) > 0);
+  if ((await runningCard.count()) > 0) {
+    await runningCard.locator('button').click();
+    await dialogFits('running stop');
+    const reason = await chooseAndSave(2);
+    const shown = await runningCard.locator('p').nth(1).textContent();
+    check('phone /downtime: the running stop shows its reason', shown.includes(reason), `${shown} / ${reason}`);
+    check('phone /downtime: the running stop now offers Edit', /Editar|Edit/.test(await runningCard.locator('button').textContent()));
+    await fits('after justifying the running stop');
+  }
+
+  // One stop, through the prompt: the next pending stop opens after it.
+  const rows = page.locator('[data-stop]');
+  const before = await rows.count();
+  check('phone /downtime: pending stops listed', before > 2, `${before} rows`);
+  if (before > 2) {
+    await page.click('[data-stop] [data-action] >> nth=0');
+    await dialogFits('one stop');
+    await chooseAndSave(1);
+    check('phone /downtime: the justified stop leaves the pending list', (await rows.count()) === before - 1, `${before} -> ${await rows.count()}`);
+    check('phone /downtime: the next pending stop is prompted', await page.isVisible('[role=dialog] form'));
+    await page.click('[role=dialog] button.btn-secondary:has-text("Cancelar"), [role=dialog] button.btn-secondary:has-text("Cancel")');
+
+    // Several at once.
+    const n = await rows.count();
+    await rows.nth(0).locator('input[type=checkbox]').check();
+    await rows.nth(1).locator('input[type=checkbox]').check();
+    check('phone /downtime: the selection bar shows', await page.isVisible('[data-bulk]'));
+    await fits('with a selection');
+    await page.click('[data-bulk]');
+    await dialogFits('bulk');
+    await chooseAndSave(3);
+    check('phone /downtime: both selected stops are justified', (await rows.count()) === n - 2, `${n} -> ${await rows.count()}`);
+    await shootPhone('downtime-after-bulk');
+  }
+
+  // Edit: every stop, then a justified one's reason changed.
+  await page.uncheck('[name="unjustified"]');
+  await settle(page);
+  const justified = page.locator('[data-stop]').filter({ has: page.locator('[data-action]:has-text("Editar"), [data-action]:has-text("Edit")') }).first();
+  check('phone /downtime: justified stops offer Edit', (await justified.count()) > 0);
+  if ((await justified.count()) > 0) {
+    const old = await justified.locator('[data-reason]').textContent();
+    await justified.locator('[data-action]').click();
+    check('phone /downtime: the dialog edits the reason', /Editar motivo|Edit reason/.test(await page.textContent('#justify-title')));
+    await dialogFits('edit');
+    const options = await page.$$eval('#justify-reason option', (os) => os.map((o) => o.textContent.split(' — ').pop().trim()));
+    const index = options.findIndex((o, i) => i > 0 && o !== old.trim());
+    const reason = await chooseAndSave(index);
+    const now = await justified.locator('[data-reason]').textContent();
+    check('phone /downtime: the edited stop shows its new reason', now.trim() === reason, `${old} -> ${now} (chose ${reason})`);
+  }
+  await fits('all stops');
+  await shootPhone('downtime-all');
+  check('phone /downtime: no console errors or failed requests', problems.length === 0, problems.slice(0, 8).join(' | '));
   await ctx.close();
 }
 

@@ -507,6 +507,7 @@ async fn demo_data(
         timezone,
         data_timezone,
         end: None,
+        shop_floor: true,
     };
     eprintln!(
         "demo-data: tenant {tenant} → {db} ({} size, {days} days, seed {seed}, plant zone {timezone}, data zone {data_timezone})",

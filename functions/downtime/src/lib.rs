@@ -8,6 +8,11 @@
 //! * `PUT /downtime/{id}?line_id=N` — justify it: a reason from `failure` and
 //!   a comment; operator and up; audited with before and after; a stale
 //!   update (`If-Match` ETag or `expected_updated_at`) is a 409 ([`stop`]);
+//! * `PUT /downtime/running` — give the stop a line is in now (never stored
+//!   until it ends) its reason; kept in the product's state and put on the
+//!   stop when the job stores it ([`running`]);
+//! * `POST /downtime/justify` — one reason for several stops, all or
+//!   nothing, each audited ([`bulk`]);
 //! * `POST /downtime/calculate` — recompute a bounded window (late data),
 //!   keeping justifications of unchanged stops; manager and up
 //!   ([`calculate`]);
@@ -20,9 +25,12 @@
 //! listed when they overlap it; the summary counts those that start in it
 //! and clips every duration to it.
 
+mod bulk;
 mod calculate;
 mod list;
+mod reason;
 mod request;
+mod running;
 mod stop;
 mod summary;
 mod views;
@@ -62,6 +70,8 @@ pub fn router() -> Router {
         .post("/api/v1/downtime/calculate", calculate::calculate)
         .get("/api/v1/downtime/summary", summary::summary)
         .query(SUMMARY_PARAMS)
+        .post("/api/v1/downtime/justify", bulk::justify_many)
+        .put("/api/v1/downtime/running", running::justify_running)
         .get("/api/v1/downtime/{id}", stop::one)
         .query(STOP_PARAMS)
         .put("/api/v1/downtime/{id}", stop::justify)

@@ -9,31 +9,31 @@ use chrono_tz::Tz;
 use serde_json::{json, Value};
 
 use dash_store::downtime::clock::DataClock;
-use dash_store::downtime::justify::{self, NewJustification, ReasonRef};
+use dash_store::downtime::justify::{self, NewJustification};
 use dash_store::downtime::store::parse_naive;
 use dash_store::downtime::StopRow;
 use dash_store::error::{AppError, AppResult};
 use shared::auth::audit;
-use shared::auth::input::{check_len, Fields};
+use shared::auth::input::Fields;
 use shared::auth::Permission;
 use shared::extract::{Call, Input};
 use shared::http::{self, Request, Response};
 use shared::state::AppState;
 
+use crate::reason::{named_comment, NamedReason, REASON_FIELDS};
 use crate::request::{events_table, stop_line};
 use crate::views::{etag, fmt_time, stop_view, updated_at};
 
-/// Longest justification comment (the column is `VARCHAR(1000)`).
-const MAX_COMMENT_CHARS: usize = 1000;
-
+/// The body of `PUT /downtime/{id}`: a reason, a comment, the version read
+/// and (or in the query) the stop's line.
 const JUSTIFY_FIELDS: [&str; 7] = [
-    "failure_id",
-    "reason",
-    "justification",
-    "comment",
+    REASON_FIELDS[0],
+    REASON_FIELDS[1],
+    REASON_FIELDS[2],
+    REASON_FIELDS[3],
+    REASON_FIELDS[4],
     "expected_updated_at",
     "line_id",
-    "reason_code",
 ];
 
 fn if_none_match(req: &Request, tag: &str) -> bool {
@@ -64,22 +64,6 @@ pub async fn one(req: Request, state: AppState) -> AppResult<Response> {
     Ok(http::with_header(http::data(&view), "etag", &tag))
 }
 
-/// A comment fit to store: at most 1000 characters, no control characters
-/// other than line breaks and tabs. Empty means none.
-fn check_comment(field: &str, v: &str) -> AppResult<Option<String>> {
-    check_len(field, v, 0, MAX_COMMENT_CHARS)?;
-    if v.chars()
-        .any(|ch| ch.is_control() && !matches!(ch, '\n' | '\r' | '\t'))
-    {
-        return Err(AppError::validation(
-            field,
-            format!("{field} must not contain control characters"),
-        ));
-    }
-    let trimmed = v.trim();
-    Ok((!trimmed.is_empty()).then(|| trimmed.to_string()))
-}
-
 fn justification_json(clock: &mut DataClock, tz: Tz, row: &StopRow) -> Value {
     json!({
         "failure_id": row.failure_id,
@@ -90,17 +74,35 @@ fn justification_json(clock: &mut DataClock, tz: Tz, row: &StopRow) -> Value {
     })
 }
 
+/// What the audit row of a justification holds: the stop, and its reason
+/// and comment before and after (an edit shows the old and the new reason).
+pub(crate) fn audit_details(
+    clock: &mut DataClock,
+    tz: Tz,
+    line_id: i64,
+    before: &StopRow,
+    after: &StopRow,
+) -> Value {
+    json!({
+        "line_id": line_id,
+        "downtime_id": after.downtime_id,
+        "start_time": fmt_time(clock, tz, &after.start),
+        "before": justification_json(clock, tz, before),
+        "after": justification_json(clock, tz, after),
+    })
+}
+
 /// The version `expected_updated_at` names: the `updated_at` this API
 /// returns (an instant with its offset), or the stored value without one that
 /// it returned before every time carried an offset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Version {
+pub(crate) enum Version {
     Instant(DateTime<Utc>),
     Stored(NaiveDateTime),
 }
 
 impl Version {
-    fn parse(v: &str) -> Option<Version> {
+    pub(crate) fn parse(v: &str) -> Option<Version> {
         let v = v.trim();
         match DateTime::parse_from_rfc3339(v) {
             Ok(t) => Some(Version::Instant(t.with_timezone(&Utc))),
@@ -108,55 +110,11 @@ impl Version {
         }
     }
 
-    fn matches(&self, row: &StopRow) -> bool {
+    pub(crate) fn matches(&self, row: &StopRow) -> bool {
         match self {
             Version::Instant(t) => *t == row.updated_instant,
             Version::Stored(n) => *n == row.updated_at,
         }
-    }
-}
-
-/// The reason a justification names: `failure_id`, `reason` (an id, as a
-/// number or text, or a code) or `reason_code`.
-fn named_reason(fields: &Fields) -> AppResult<(Option<i64>, Option<String>)> {
-    let reason_code = match (fields.opt_str("reason_code")?, fields.raw("reason")) {
-        (Some(code), _) => Some(code.to_string()),
-        (None, Some(Value::String(s))) if s.trim().parse::<i64>().is_err() => {
-            Some(s.trim().to_string())
-        }
-        _ => None,
-    };
-    let reason_id = match fields.raw("reason") {
-        Some(Value::Number(_)) => fields.opt_id("reason")?,
-        Some(Value::String(s)) => s.trim().parse::<i64>().ok(),
-        Some(Value::Null) | None => None,
-        Some(_) => {
-            return Err(AppError::validation(
-                "reason",
-                "reason must be a reason id or code",
-            ))
-        }
-    };
-    let failure_id = fields.opt_id("failure_id")?.or(reason_id);
-    if failure_id.is_none() && reason_code.is_none() {
-        return Err(AppError::validation(
-            "failure_id",
-            "failure_id (the reason) is required",
-        ));
-    }
-    Ok((failure_id, reason_code))
-}
-
-/// The comment, given as `justification` or `comment` (not both).
-fn named_comment(fields: &Fields) -> AppResult<Option<String>> {
-    match (fields.opt_str("justification")?, fields.opt_str("comment")?) {
-        (Some(_), Some(_)) => Err(AppError::validation(
-            "comment",
-            "give justification or comment, not both",
-        )),
-        (Some(v), None) => check_comment("justification", v),
-        (None, Some(v)) => check_comment("comment", v),
-        (None, None) => Ok(None),
     }
 }
 
@@ -165,7 +123,7 @@ pub async fn justify(req: Request, state: AppState) -> AppResult<Response> {
     let id = call.req.path_id("id")?;
     let fields = Fields::parse(&call.req, &JUSTIFY_FIELDS)?;
     let line_id = stop_line(&call, fields.opt_id("line_id")?)?;
-    let (failure_id, reason_code) = named_reason(&fields)?;
+    let reason = NamedReason::read(&fields)?;
     let comment = named_comment(&fields)?;
     let expected = match fields.opt_str("expected_updated_at")? {
         None => None,
@@ -180,26 +138,7 @@ pub async fn justify(req: Request, state: AppState) -> AppResult<Response> {
 
     let mut conn = call.state.db().client(&call.tenant.db_location()).await?;
     let table = events_table(&mut conn, &call, line_id).await?;
-    let reason = match (failure_id, &reason_code) {
-        (Some(fid), _) => justify::reason_state(&mut conn, ReasonRef::Id(fid)).await?,
-        (None, Some(code)) => justify::reason_state(&mut conn, ReasonRef::Code(code)).await?,
-        (None, None) => None,
-    };
-    let failure_id = match reason {
-        Some((fid, true)) => fid,
-        Some((_, false)) => {
-            return Err(AppError::validation(
-                "failure_id",
-                "this reason is no longer active",
-            ))
-        }
-        None => {
-            return Err(AppError::validation(
-                "failure_id",
-                "unknown reason: pick one of the plant's reason codes",
-            ))
-        }
-    };
+    let failure_id = reason.resolve(&mut conn).await?;
 
     let table = table.ok_or(AppError::NotFound)?;
     let before = justify::stop_by_id(&mut conn, &table, id)
@@ -246,13 +185,7 @@ pub async fn justify(req: Request, state: AppState) -> AppResult<Response> {
         "downtime.justify",
         "downtime",
         format!("{line_id}:{id}"),
-        json!({
-            "line_id": line_id,
-            "downtime_id": id,
-            "start_time": fmt_time(&mut clock, tz, &after.start),
-            "before": justification_json(&mut clock, tz, &before),
-            "after": justification_json(&mut clock, tz, &after),
-        }),
+        audit_details(&mut clock, tz, line_id, &before, &after),
     )
     .await?;
     let view = stop_view(&call, &mut clock, line_id, &after);
@@ -266,18 +199,6 @@ pub async fn justify(req: Request, state: AppState) -> AppResult<Response> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn comments_are_bounded() {
-        assert_eq!(
-            check_comment("comment", "  ok  ").unwrap().as_deref(),
-            Some("ok")
-        );
-        assert_eq!(check_comment("comment", "").unwrap(), None);
-        assert!(check_comment("comment", &"x".repeat(1001)).is_err());
-        assert!(check_comment("comment", "bad\u{0}byte").is_err());
-        assert!(check_comment("comment", "line\nbreak").is_ok());
-    }
 
     #[test]
     fn a_version_is_the_instant_shown_or_the_stored_value() {

@@ -10,7 +10,8 @@ use serde_json::{json, Value};
 use dash_core::timeutil::{self, Window};
 use dash_store::downtime::clock::DataClock;
 use dash_store::downtime::engine;
-use dash_store::downtime::{EventRow, LineSpec, StopRow};
+use dash_store::downtime::running::{self, RunningReason};
+use dash_store::downtime::{EventRow, LineSpec, OpenStop, StopRow};
 use dash_store::error::{AppError, AppResult};
 use shared::extract::Call;
 
@@ -87,22 +88,43 @@ pub fn event_view(clock: &mut DataClock, tz: Tz, e: &EventRow) -> Value {
     })
 }
 
+/// A line stopped now, with the reason given to this stop while it runs
+/// (docs/downtime.md#a-reason-for-a-running-stop), if any.
+pub fn open_stop_view(
+    call: &Call,
+    spec: &LineSpec,
+    open: &OpenStop,
+    reason: Option<&RunningReason>,
+) -> Value {
+    let tz = call.tenant.timezone();
+    let mut clock = DataClock::new(call.tenant.data_timezone());
+    let failure_id = reason.map(|r| r.failure_id);
+    json!({
+        "line_id": spec.line_id,
+        "since": timeutil::format_instant(open.since, tz),
+        "duration_seconds": seconds(open.duration_ms),
+        "threshold_seconds": seconds(spec.thresholds.downtime_threshold_ms),
+        "failure_id": failure_id,
+        "reason": reason_name(&call.meta, failure_id),
+        "justification": reason.and_then(|r| r.comment.as_deref()),
+        "justified_by": reason.and_then(|r| r.justified_by),
+        "justified_at": reason.map(|r| fmt_time(&mut clock, tz, &r.justified_at)),
+    })
+}
+
 /// `open_stops`: the lines stopped since their newest detection, now
-/// (docs/downtime.md#open-gaps).
+/// (docs/downtime.md#open-gaps), each with the reason given to it.
 pub async fn open_stops(call: &Call, conn: &mut Conn, lines: &[i64]) -> AppResult<Vec<Value>> {
     let now = call.state.now();
     let db_name = call.tenant.db_location().db_name;
-    let tz = call.tenant.timezone();
     let mut out = Vec::new();
     for &line_id in lines {
         let spec = LineSpec::from_metadata(&call.meta, &call.tenant, line_id)?;
         match engine::open_stop(conn, &db_name, &spec, now).await {
-            Ok(Some(open)) => out.push(json!({
-                "line_id": line_id,
-                "since": timeutil::format_instant(open.since, tz),
-                "duration_seconds": seconds(open.duration_ms),
-                "threshold_seconds": seconds(spec.thresholds.downtime_threshold_ms),
-            })),
+            Ok(Some(open)) => {
+                let reason = running::load(conn, &db_name, line_id, &open.since_naive).await?;
+                out.push(open_stop_view(call, &spec, &open, reason.as_ref()));
+            }
             Ok(None) => {}
             // A line whose detection table does not exist yet has no state.
             Err(AppError::ClientSchema { detail }) => {

@@ -31,6 +31,7 @@ mod data_partitions;
 mod downtime_api;
 mod downtime_counts;
 mod downtime_engine;
+mod downtime_reasons;
 mod hosts;
 mod hot_path;
 mod jobs;

@@ -15,7 +15,7 @@ use crate::render::PageContext;
 use dash_core::catalog::{self, Layout};
 use dash_store::error::{AppError, AppResult};
 use dash_store::metadata::{self, TenantMetadata};
-use shared::auth::{Permission, TenantContext};
+use shared::auth::{Permission, Role, TenantContext};
 use shared::extract::Call;
 use shared::http::{self, Request, Response};
 use shared::state::AppState;
@@ -160,6 +160,18 @@ pub async fn lines(req: Request, state: AppState, ctx: TenantContext) -> AppResu
     page.respond(&call.state, "pages/lines")
 }
 
+/// Whether the downtime page lists only the stops still waiting for a reason:
+/// asked for (`unjustified`), or an operator opening the page without a
+/// filter — for them it is the prompt for each unjustified stop of their
+/// lines (docs/downtime.md#justifying-stored-stops).
+fn pending_first(call: &Call) -> bool {
+    let p = &call.params;
+    let filtered = ["line_id", "f_line_id", "range", "include_micro"]
+        .iter()
+        .any(|name| p.get(name).is_some());
+    p.get("unjustified").is_some() || (call.ctx.role == Role::Operator && !filtered)
+}
+
 /// `/downtime`: the stops of a line, to review and justify.
 pub async fn downtime(req: Request, state: AppState, ctx: TenantContext) -> AppResult<Response> {
     ctx.require(Permission::DataRead)?;
@@ -187,7 +199,7 @@ pub async fn downtime(req: Request, state: AppState, ctx: TenantContext) -> AppR
         .set("lines", line_choices(ctx, meta, selected_line))
         .set("ranges", range_options(lang, range, false, false))
         .set("include_micro", call.params.get("include_micro").is_some())
-        .set("only_unjustified", call.params.get("unjustified").is_some())
+        .set("only_unjustified", pending_first(&call))
         .set("reason_groups", reason_groups)
         .set("can_justify", can_justify)
         .set(

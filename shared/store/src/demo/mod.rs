@@ -15,6 +15,7 @@
 
 pub mod generate;
 pub mod plant;
+pub mod reasons;
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -76,6 +77,11 @@ pub struct DemoOptions {
     pub data_timezone: Tz,
     /// End of the data (exclusive); None = now. Fix it for reproducible data.
     pub end: Option<DateTime<Utc>>,
+    /// The shop floor as its operators leave it (`reasons`): most incidents'
+    /// stops get the reason they would have entered, and one line has been
+    /// stopped for the last half hour, waiting for one. Off, the detections
+    /// are the simulation's alone and every stop is left unjustified.
+    pub shop_floor: bool,
 }
 
 impl Default for DemoOptions {
@@ -88,6 +94,7 @@ impl Default for DemoOptions {
             timezone: chrono_tz::Europe::Madrid,
             data_timezone: chrono_tz::UTC,
             end: None,
+            shop_floor: false,
         }
     }
 }
@@ -226,6 +233,24 @@ pub async fn load_demo(conn: &mut Conn, db_name: &str, opts: &DemoOptions) -> Re
     let (line_rows, incidents, method) =
         stream_detections(conn, db_name, &plan, opts.data_timezone).await?;
     insert_incidents(conn, &db, &incidents, opts.data_timezone).await?;
+    if opts.shop_floor {
+        reasons::leave_a_line_stopped(conn, db_name, &lines, opts.data_timezone, end).await?;
+        let reasons = reasons::queue(
+            conn,
+            db_name,
+            &lines,
+            &incidents,
+            opts.data_timezone,
+            end,
+            opts.seed,
+        )
+        .await?;
+        tracing::info!(
+            reasons,
+            incidents = incidents.len(),
+            "demo stops' reasons waiting for the downtime job"
+        );
+    }
     for line in &lines {
         let table = schema::detection_table(line.code)?;
         conn.query_drop(format!("ANALYZE TABLE {db}.`{table}`"))

@@ -27,6 +27,7 @@ use super::detections::DetectionReader;
 use super::detector::{Detection, Detector, DetectorError, Event, Thresholds};
 use super::events::{self, EventRow, StopRow};
 use super::reconcile::reconcile;
+use super::running;
 use super::store::{self, fmt_naive, min_datetime, Key, LineTables, Watermark};
 use super::{DEFAULT_DOWNTIME_THRESHOLD_MS, DEFAULT_MICRO_STOP_MS};
 use crate::error::{AppError, AppResult};
@@ -307,6 +308,14 @@ async fn incremental_locked(
         let mut tx = conn.start_transaction(TxOpts::default()).await?;
         events::insert_events(&mut tx, &t.events, t.line_id, &rows).await?;
         store::save_watermark(&mut tx, t, Some(&new_wm)).await?;
+        running::settle(
+            &mut tx,
+            &t.db_name,
+            t.line_id,
+            &t.events,
+            new_wm.detected_at,
+        )
+        .await?;
         tx.commit().await?;
         report.pages += 1;
         report.detections += n as u64;
@@ -515,6 +524,9 @@ async fn recompute_locked(
         events::insert_events(&mut tx, &t.events, t.line_id, &inserts).await?;
         if wm_changed {
             store::save_watermark(&mut tx, t, new_wm.as_ref()).await?;
+            if let Some(wm) = &new_wm {
+                running::settle(&mut tx, &t.db_name, t.line_id, &t.events, wm.detected_at).await?;
+            }
         }
         tx.commit().await?;
     }

@@ -1,6 +1,7 @@
 //! One stored stop by id, and its justification (docs/downtime.md): the
 //! reason checked against the plant's `failure` table, the row updated only
-//! if nobody changed it since it was read.
+//! if nobody changed it since it was read. Each function takes a connection
+//! or a transaction (a bulk justification is one transaction).
 
 use chrono::NaiveDateTime;
 use mysql_async::prelude::Queryable;
@@ -10,8 +11,8 @@ use super::events::{EventsTable, StopRow, STOP_COLUMNS};
 use crate::error::AppResult;
 
 /// A stop by its id (ids are per line).
-pub async fn stop_by_id(
-    conn: &mut Conn,
+pub async fn stop_by_id<Q: Queryable>(
+    conn: &mut Q,
     table: &EventsTable,
     downtime_id: i64,
 ) -> AppResult<Option<StopRow>> {
@@ -73,29 +74,32 @@ pub struct NewJustification<'a> {
 /// `false` when it does not (changed by someone else, or gone). The new
 /// `updated_at` always moves forward, even within the same millisecond, so a
 /// version read before this write never matches after it.
-pub async fn justify(
-    conn: &mut Conn,
+pub async fn justify<Q: Queryable>(
+    conn: &mut Q,
     table: &EventsTable,
     downtime_id: i64,
     expected_updated_at: NaiveDateTime,
     j: &NewJustification<'_>,
 ) -> AppResult<bool> {
-    conn.exec_drop(
-        format!(
+    let result = conn
+        .exec_iter(
+            format!(
             "UPDATE {} SET failure_id = ?, justification = ?, justified_by = ?, justified_at = ?, \
              updated_at = GREATEST(CURRENT_TIMESTAMP(3), updated_at + INTERVAL 1000 MICROSECOND) \
              WHERE downtime_id = ? AND updated_at = ?",
             table.sql_name()
         ),
-        (
-            j.failure_id,
-            j.comment,
-            j.justified_by,
-            j.justified_at,
-            downtime_id,
-            expected_updated_at,
-        ),
-    )
-    .await?;
-    Ok(conn.affected_rows() > 0)
+            (
+                j.failure_id,
+                j.comment,
+                j.justified_by,
+                j.justified_at,
+                downtime_id,
+                expected_updated_at,
+            ),
+        )
+        .await?;
+    let changed = result.affected_rows() > 0;
+    result.drop_result().await?;
+    Ok(changed)
 }

@@ -9,13 +9,15 @@
 //! watermark, the lock), [`detections`] (the detections in keyset pages) and
 //! [`events`] (the stored stops). [`window`] is the one reader of the stops
 //! of a window; [`summary`] builds a window's count, MTBF, MTTR and Paretos;
-//! [`justify`] reads one stop and writes its justification.
+//! [`justify`] reads one stop and writes its justification;
+//! [`running`] keeps the reason given to a running stop until it is stored.
 
 pub mod clock;
 pub mod detections;
 pub mod engine;
 pub mod events;
 pub mod justify;
+pub mod running;
 pub mod store;
 pub mod summary;
 pub mod window;

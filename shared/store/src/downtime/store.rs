@@ -180,7 +180,7 @@ impl Watermark {
     }
 }
 
-mod naive_text {
+pub(super) mod naive_text {
     use chrono::NaiveDateTime;
     use serde::{Deserialize, Deserializer, Serializer};
 
