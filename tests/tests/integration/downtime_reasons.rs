@@ -17,27 +17,11 @@ use mysql_async::prelude::Queryable;
 use serde_json::{json, Value};
 use support::{assert_error, json_request, world, Bearer, World};
 
-use crate::downtime_api::{all_pages, get, reason_ids};
+use crate::downtime_api::{all_pages, compute_stops, get, reason_ids};
 
 /// Line 1 of the demo plant and its tables.
 const LINE: i64 = 1;
 const DETECTIONS: &str = "detection_line_linea_1_envasado";
-
-fn jobs_downtime(w: &World) {
-    let out = Command::new(bin("jobs"))
-        .args(["downtime", "--tenant", &w.demo.to_string()])
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .envs(w.env.clone())
-        .output()
-        .expect("jobs");
-    assert!(
-        out.status.success(),
-        "jobs downtime: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 fn send(w: &World, method: &str, uri: &str, token: &str, body: Value) -> RawResponse {
     run_cgi(
@@ -110,7 +94,7 @@ async fn restart_line_one(w: &World) {
 async fn a_running_stop_gets_its_reason_and_the_job_puts_it_on_the_stored_stop() {
     let w = world(&[]).await;
     stop_line_one(&w).await;
-    jobs_downtime(&w);
+    compute_stops(&w);
     let operator = w.login("demo.operator").access;
     let viewer = w.login("demo.viewer").access;
     let scoped = w.login("demo.scoped").access;
@@ -249,7 +233,7 @@ async fn a_running_stop_gets_its_reason_and_the_job_puts_it_on_the_stored_stop()
     assert_eq!(waiting.len(), 1, "{waiting:?}");
 
     // A job run while the line is still stopped stores nothing and keeps it.
-    jobs_downtime(&w);
+    compute_stops(&w);
     assert_eq!(
         get(&w, &operator, "/api/v1/downtime?line_id=1&range=today").json()["open_stops"][0]
             ["failure_id"],
@@ -258,7 +242,7 @@ async fn a_running_stop_gets_its_reason_and_the_job_puts_it_on_the_stored_stop()
 
     // The line runs again: the job stores the stop with the reason given.
     restart_line_one(&w).await;
-    jobs_downtime(&w);
+    compute_stops(&w);
     let since_instant = chrono::DateTime::parse_from_rfc3339(&since).expect("since");
     let stops = all_pages(&w, &operator, "line_id=1&range=today");
     let stored = stops
@@ -297,7 +281,7 @@ async fn a_running_stop_gets_its_reason_and_the_job_puts_it_on_the_stored_stop()
 #[tokio::test]
 async fn bulk_justification_is_all_or_nothing_and_audited_per_stop() {
     let w = world(&[]).await;
-    jobs_downtime(&w);
+    compute_stops(&w);
     let operator = w.login("demo.operator").access;
     let viewer = w.login("demo.viewer").access;
     let scoped = w.login("demo.scoped").access;
@@ -481,7 +465,7 @@ async fn bulk_justification_is_all_or_nothing_and_audited_per_stop() {
 #[tokio::test]
 async fn editing_a_justified_stop_is_audited_with_both_reasons() {
     let w = world(&[]).await;
-    jobs_downtime(&w);
+    compute_stops(&w);
     let operator = w.login("demo.operator").access;
     let reasons = reason_ids(&w).await;
     let stop = all_pages(&w, &operator, "line_id=1&range=last_7_days")[0].clone();
