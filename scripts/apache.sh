@@ -23,6 +23,11 @@
 #       spawn control is relaxed so that recycled processes are replaced at once),
 #       FCGID_MAX_PROCESSES_PER_CLASS (default 8), FCGID_MAX_PROCESSES (default 64),
 #       FCGID_EXTRA_CONF (more mod_fcgid directives, one a line; default none),
+#       FCGID_PRESPAWN N (default 0 = off): right after start, bursts of N concurrent requests
+#       to each binary's health route until N processes of each run (mod_fcgid has no
+#       pre-spawn: it starts a process only for a request that finds none idle, and a request
+#       whose spawn is refused sleeps a whole second), and FcgidMinProcessesPerClass N so that
+#       the idle scan keeps them; `make demo` sets 8 (DEMO_FCGID_PRESPAWN),
 #       APACHE_USER / APACHE_GROUP (default www-data, used when run as root).
 #
 # Layout of the run dir: httpd.conf, httpd.pid, logs/{error,access}.log, run/ (sockets,
@@ -80,6 +85,11 @@ case "$MODE" in fcgid|cgi) ;; *) die "--mode must be fcgid or cgi, not '$MODE'" 
 FCGID_MAX_REQUESTS="${FCGID_MAX_REQUESTS:-0}"
 FCGID_MAX_PER_CLASS="${FCGID_MAX_PROCESSES_PER_CLASS:-8}"
 FCGID_MAX_PROCESSES="${FCGID_MAX_PROCESSES:-64}"
+FCGID_PRESPAWN="${FCGID_PRESPAWN:-0}"
+[[ "$FCGID_PRESPAWN" =~ ^[0-9]+$ ]] || die "FCGID_PRESPAWN must be a number of processes, not '$FCGID_PRESPAWN'"
+[[ "$FCGID_MAX_PER_CLASS" =~ ^[0-9]+$ ]] || die "FCGID_MAX_PROCESSES_PER_CLASS must be a number"
+[ "$FCGID_PRESPAWN" -le "$FCGID_MAX_PER_CLASS" ] \
+    || die "FCGID_PRESPAWN ($FCGID_PRESPAWN) is above FCGID_MAX_PROCESSES_PER_CLASS ($FCGID_MAX_PER_CLASS)"
 APACHE_USER="${APACHE_USER:-www-data}"
 APACHE_GROUP="${APACHE_GROUP:-www-data}"
 
@@ -156,7 +166,7 @@ write_config() {
         "RUN_DIR=$RUN_DIR" "SOCK_DIR=$SOCK_DIR" "LOG_DIR=$LOG_DIR" "LISTEN=$LISTEN_ADDR:$PORT"
         "LOG_LEVEL=$LOG_LEVEL" "BIN_DIR=$BIN_DIR" "STATIC_DIR=$STATIC_DIR" "ACCESS_LOG=$access_log"
         "FCGID_MAX_REQUESTS=$FCGID_MAX_REQUESTS" "FCGID_MAX_PER_CLASS=$FCGID_MAX_PER_CLASS"
-        "FCGID_MAX_PROCESSES=$FCGID_MAX_PROCESSES" "FCGID_ENV=$fcgid_env" "CGI_ENV=$cgi_env"
+        "FCGID_MAX_PROCESSES=$FCGID_MAX_PROCESSES" "FCGID_MIN_PER_CLASS=$FCGID_PRESPAWN" "FCGID_ENV=$fcgid_env" "CGI_ENV=$cgi_env"
     )
     mode_block="$(render "$tmpl_dir/$MODE.conf.tmpl" "${keys[@]}")"
     env_line="$(render "$tmpl_dir/httpd.conf.tmpl" "${keys[@]}" "USER_BLOCK=$user_block")"
@@ -216,6 +226,54 @@ stop_apache() {
     rm -f "$PID_FILE"
 }
 
+# The function binaries, one mod_fcgid class each (the dashboard one serves the pages).
+FUNCTION_BINARIES=(auth production data downtime metrics dashboard)
+
+# How many processes of BINARY this Apache runs: mod_fcgid's process manager is a child of
+# the main Apache process and the application processes are its children.
+fcgid_process_count() {
+    local binary="$1" main managers
+    main="$(running_pid)" || { echo 0; return; }
+    managers="$(ps -o pid= --ppid "$main" | tr -s ' \n' ',' | sed 's/^,//; s/,$//')"
+    [ -n "$managers" ] || { echo 0; return; }
+    ps -o args= --ppid "$managers" | awk -v exe="$BIN_DIR/$binary" '$1 == exe { n++ } END { print n + 0 }'
+}
+
+# FCGID_PRESPAWN: starts the processes before the load does. mod_fcgid spawns one process
+# per request that finds none idle; bursts of parallel health checks repeat (the first ones
+# wait out refused spawns) until every binary has N processes or 30 s passed.
+prespawn_fcgid() {
+    local n="$FCGID_PRESPAWN" host="$LISTEN_ADDR" deadline binary pending urls i
+    [ "$MODE" = fcgid ] && [ "$n" -gt 0 ] || return 0
+    command -v curl >/dev/null 2>&1 || { warn "FCGID_PRESPAWN needs curl: processes start on demand"; return 0; }
+    case "$host" in 0.0.0.0|\*|'') host=127.0.0.1 ;; esac
+    deadline=$((SECONDS + 30))
+    while :; do
+        pending=()
+        for binary in "${FUNCTION_BINARIES[@]}"; do
+            [ -x "$BIN_DIR/$binary" ] || continue
+            [ "$(fcgid_process_count "$binary")" -ge "$n" ] || pending+=("$binary")
+        done
+        [ "${#pending[@]}" -gt 0 ] || break
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            warn "prespawn: after 30 s still fewer than $n processes of: ${pending[*]}"
+            return 0
+        fi
+        for binary in "${pending[@]}"; do
+            # Twice N in flight: a request that finds a process idle spawns nothing, so only
+            # an overlap of more than the running processes starts one more.
+            urls=()
+            for ((i = 0; i < 8 * n; i++)); do
+                urls+=(-o /dev/null "http://$host:$PORT/api/v1/$binary/health")
+            done
+            curl -s --no-progress-meter --max-time 10 --parallel --parallel-immediate --parallel-max "$((2 * n))" \
+                "${urls[@]}" >/dev/null 2>&1 &
+        done
+        wait
+    done
+    log "prespawn: $n processes of each binary running"
+}
+
 wait_port() {
     local host="$LISTEN_ADDR"
     case "$host" in 0.0.0.0|\*|'') host=127.0.0.1 ;; esac
@@ -240,6 +298,7 @@ start_apache() {
     if pid="$(running_pid)"; then
         if cmp -s "$new" "$CONF" && wait_port; then
             rm -f "$new"
+            prespawn_fcgid
             log "already running ($MODE, pid $pid) on http://$LISTEN_ADDR:$PORT/"
             return 0
         fi
@@ -262,6 +321,7 @@ start_apache() {
         tail -n 20 "$LOG_DIR/error.log" >&2 2>/dev/null || true
         die "apache did not answer on port $PORT within 15 s (log: $LOG_DIR/error.log)"
     fi
+    prespawn_fcgid
     log "apache ($MODE) on http://$LISTEN_ADDR:$PORT/ (logs: $LOG_DIR)"
 }
 

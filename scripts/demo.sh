@@ -7,7 +7,9 @@
 # Environment: DEMO_MODE (fcgid|cgi, default fcgid), DEMO_PORT (8080),
 #   DEMO_PASSWORD (demo-password), DEMO_LISTEN (127.0.0.1), DEMO_SIZE / DEMO_DAYS (passed
 #   to dashctl demo-data when set), DEMO_SKIP_DEPS=1, DEMO_SKIP_BUILD=1,
-#   DEMO_BIN_DIR (binaries; default target/release).
+#   DEMO_BIN_DIR (binaries; default target/release), DEMO_FCGID_PRESPAWN (FastCGI processes
+#   of each binary started before the first visitor and kept; default 8, the per-binary
+#   maximum, so that the first seconds of load do not queue on spawns; 0 = on demand).
 # Per tenant: dashctl provision-client --reference, dashctl demo-data (skips a database
 # already loaded), jobs downtime (computes the stops).
 # Generates .run/dashboard.env (DATABASE_URL from scripts/db.sh url, a JWT secret made once
@@ -141,6 +143,7 @@ user "$DEMO_ID" viewer viewer
 user "$SECOND_ID" admin2 admin
 
 step "apache ($MODE, port $PORT)"
+export FCGID_PRESPAWN="${DEMO_FCGID_PRESPAWN:-8}"
 apache_args=(--mode "$MODE" --port "$PORT" --listen "$LISTEN" --env-file "$ENV_FILE" --bin-dir "$BIN_DIR")
 if [ "$env_changed" = 1 ]; then
     # Running FastCGI processes keep the environment they started with.
