@@ -85,19 +85,15 @@ pub fn run(router: Router) -> std::process::ExitCode {
     }
 }
 
-/// A runtime for one host. CGI serves one request; FastCGI serves one request
-/// at a time (mod_fcgid never sends a process a second one before the first is
-/// answered), on the thread that accepted it: both get a current-thread
-/// runtime, with no cross-thread hand-off or wake-up per request. Lambda keeps
-/// a small multi-threaded runtime for `lambda_http`'s own tasks.
+/// A runtime for one host: CGI serves one request on the current thread; the
+/// long-lived hosts (FastCGI, whose connection threads `block_on` it, and
+/// Lambda) get a small multi-threaded runtime.
 pub fn runtime(host: HostKind) -> std::io::Result<tokio::runtime::Runtime> {
     match host {
-        HostKind::Cgi | HostKind::Cli | HostKind::FastCgi => {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-        }
-        HostKind::Lambda => tokio::runtime::Builder::new_multi_thread()
+        HostKind::Cgi | HostKind::Cli => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        HostKind::FastCgi | HostKind::Lambda => tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build(),
