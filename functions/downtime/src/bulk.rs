@@ -17,7 +17,7 @@ use serde_json::{json, Map, Value};
 
 use dash_store::downtime::clock::DataClock;
 use dash_store::downtime::events::EventsTable;
-use dash_store::downtime::justify::{self, NewJustification};
+use dash_store::downtime::justify;
 use dash_store::downtime::StopRow;
 use dash_store::error::{AppError, AppResult};
 use shared::auth::audit;
@@ -159,12 +159,7 @@ pub async fn justify_many(req: Request, state: AppState) -> AppResult<Response> 
         }
     }
     let mut clock = DataClock::new(call.tenant.data_timezone());
-    let entered = NewJustification {
-        failure_id,
-        comment: comment.as_deref(),
-        justified_by: call.ctx.user_id,
-        justified_at: clock.to_naive(call.state.now()),
-    };
+    let entered = crate::reason::entered_now(&call, &mut clock, failure_id, comment.as_deref());
     let mut tx = conn.start_transaction(TxOpts::default()).await?;
     let mut changed: Vec<(i64, StopRow, StopRow)> = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {

@@ -5,9 +5,11 @@
 use mysql_async::Conn;
 use serde_json::Value;
 
-use dash_store::downtime::justify::{self, ReasonRef};
+use dash_store::downtime::clock::DataClock;
+use dash_store::downtime::justify::{self, NewJustification, ReasonRef};
 use dash_store::error::{AppError, AppResult};
 use shared::auth::input::{check_len, Fields};
+use shared::extract::Call;
 
 /// Longest justification comment (the column is `VARCHAR(1000)`).
 const MAX_COMMENT_CHARS: usize = 1000;
@@ -117,6 +119,22 @@ impl NamedReason {
                 "unknown reason: pick one of the plant's reason codes",
             )),
         }
+    }
+}
+
+/// A justification the caller enters now, its time in the plant's data zone:
+/// what the single, bulk and edit routes write.
+pub fn entered_now<'a>(
+    call: &Call,
+    clock: &mut DataClock,
+    failure_id: i64,
+    comment: Option<&'a str>,
+) -> NewJustification<'a> {
+    NewJustification {
+        failure_id,
+        comment,
+        justified_by: call.ctx.user_id,
+        justified_at: clock.to_naive(call.state.now()),
     }
 }
 

@@ -9,7 +9,7 @@ use chrono_tz::Tz;
 use serde_json::{json, Value};
 
 use dash_store::downtime::clock::DataClock;
-use dash_store::downtime::justify::{self, NewJustification};
+use dash_store::downtime::justify;
 use dash_store::downtime::store::parse_naive;
 use dash_store::downtime::StopRow;
 use dash_store::error::{AppError, AppResult};
@@ -160,12 +160,7 @@ pub async fn justify(req: Request, state: AppState) -> AppResult<Response> {
         return Err(stale());
     }
     let mut clock = DataClock::new(call.tenant.data_timezone());
-    let entered = NewJustification {
-        failure_id,
-        comment: comment.as_deref(),
-        justified_by: call.ctx.user_id,
-        justified_at: clock.to_naive(call.state.now()),
-    };
+    let entered = crate::reason::entered_now(&call, &mut clock, failure_id, comment.as_deref());
     if !justify::justify(&mut conn, &table, id, before.updated_at, &entered).await? {
         return match justify::stop_by_id(&mut conn, &table, id).await? {
             None => Err(AppError::NotFound),
